@@ -1,0 +1,45 @@
+/**
+ * Structured logging: one JSON object per line. Rooms receive a Logger; only the composition root
+ * decides where lines go. URLs are masked before they are logged, since an upstream URL may
+ * carry credentials (https://user:token@host/simple/).
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+export type LogFields = Readonly<Record<string, unknown>>
+
+export interface Logger {
+  log(level: LogLevel, event: string, fields?: LogFields): void
+  info(event: string, fields?: LogFields): void
+  warn(event: string, fields?: LogFields): void
+  error(event: string, fields?: LogFields): void
+}
+
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
+
+export function createJsonLogger(options: {
+  write: (line: string) => void
+  level?: LogLevel
+  nowMs?: () => number
+}): Logger {
+  const minRank = LEVEL_RANK[options.level ?? 'info']
+  const nowMs = options.nowMs ?? (() => Date.now())
+  const log = (level: LogLevel, event: string, fields?: LogFields): void => {
+    if (LEVEL_RANK[level] < minRank) return
+    options.write(`${JSON.stringify({ time: new Date(nowMs()).toISOString(), level, event, ...fields })}\n`)
+  }
+  return {
+    log,
+    info: (event, fields) => log('info', event, fields),
+    warn: (event, fields) => log('warn', event, fields),
+    error: (event, fields) => log('error', event, fields),
+  }
+}
+
+export const silentLogger: Logger = { log() {}, info() {}, warn() {}, error() {} }
+
+/** Replaces the password (or a lone token) of a URL's userinfo with `***`. */
+export function maskUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@/i, (_match, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':')
+    return colon === -1 ? `${scheme}***@` : `${scheme}${userinfo.slice(0, colon)}:***@`
+  })
+}

@@ -1,0 +1,134 @@
+/**
+ * `tuf-proxy serve`: reads the settings, builds every room with its slice of them, listens, and
+ * shuts down gracefully on SIGTERM/SIGINT. The only place that creates the real clock.
+ */
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { createJsonLogger, describeError, Metrics, systemClock, type Logger } from '../base/index.js'
+import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
+import { createApp, listen } from '../http/index.js'
+import { DropLog, Files, httpPageSource, Mirror, SimplePages } from '../mirror/index.js'
+import { openBlobStore, openRecordStore } from '../store/index.js'
+import { createUpstreamClient } from '../upstream/index.js'
+import { createLineWriter } from './line-writer.js'
+
+/** How long running responses may finish after SIGTERM before their sockets are closed. */
+const SHUTDOWN_GRACE_MS = 10_000
+
+function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache')
+  return join(base, 'tuf-proxy')
+}
+
+/** @throws ConfigError */
+export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): { settings: Settings; help: boolean } {
+  const commandLine = parseArgv(argv)
+  const fromEnv = readEnv(env)
+  const configFile = commandLine.configFile ?? fromEnv.configFile
+  const fileLayer = configFile ? readConfigFile(configFile) : new Map()
+  return { settings: parseSettings([fileLayer, fromEnv.layer, commandLine.flags], defaultCacheDir(env)), help: commandLine.help }
+}
+
+export async function runServe(argv: readonly string[]): Promise<number> {
+  let settings: Settings
+  try {
+    const loaded = loadSettings(argv, process.env)
+    if (loaded.help) {
+      process.stdout.write(usage())
+      return 0
+    }
+    settings = loaded.settings
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`tuf-proxy serve: ${error.message}\nRun 'tuf-proxy serve --help' for the flags.\n`)
+    return 2
+  }
+  const out = createLineWriter(process.stdout.fd)
+  const logger = createJsonLogger({ write: out.write, level: settings.logLevel })
+  try {
+    return await serve(settings, logger, out.flush)
+  } catch (error) {
+    logger.error('startup_failed', { detail: describeError(error) })
+    out.flush()
+    return 1
+  }
+}
+
+async function serve(settings: Settings, logger: Logger, flush: () => void): Promise<number> {
+  const clock = systemClock
+  const metrics = new Metrics()
+  const timeoutMs = settings.upstreamTimeoutMs
+  const upstream = createUpstreamClient({
+    allowedHosts: settings.allowedHosts,
+    caBundlePem: settings.caBundleFile ? readCaBundle(settings.caBundleFile) : undefined,
+    connectTimeoutMs: timeoutMs,
+    headersTimeoutMs: timeoutMs,
+    bodyTimeoutMs: timeoutMs,
+    maxRedirects: 5,
+    userAgent: 'tuf-proxy/0.1 (+https://github.com/tuf-proxy)',
+  })
+  const blobs = await openBlobStore({ dir: join(settings.cacheDir, 'blobs'), maxBytes: settings.cacheMaxBytes })
+  const records = await openRecordStore({ dir: join(settings.cacheDir, 'records') })
+  const drops = new DropLog({ logger, metrics, nowMs: clock.nowMs })
+  metrics.onCollect(() => {
+    metrics.set('tuf_proxy_cache_bytes', 'Bytes in the file cache', blobs.totalBytes)
+    metrics.set('tuf_proxy_cache_files', 'Blobs in the file cache', blobs.count)
+  })
+  const files = new Files(
+    { requireHashes: settings.requireHashes, maxFileBytes: settings.maxFileBytes },
+    { upstream, blobs, records, clock, logger, metrics, drops },
+  )
+  const pageSource = httpPageSource(upstream, settings.maxPageBytes)
+  const pages = new SimplePages(
+    { upstreamUrl: settings.upstream, indexTtlSeconds: settings.indexTtlSeconds, isAllowedUrl: (url) => isAllowed(upstream, url) },
+    { source: pageSource, blobs, records, clock, logger, metrics, drops },
+  )
+  const mirror = new Mirror({ upstreamUrl: settings.upstream, pages, files, blobs, drops })
+  const app = createApp({ mirror, metrics, logger, clock })
+  const listening = await listen(app, { host: settings.host, port: settings.port })
+  logger.info('listening', {
+    host: listening.address.address,
+    port: listening.address.port,
+    upstream: settings.upstream,
+    cacheDir: settings.cacheDir,
+    mode: mirror.health().mode,
+  })
+  flush()
+  return new Promise((resolve) => {
+    let stopping = false
+    const stop = (signal: string) => {
+      if (stopping) return
+      stopping = true
+      logger.info('shutting_down', { signal })
+      listening
+        .close(SHUTDOWN_GRACE_MS)
+        .then(() => upstream.close())
+        .catch((error: unknown) => logger.error('shutdown_failed', { detail: describeError(error) }))
+        .finally(() => {
+          logger.info('stopped')
+          flush()
+          resolve(0)
+        })
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+  })
+}
+
+function isAllowed(upstream: { assertAllowed(url: string): void }, url: string): boolean {
+  try {
+    upstream.assertAllowed(url)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function readCaBundle(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`--ca-bundle ${path}: cannot read the file (${describeError(error)})`)
+  }
+}

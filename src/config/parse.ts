@@ -1,0 +1,170 @@
+/**
+ * Turns raw values from the config file, the environment and the command line into one frozen,
+ * validated `Settings`. Pure: the caller reads argv, env and files (see load.ts). Precedence,
+ * lowest first: defaults < file < env < flags; a higher layer replaces a list, it does not extend it.
+ */
+import { ConfigError } from './errors.js'
+import { DEFAULTS, OPTIONS, PYPI_FILE_HOSTS, type OptionFlag, type OptionSpec, type Settings } from './schema.js'
+
+export interface RawValue {
+  readonly value: unknown
+  /** where the value came from, for messages: `--port`, `TUF_PROXY_PORT`, `config.yaml` */
+  readonly source: string
+}
+export type RawLayer = ReadonlyMap<string, RawValue>
+
+const SPECS: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((spec) => [spec.flag, spec]))
+
+export function optionSpec(flag: string): OptionSpec | undefined {
+  return SPECS.get(flag)
+}
+
+function fail(flag: string, raw: RawValue, problem: string): never {
+  const origin = raw.source === `--${flag}` ? `--${flag}` : `--${flag} (from ${raw.source})`
+  throw new ConfigError(`${origin}: ${problem}`)
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
+
+function toInt(flag: string, raw: RawValue, spec: OptionSpec): number {
+  const text = typeof raw.value === 'number' ? String(raw.value) : raw.value
+  if (typeof text !== 'string' || !/^\d+$/.test(text.trim())) fail(flag, raw, `must be a non-negative integer, got ${JSON.stringify(raw.value)}`)
+  const value = Number(text.trim())
+  if (!Number.isSafeInteger(value)) fail(flag, raw, 'is too large')
+  if (spec.min !== undefined && value < spec.min) fail(flag, raw, `must be at least ${spec.min}`)
+  if (spec.max !== undefined && value > spec.max) fail(flag, raw, `must be at most ${spec.max}`)
+  return value
+}
+
+function toBytes(flag: string, raw: RawValue): number {
+  const text = typeof raw.value === 'number' ? String(raw.value) : raw.value
+  const match = typeof text === 'string' ? /^\s*(\d+)\s*([KMGT]?)i?B?\s*$/i.exec(text) : null
+  if (!match) fail(flag, raw, `must be a byte count such as 500M or 10G, got ${JSON.stringify(raw.value)}`)
+  const value = Number(match[1]) * (BYTE_UNITS[(match[2] ?? '').toUpperCase()] ?? 1)
+  if (!Number.isSafeInteger(value)) fail(flag, raw, 'is too large')
+  return value
+}
+
+function toBool(flag: string, raw: RawValue): boolean {
+  if (typeof raw.value === 'boolean') return raw.value
+  const text = typeof raw.value === 'string' ? raw.value.trim().toLowerCase() : ''
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true
+  if (['0', 'false', 'no', 'off'].includes(text)) return false
+  fail(flag, raw, `must be true or false, got ${JSON.stringify(raw.value)}`)
+}
+
+function toText(flag: string, raw: RawValue): string {
+  if (typeof raw.value !== 'string' || raw.value.trim() === '') fail(flag, raw, 'must be a non-empty string')
+  return raw.value.trim()
+}
+
+function toUrl(flag: string, raw: RawValue): string {
+  const text = toText(flag, raw)
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    fail(flag, raw, `is not a URL: ${JSON.stringify(text)}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(flag, raw, 'must be an http:// or https:// URL')
+  if (url.search || url.hash) fail(flag, raw, 'must not have a query or fragment')
+  // Every URL option is a base that others are resolved against, so it always ends in '/'.
+  if (!url.pathname.endsWith('/')) url.pathname += '/'
+  return url.href
+}
+
+function toList(flag: string, raw: RawValue): string[] {
+  const items = Array.isArray(raw.value) ? raw.value : typeof raw.value === 'string' ? raw.value.split(',') : undefined
+  if (!items) fail(flag, raw, 'must be a list of strings')
+  return items.map((item) => {
+    if (typeof item !== 'string') fail(flag, raw, 'must be a list of strings')
+    return item.trim()
+  }).filter((item) => item !== '')
+}
+
+function toHost(flag: string, raw: RawValue, text: string): string {
+  // A host, optionally with a port: no scheme, path or userinfo.
+  if (!/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i.test(text)) fail(flag, raw, `${JSON.stringify(text)} is not a host name (write files.example.org, or host:port)`)
+  return text.toLowerCase()
+}
+
+/** The highest-precedence raw value of an option, if any layer sets it. */
+function pick(layers: readonly RawLayer[], flag: OptionFlag): RawValue | undefined {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const raw = layers[i]?.get(flag)
+    if (raw !== undefined) return raw
+  }
+  return undefined
+}
+
+/**
+ * @param layers lowest precedence first: [file, env, flags]
+ * @throws ConfigError naming the option and its source
+ */
+export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: string): Settings {
+  for (const layer of layers) {
+    for (const [flag, raw] of layer) {
+      if (!SPECS.has(flag)) throw new ConfigError(`${raw.source}: unknown option ${JSON.stringify(flag)}`)
+    }
+  }
+  const get = <T>(flag: OptionFlag, convert: (raw: RawValue, spec: OptionSpec) => T): T | undefined => {
+    const raw = pick(layers, flag)
+    const spec = SPECS.get(flag)
+    return raw === undefined || spec === undefined ? undefined : convert(raw, spec)
+  }
+  const int = (flag: OptionFlag) => get(flag, (raw, spec) => toInt(flag, raw, spec))
+  const bytes = (flag: OptionFlag) => get(flag, (raw) => toBytes(flag, raw))
+  const text = (flag: OptionFlag) => get(flag, (raw) => toText(flag, raw))
+  const url = (flag: OptionFlag) => get(flag, (raw) => toUrl(flag, raw))
+  const oneOf = <T extends string>(flag: OptionFlag, choices: readonly T[]) =>
+    get(flag, (raw) => {
+      const value = toText(flag, raw)
+      if (!(choices as readonly string[]).includes(value)) fail(flag, raw, `must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`)
+      return value as T
+    })
+
+  const upstream = url('upstream') ?? DEFAULTS.upstream
+  const upstreamHost = new URL(upstream).host
+  const extraHosts = get('allow-host', (raw) => toList('allow-host', raw).map((item) => toHost('allow-host', raw, item))) ?? []
+  const cacheMaxBytes = bytes('cache-max-bytes') ?? DEFAULTS.cacheMaxBytes
+
+  const tufRoot = text('tuf-root')
+  const tufMetadataUrl = url('tuf-metadata-url')
+  const tufTargetsUrl = url('tuf-targets-url')
+  const tufGiven = [tufRoot, tufMetadataUrl, tufTargetsUrl].filter((value) => value !== undefined).length
+  if (tufGiven !== 0 && tufGiven !== 3) {
+    throw new ConfigError('--tuf-root, --tuf-metadata-url and --tuf-targets-url go together: verifying mode needs all three')
+  }
+  const allowedHosts = new Set<string>([upstreamHost, ...(PYPI_FILE_HOSTS[upstreamHost] ?? []), ...extraHosts])
+  for (const tufUrl of [tufMetadataUrl, tufTargetsUrl]) if (tufUrl) allowedHosts.add(new URL(tufUrl).host)
+
+  const settings: Settings = {
+    upstream,
+    host: text('host') ?? DEFAULTS.host,
+    port: int('port') ?? DEFAULTS.port,
+    cacheDir: text('cache-dir') ?? defaultCacheDir,
+    indexTtlSeconds: int('index-ttl') ?? DEFAULTS.indexTtlSeconds,
+    cacheMaxBytes: cacheMaxBytes === 0 ? Infinity : cacheMaxBytes,
+    requireHashes: get('require-hashes', (raw) => toBool('require-hashes', raw)) ?? false,
+    allowedHosts: [...allowedHosts],
+    caBundleFile: text('ca-bundle'),
+    upstreamTimeoutMs: (int('upstream-timeout') ?? DEFAULTS.upstreamTimeoutSeconds) * 1000,
+    maxPageBytes: bytes('max-page-bytes') ?? DEFAULTS.maxPageBytes,
+    maxFileBytes: bytes('max-file-bytes') ?? DEFAULTS.maxFileBytes,
+    logLevel: oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const) ?? 'info',
+    tuf:
+      tufRoot !== undefined && tufMetadataUrl !== undefined && tufTargetsUrl !== undefined
+        ? {
+            rootFile: tufRoot,
+            metadataUrl: tufMetadataUrl,
+            targetsUrl: tufTargetsUrl,
+            layout: oneOf('tuf-layout', ['paths', 'warehouse'] as const) ?? DEFAULTS.tufLayout,
+            refreshSeconds: int('tuf-refresh') ?? DEFAULTS.tufRefreshSeconds,
+            maxRootBytes: bytes('tuf-max-root-bytes') ?? DEFAULTS.tufMaxRootBytes,
+            maxTimestampBytes: bytes('tuf-max-timestamp-bytes') ?? DEFAULTS.tufMaxTimestampBytes,
+            maxDelegations: int('tuf-max-delegations') ?? DEFAULTS.tufMaxDelegations,
+          }
+        : undefined,
+  }
+  return Object.freeze(settings)
+}

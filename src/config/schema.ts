@@ -1,0 +1,102 @@
+/**
+ * Every setting of `tuf-proxy serve`: its flag, type, default and help, in one table. Flags,
+ * `TUF_PROXY_<NAME>` variables and config-file keys are all derived from this table, so a new
+ * option is added in one place. Defaults live here and nowhere else.
+ */
+export type OptionKind = 'string' | 'url' | 'int' | 'bytes' | 'bool' | 'list' | 'enum' | 'path'
+
+export interface OptionSpec {
+  /** the flag without dashes; also the config-file key; env is TUF_PROXY_ + upper snake case */
+  readonly flag: string
+  readonly kind: OptionKind
+  readonly help: string
+  readonly valueName?: string
+  readonly choices?: readonly string[]
+  readonly min?: number
+  readonly max?: number
+}
+
+export const OPTIONS = [
+  { flag: 'upstream', kind: 'url', valueName: 'URL', help: 'base URL of the upstream simple index (default https://pypi.org/simple/)' },
+  { flag: 'host', kind: 'string', valueName: 'H', help: 'address to listen on (default 127.0.0.1)' },
+  { flag: 'port', kind: 'int', valueName: 'N', min: 0, max: 65535, help: 'port to listen on, 0 for any free port (default 8080)' },
+  { flag: 'cache-dir', kind: 'path', valueName: 'DIR', help: 'where files, pages and trust state are cached (default <user cache dir>/tuf-proxy)' },
+  { flag: 'index-ttl', kind: 'int', valueName: 'SECONDS', min: 0, help: 'how long a project page is served without revalidation (default 600)' },
+  { flag: 'cache-max-bytes', kind: 'bytes', valueName: 'N', help: 'size limit of the file cache, LRU-evicted; suffixes K, M, G, T; 0 = no limit (default 10G)' },
+  { flag: 'require-hashes', kind: 'bool', help: 'refuse files whose link carries no strong hash (default off)' },
+  { flag: 'allow-host', kind: 'list', valueName: 'HOST', help: 'extra host files may be fetched from (repeatable; files.pythonhosted.org is allowed for pypi.org)' },
+  { flag: 'ca-bundle', kind: 'path', valueName: 'FILE', help: 'PEM file of extra CA certificates for a private upstream (TLS is always verified)' },
+  { flag: 'upstream-timeout', kind: 'int', valueName: 'SECONDS', min: 1, help: 'connect, response-header and body-idle timeout for upstream requests (default 30)' },
+  { flag: 'max-page-bytes', kind: 'bytes', valueName: 'N', help: 'largest index page accepted from the upstream (default 128M)' },
+  { flag: 'max-file-bytes', kind: 'bytes', valueName: 'N', help: 'largest file accepted from the upstream (default 20G)' },
+  { flag: 'log-level', kind: 'enum', choices: ['debug', 'info', 'warn', 'error'], valueName: 'LEVEL', help: 'least severe log line written (default info)' },
+  { flag: 'tuf-root', kind: 'path', valueName: 'FILE', help: 'trusted root.json obtained out of band; turns on verifying mode' },
+  { flag: 'tuf-metadata-url', kind: 'url', valueName: 'URL', help: 'where the upstream publishes TUF metadata (root.json, timestamp.json, ...)' },
+  { flag: 'tuf-targets-url', kind: 'url', valueName: 'URL', help: 'base URL that TUF target paths are relative to' },
+  { flag: 'tuf-layout', kind: 'enum', choices: ['paths', 'warehouse'], valueName: 'NAME', help: 'how index URLs map to TUF targets (default paths)' },
+  { flag: 'tuf-refresh', kind: 'int', valueName: 'SECONDS', min: 1, help: 'least time between two TUF metadata refreshes (default 60)' },
+  { flag: 'tuf-max-root-bytes', kind: 'bytes', valueName: 'N', help: 'largest root.json accepted (default 512K)' },
+  { flag: 'tuf-max-timestamp-bytes', kind: 'bytes', valueName: 'N', help: 'largest timestamp.json accepted (default 16K)' },
+  { flag: 'tuf-max-delegations', kind: 'int', valueName: 'N', min: 1, help: 'most delegated roles visited for one target (default 32)' },
+] as const satisfies readonly OptionSpec[]
+
+export type OptionFlag = (typeof OPTIONS)[number]['flag']
+
+export type TufLayout = 'paths' | 'warehouse'
+
+export interface TufSettings {
+  readonly rootFile: string
+  readonly metadataUrl: string
+  readonly targetsUrl: string
+  readonly layout: TufLayout
+  readonly refreshSeconds: number
+  readonly maxRootBytes: number
+  readonly maxTimestampBytes: number
+  readonly maxDelegations: number
+}
+
+export interface Settings {
+  readonly upstream: string
+  readonly host: string
+  readonly port: number
+  readonly cacheDir: string
+  readonly indexTtlSeconds: number
+  /** Infinity when unlimited */
+  readonly cacheMaxBytes: number
+  readonly requireHashes: boolean
+  /** the upstream's host, PyPI's file host for pypi.org, and every --allow-host */
+  readonly allowedHosts: readonly string[]
+  readonly caBundleFile: string | undefined
+  readonly upstreamTimeoutMs: number
+  readonly maxPageBytes: number
+  readonly maxFileBytes: number
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
+  /** present in verifying mode */
+  readonly tuf: TufSettings | undefined
+}
+
+export const DEFAULTS = {
+  upstream: 'https://pypi.org/simple/',
+  host: '127.0.0.1',
+  port: 8080,
+  indexTtlSeconds: 600,
+  cacheMaxBytes: 10 * 1024 ** 3,
+  upstreamTimeoutSeconds: 30,
+  maxPageBytes: 128 * 1024 ** 2,
+  maxFileBytes: 20 * 1024 ** 3,
+  tufLayout: 'paths',
+  tufRefreshSeconds: 60,
+  tufMaxRootBytes: 512 * 1024,
+  tufMaxTimestampBytes: 16 * 1024,
+  tufMaxDelegations: 32,
+} as const
+
+/** PyPI serves pages from pypi.org and files from this host. */
+export const PYPI_FILE_HOSTS: Readonly<Record<string, readonly string[]>> = {
+  'pypi.org': ['files.pythonhosted.org'],
+  'test.pypi.org': ['test-files.pythonhosted.org'],
+}
+
+export function envName(flag: string): string {
+  return `TUF_PROXY_${flag.toUpperCase().replace(/-/g, '_')}`
+}

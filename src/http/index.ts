@@ -1,0 +1,3 @@
+export { createApp, type AppDeps, type AppEnv } from './app.js'
+export { listen, type Listening } from './listen.js'
+export { statusFor } from './error-response.js'

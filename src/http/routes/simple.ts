@@ -1,0 +1,62 @@
+/**
+ * `/simple/` and `/simple/<project>/`: PEP 503 URLs, PEP 691 content negotiation, redirects of
+ * non-normalized names, conditional requests against the rendered page's ETag.
+ */
+import type { Context, Hono } from 'hono'
+import { negotiate, normalizeName, isValidProjectName } from '../../index/index.js'
+import type { RenderedPage, SimplePages } from '../../mirror/index.js'
+import { BadRequestError } from '../error-response.js'
+import type { AppEnv } from '../app.js'
+
+export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages): void {
+  app.get('/simple', (c) => c.redirect(withQuery(c, '/simple/'), 301))
+  app.get('/simple/', async (c) => {
+    const format = negotiateOr406(c)
+    if (!format) return notAcceptable()
+    return pageResponse(c, await pages.index(format))
+  })
+  app.get('/simple/:project{[^/]+}', (c) => c.redirect(withQuery(c, `/simple/${encodeURIComponent(c.req.param('project'))}/`), 301))
+  app.get('/simple/:project{[^/]+}/', async (c) => {
+    const name = c.req.param('project')
+    if (!isValidProjectName(name)) throw new BadRequestError(`${JSON.stringify(name)} is not a valid project name`)
+    const normalized = normalizeName(name)
+    // PEP 503: the normalized URL is canonical; other spellings redirect to it.
+    if (normalized !== name) return c.redirect(withQuery(c, `/simple/${normalized}/`), 301)
+    const format = negotiateOr406(c)
+    if (!format) return notAcceptable()
+    return pageResponse(c, await pages.project(normalized, format))
+  })
+}
+
+function withQuery(c: Context<AppEnv>, path: string): string {
+  const query = new URL(c.req.url).search
+  return `${path}${query}`
+}
+
+function negotiateOr406(c: Context<AppEnv>) {
+  return negotiate(c.req.header('accept'), c.req.query('format'))
+}
+
+function notAcceptable(): Response {
+  return new Response(
+    `${JSON.stringify({ error: 'not_acceptable', message: 'no acceptable format: this index serves application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html and text/html' })}\n`,
+    { status: 406, headers: { 'content-type': 'application/json', vary: 'Accept' } },
+  )
+}
+
+function pageResponse(c: Context<AppEnv>, page: RenderedPage): Response {
+  const headers: Record<string, string> = {
+    'content-type': page.contentType,
+    etag: page.etag,
+    vary: 'Accept',
+    'x-cache': page.cache,
+    'cache-control': 'max-age=0, must-revalidate',
+  }
+  if (page.serial !== undefined) headers['x-pypi-last-serial'] = String(page.serial)
+  const ifNoneMatch = c.req.header('if-none-match')
+  if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === page.etag || tag.trim() === '*')) {
+    return new Response(null, { status: 304, headers })
+  }
+  headers['content-length'] = String(page.body.byteLength)
+  return new Response(c.req.method === 'HEAD' ? null : page.body, { status: 200, headers })
+}

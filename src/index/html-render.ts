@@ -1,0 +1,78 @@
+/**
+ * Model → PEP 503 HTML, in the shape PyPI's templates produce: one anchor per file with the hash
+ * fragment and the PEP 592 / 658 / 714 attributes, the PEP 629 meta tag and PyPI's
+ * `<!--SERIAL n-->` comment. Output is deterministic (same model, same bytes) and every value is
+ * escaped. PEP 700 fields and `extra` have no HTML form and are left out.
+ */
+import { STRONG_HASH_ALGORITHMS } from '../base/index.js'
+import type { IndexMeta, ProjectFile, ProjectList, ProjectPage } from './model.js'
+import { normalizeName } from './names.js'
+
+const HTML_SPECIAL = /[&<>"']/
+const HTML_SPECIAL_GLOBAL = /[&<>"']/g
+const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+/** Escapes text for both element content and double-quoted attribute values. */
+function escapeHtml(text: string): string {
+  return HTML_SPECIAL.test(text) ? text.replace(HTML_SPECIAL_GLOBAL, (char) => ESCAPES[char] ?? char) : text
+}
+
+/** sha256 when listed (what pip and PyPI use), else the first strong one; weak ones never. */
+function pickHash(hashes: Readonly<Record<string, string>>): string | undefined {
+  const algorithm = hashes['sha256'] !== undefined ? 'sha256' : STRONG_HASH_ALGORITHMS.find((name) => hashes[name] !== undefined)
+  return algorithm === undefined ? undefined : `${algorithm}=${hashes[algorithm] ?? ''}`
+}
+
+function coreMetadataValue(coreMetadata: ProjectFile['coreMetadata']): string | undefined {
+  if (coreMetadata === false) return undefined
+  if (coreMetadata === true) return 'true'
+  // PEP 658: one `<name>=<hex>`; with no strong hash, "true" still says the file exists.
+  return pickHash(coreMetadata) ?? 'true'
+}
+
+function fileAnchor(file: ProjectFile): string {
+  const fragment = pickHash(file.hashes)
+  let anchor = `<a href="${escapeHtml(fragment === undefined ? file.url : `${file.url}#${fragment}`)}"`
+  if (file.requiresPython !== undefined) anchor += ` data-requires-python="${escapeHtml(file.requiresPython)}"`
+  // PEP 592: an empty value means yanked without a reason.
+  if (file.yanked !== false) anchor += ` data-yanked="${file.yanked === true ? '' : escapeHtml(file.yanked)}"`
+  const core = coreMetadataValue(file.coreMetadata)
+  // PEP 714: data-core-metadata is required; the legacy name MAY be added and MUST match.
+  if (core !== undefined) anchor += ` data-dist-info-metadata="${escapeHtml(core)}" data-core-metadata="${escapeHtml(core)}"`
+  if (file.gpgSig !== undefined) anchor += ` data-gpg-sig="${file.gpgSig ? 'true' : 'false'}"`
+  return `${anchor}>${escapeHtml(file.filename)}</a><br />`
+}
+
+/** Builds the page in one array joined once: PyPI's list has ~700k lines. */
+function htmlDocument(meta: IndexMeta, title: string, writeBody: (lines: string[]) => void): string {
+  const lines = [
+    '<!DOCTYPE html>',
+    '<html>',
+    '  <head>',
+    // PEP 629
+    `    <meta name="pypi:repository-version" content="${escapeHtml(meta.apiVersion)}">`,
+    `    <title>${escapeHtml(title)}</title>`,
+    '  </head>',
+    '  <body>',
+  ]
+  writeBody(lines)
+  lines.push('  </body>', '</html>')
+  if (meta.lastSerial !== undefined) lines.push(`<!--SERIAL ${meta.lastSerial}-->`)
+  lines.push('')
+  return lines.join('\n')
+}
+
+/** Renders a PEP 503 project page; file URLs are written as given (rewrite them first). */
+export function renderProjectPageHtml(page: ProjectPage): string {
+  return htmlDocument(page.meta, `Links for ${page.name}`, (lines) => {
+    lines.push(`    <h1>Links for ${escapeHtml(page.name)}</h1>`)
+    for (const file of page.files) lines.push(`    ${fileAnchor(file)}`)
+  })
+}
+
+/** Renders a PEP 503 project list with relative `<normalized>/` links. */
+export function renderProjectListHtml(list: ProjectList): string {
+  return htmlDocument(list.meta, 'Simple index', (lines) => {
+    for (const { name } of list.projects) lines.push(`    <a href="${escapeHtml(normalizeName(name))}/">${escapeHtml(name)}</a>`)
+  })
+}

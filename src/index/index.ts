@@ -1,0 +1,14 @@
+/**
+ * The index room: the PEP 503/691 simple-repository model (PEP 592, 629, 658/714, 700 included),
+ * parsing untrusted upstream pages into it, rendering it as HTML or JSON, PEP 691 content
+ * negotiation, name normalization and link rewriting. Pure string ⇄ model; imports only base/.
+ */
+export { IndexFormatError } from './errors.js'
+export { normalizeName, isValidProjectName } from './names.js'
+export type { IndexMeta, ProjectList, ProjectFile, ProjectPage } from './model.js'
+export { parseProjectPageHtml, parseProjectListHtml } from './html-parse.js'
+export { parseProjectPageJson, parseProjectListJson } from './json-parse.js'
+export { renderProjectPageHtml, renderProjectListHtml } from './html-render.js'
+export { renderProjectPageJson, renderProjectListJson } from './json-render.js'
+export { rewriteFileUrls } from './rewrite.js'
+export { type SimpleFormat, negotiate, contentTypeOf } from './negotiate.js'

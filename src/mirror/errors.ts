@@ -1,0 +1,19 @@
+/**
+ * Outcomes of the mirror's use cases that are not the upstream's or the repository's fault alone:
+ * a name nobody lists, a link to a host we do not fetch from, a miss while the upstream is down.
+ */
+import { ProxyError } from '../base/index.js'
+
+/** The upstream (or the verified index) does not list what was asked for. */
+export class NotFoundError extends ProxyError {
+  readonly code = 'not_found'
+}
+
+/** A cache miss while the upstream cannot be reached: nothing verified to serve. */
+export class UnavailableError extends ProxyError {
+  readonly code: string
+  constructor(message: string, options: { cause: unknown; code?: string }) {
+    super(message, { cause: options.cause })
+    this.code = options.code ?? 'upstream_unreachable'
+  }
+}

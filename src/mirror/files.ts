@@ -1,0 +1,130 @@
+/**
+ * Distribution files and their `.metadata` siblings: serve from the content-addressed cache, or
+ * download once (coalesced), verify against the evidence (index hashes and size, or TUF target
+ * info in verifying mode), and commit. Files are immutable, so a cached blob is served without
+ * asking the upstream again.
+ */
+import { hashesToCheck, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { decideFile, type DigestEvidence, type FilePolicyOptions } from '../policy/index.js'
+import type { BlobRef, BlobStore, RecordStore } from '../store/index.js'
+import type { UpstreamClient } from '../upstream/index.js'
+import { SingleFlight } from './coalesce.js'
+import type { DropLog } from './drops.js'
+import { Download } from './file-download.js'
+
+export interface FileTarget {
+  /** absolute upstream URL of the bytes */
+  readonly url: string
+  readonly evidence: DigestEvidence
+}
+
+export type FileResult =
+  | { readonly kind: 'cached'; readonly ref: BlobRef; readonly cache: 'HIT' }
+  | { readonly kind: 'download'; readonly download: Download; readonly cache: 'MISS' }
+
+export interface FilesOptions extends FilePolicyOptions {
+  readonly maxFileBytes: number
+}
+
+export interface FilesDeps {
+  readonly upstream: UpstreamClient
+  readonly blobs: BlobStore
+  readonly records: RecordStore
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly drops: DropLog
+}
+
+/** Per-URL record for files whose evidence names no SHA-256 (the blob store's key). */
+interface FileRecord {
+  readonly sha256: string
+  /** the evidence the blob was verified against; other evidence means verify again */
+  readonly hashes: Readonly<Record<string, string>>
+}
+
+const RECORD_NAMESPACE = 'file'
+
+export class Files {
+  readonly #downloads = new Map<string, Download>()
+  readonly #lookups = new SingleFlight<FileResult>()
+
+  constructor(
+    private readonly options: FilesOptions,
+    private readonly deps: FilesDeps,
+  ) {}
+
+  /**
+   * @throws IntegrityError('no_strong_hash') under --require-hashes; HostNotAllowedError
+   */
+  async get(target: FileTarget): Promise<FileResult> {
+    const decision = decideFile(target.evidence, this.options)
+    this.deps.upstream.assertAllowed(target.url)
+    const cached = await this.#cached(target)
+    if (cached) {
+      this.#count('HIT')
+      return { kind: 'cached', ref: cached, cache: 'HIT' }
+    }
+    const running = this.#downloads.get(target.url)
+    if (running) {
+      this.#count('MISS')
+      return { kind: 'download', download: running, cache: 'MISS' }
+    }
+    const result = await this.#lookups.run(target.url, async () => {
+      const again = await this.#cached(target)
+      if (again) return { kind: 'cached', ref: again, cache: 'HIT' } as const
+      const download = new Download(
+        {
+          url: target.url,
+          evidence: decision.evidence,
+          maxBytes: Math.min(this.options.maxFileBytes, target.evidence.expectedSize ?? Infinity),
+          onCommitted: (ref) => this.#remember(target, ref),
+        },
+        this.deps,
+      )
+      this.#downloads.set(target.url, download)
+      download.finished().then(
+        () => this.#downloads.delete(target.url),
+        () => this.#downloads.delete(target.url),
+      )
+      return { kind: 'download', download, cache: 'MISS' } as const
+    })
+    this.#count(result.cache)
+    return result
+  }
+
+  async #cached(target: FileTarget): Promise<BlobRef | undefined> {
+    const sha256 = target.evidence.hashes.sha256?.toLowerCase()
+    if (sha256) return this.deps.blobs.get(sha256)
+    const record = asFileRecord(await this.deps.records.get(RECORD_NAMESPACE, target.url).catch(() => undefined))
+    if (!record || !sameEvidence(record.hashes, target.evidence.hashes)) return undefined
+    return this.deps.blobs.get(record.sha256)
+  }
+
+  async #remember(target: FileTarget, ref: BlobRef): Promise<void> {
+    if (target.evidence.hashes.sha256) return
+    const record: FileRecord = { sha256: ref.sha256, hashes: target.evidence.hashes }
+    await this.deps.records.put(RECORD_NAMESPACE, target.url, record).catch((error: unknown) => {
+      this.deps.logger.error('store_failed', { what: 'file record', url: target.url, detail: String(error) })
+    })
+  }
+
+  #count(cache: 'HIT' | 'MISS'): void {
+    this.deps.metrics.inc('tuf_proxy_cache_total', 'Proxied responses by kind and cache outcome', { kind: 'file', result: cache })
+  }
+}
+
+function sameEvidence(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const left = hashesToCheck(a)
+  const right = hashesToCheck(b)
+  return left.length === right.length && left.every((check, i) => check.algorithm === right[i]?.algorithm && check.hex === right[i]?.hex)
+}
+
+function asFileRecord(value: unknown): FileRecord | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const record = value as Record<string, unknown>
+  if (typeof record.sha256 !== 'string' || typeof record.hashes !== 'object' || record.hashes === null) return undefined
+  const hashes: Record<string, string> = {}
+  for (const [name, hex] of Object.entries(record.hashes)) if (typeof hex === 'string') hashes[name] = hex
+  return { sha256: record.sha256, hashes }
+}

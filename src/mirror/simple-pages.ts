@@ -1,0 +1,324 @@
+/**
+ * The project list (`/simple/`) and project pages (`/simple/<project>/`): fetch from a PageSource,
+ * parse into the index model, keep the last good copy in memory and on disk, revalidate after the
+ * TTL, and serve the last good copy (marked STALE) when the upstream fails, sends a malformed page
+ * or an older serial. Rendered bytes and their ETag are kept per format, so a hot page costs one
+ * map lookup.
+ *
+ * Freshness rules live in policy/; parsing and rendering in index/; HTTP details in http/.
+ */
+import { LRUCache } from 'lru-cache'
+import { describeError, errorCode, sha256Hex, type Clock, type Logger, type Metrics } from '../base/index.js'
+import {
+  contentTypeOf,
+  parseProjectListHtml,
+  parseProjectListJson,
+  parseProjectPageHtml,
+  parseProjectPageJson,
+  renderProjectListHtml,
+  renderProjectListJson,
+  renderProjectPageHtml,
+  renderProjectPageJson,
+  rewriteFileUrls,
+  type ProjectFile,
+  type ProjectList,
+  type ProjectPage,
+  type SimpleFormat,
+} from '../index/index.js'
+import { IndexFormatError } from '../index/index.js'
+import { StaleUpstreamError, checkSerial, isFresh, notFoundStaleAtMs, staleAtMs } from '../policy/index.js'
+import type { BlobStore, RecordStore } from '../store/index.js'
+import { UpstreamError } from '../upstream/index.js'
+import { SingleFlight } from './coalesce.js'
+import type { DropLog } from './drops.js'
+import { NotFoundError } from './errors.js'
+import { isSafeFileName } from './file-names.js'
+import type { PageSource, PageValidators } from './page-source.js'
+
+export type CacheStatus = 'HIT' | 'MISS' | 'STALE'
+
+export interface RenderedPage {
+  readonly body: Uint8Array
+  readonly contentType: string
+  readonly etag: string
+  readonly cache: CacheStatus
+  readonly serial: number | undefined
+}
+
+interface Entry {
+  readonly key: string
+  readonly model: ProjectPage | ProjectList
+  readonly validators: PageValidators
+  readonly serial: number | undefined
+  readonly bodySha256: string
+  readonly bodyBytes: number
+  readonly contentType: string
+  readonly fetchedAtMs: number
+  readonly staleAtMs: number
+  readonly rendered: Map<SimpleFormat, { body: Uint8Array; etag: string }>
+  filesByName?: ReadonlyMap<string, ProjectFile>
+}
+
+/** What is persisted per page: the upstream's bytes live in the blob store and are re-parsed on load. */
+interface PageRecord {
+  readonly bodySha256: string
+  readonly contentType: string
+  readonly etag?: string | undefined
+  readonly lastModified?: string | undefined
+  readonly serial?: number | undefined
+  readonly fetchedAtMs: number
+}
+
+export interface SimplePagesOptions {
+  /** the upstream simple index base URL, ending in '/' */
+  readonly upstreamUrl: string
+  readonly indexTtlSeconds: number
+  /** whether a file link may be offered at all (host allowlist) */
+  readonly isAllowedUrl: (url: string) => boolean
+  /** memory budget for parsed pages, in bytes of upstream body (rough) */
+  readonly memoryMaxBytes?: number
+}
+
+export interface SimplePagesDeps {
+  readonly source: PageSource
+  readonly blobs: BlobStore
+  readonly records: RecordStore
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly drops: DropLog
+}
+
+const INDEX_KEY = ''
+const RECORD_NAMESPACE = 'page'
+const CACHE_METRIC = 'tuf_proxy_cache_total'
+const CACHE_HELP = 'Proxied responses by kind and cache outcome'
+
+export class SimplePages {
+  readonly #memory: LRUCache<string, Entry>
+  readonly #notFound = new Map<string, number>()
+  readonly #flights = new SingleFlight<{ entry: Entry; cache: CacheStatus }>()
+
+  constructor(
+    private readonly options: SimplePagesOptions,
+    private readonly deps: SimplePagesDeps,
+  ) {
+    this.#memory = new LRUCache<string, Entry>({
+      maxSize: options.memoryMaxBytes ?? 256 * 1024 * 1024,
+      // parsed models and rendered variants take a few times the upstream body
+      sizeCalculation: (entry) => Math.max(1, entry.bodyBytes * 4),
+    })
+  }
+
+  /** `/simple/` in the requested format. */
+  async index(format: SimpleFormat): Promise<RenderedPage> {
+    const { entry, cache } = await this.#resolve(INDEX_KEY)
+    return this.#render(entry, format, cache)
+  }
+
+  /**
+   * `/simple/<project>/` in the requested format, file links pointing at the proxy.
+   * @param project a PEP 503 normalized name
+   * @throws NotFoundError, UpstreamError, IndexFormatError (no good copy to fall back on)
+   */
+  async project(project: string, format: SimpleFormat): Promise<RenderedPage> {
+    const { entry, cache } = await this.#resolve(project)
+    return this.#render(entry, format, cache)
+  }
+
+  /** The upstream's entry for one file of a project, from the current (or last good) page. */
+  async findFile(project: string, fileName: string): Promise<ProjectFile | undefined> {
+    const { entry } = await this.#resolve(project)
+    const page = entry.model as ProjectPage
+    entry.filesByName ??= new Map(page.files.map((file) => [file.filename, file]))
+    return entry.filesByName.get(fileName)
+  }
+
+  #url(key: string): string {
+    return key === INDEX_KEY ? this.options.upstreamUrl : new URL(`${key}/`, this.options.upstreamUrl).href
+  }
+
+  async #resolve(key: string): Promise<{ entry: Entry; cache: CacheStatus }> {
+    const nowMs = this.deps.clock.nowMs()
+    const notFoundUntil = this.#notFound.get(key)
+    if (notFoundUntil !== undefined) {
+      if (nowMs < notFoundUntil) throw new NotFoundError(`the upstream has no page for ${JSON.stringify(key)}`)
+      this.#notFound.delete(key)
+    }
+    const cached = this.#memory.get(key)
+    if (cached && isFresh(cached.staleAtMs, nowMs)) {
+      this.#count('HIT')
+      return { entry: cached, cache: 'HIT' }
+    }
+    const result = await this.#flights.run(key, async () => this.#revalidate(key, cached ?? (await this.#load(key))))
+    this.#count(result.cache)
+    return result
+  }
+
+  async #revalidate(key: string, previous: Entry | undefined): Promise<{ entry: Entry; cache: CacheStatus }> {
+    const url = this.#url(key)
+    const fallBack = (reason: string, error: unknown): { entry: Entry; cache: CacheStatus } => {
+      if (!previous) throw error
+      this.deps.logger.warn('stale_served', { url, reason, detail: describeError(error) })
+      return { entry: previous, cache: 'STALE' }
+    }
+    let fetched
+    try {
+      fetched = await this.deps.source.fetch(url, previous?.validators)
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        this.#notFound.set(key, notFoundStaleAtMs(this.deps.clock.nowMs(), this.options.indexTtlSeconds))
+        this.#memory.delete(key)
+        throw error
+      }
+      if (errorCode(error) !== 'internal' && !(error instanceof UpstreamError)) {
+        // Verification failures (TUF, integrity) are drops, not outages.
+        this.deps.drops.record({ reason: errorCode(error), what: 'page', url, detail: describeError(error) })
+      }
+      return fallBack(errorCode(error), error)
+    }
+    const nowMs = this.deps.clock.nowMs()
+    if (fetched.kind === 'not-modified') {
+      if (!previous) throw new Error('upstream answered 304 to an unconditional request')
+      const entry: Entry = { ...previous, fetchedAtMs: nowMs, staleAtMs: staleAtMs(nowMs, this.options.indexTtlSeconds) }
+      this.#memory.set(key, entry)
+      await this.#persist(key, entry)
+      return { entry, cache: 'HIT' }
+    }
+    let model: ProjectPage | ProjectList
+    try {
+      model = this.#parse(key, fetched.body, fetched.contentType, url)
+      checkSerial(previous?.serial, fetched.serial ?? model.meta.lastSerial)
+    } catch (error) {
+      if (!(error instanceof IndexFormatError || error instanceof StaleUpstreamError)) throw error
+      this.deps.drops.record({ reason: error.code, what: key === INDEX_KEY ? 'index' : 'page', url, detail: error.message })
+      return fallBack(error.code, error)
+    }
+    const bodySha256 = sha256Hex(fetched.body)
+    const entry: Entry = {
+      key,
+      model,
+      validators: fetched.validators,
+      serial: fetched.serial ?? model.meta.lastSerial,
+      bodySha256,
+      bodyBytes: fetched.body.byteLength,
+      contentType: fetched.contentType,
+      fetchedAtMs: nowMs,
+      staleAtMs: staleAtMs(nowMs, this.options.indexTtlSeconds),
+      rendered: new Map(),
+    }
+    this.#memory.set(key, entry)
+    try {
+      await this.deps.blobs.putBytes(fetched.body)
+      await this.#persist(key, entry)
+    } catch (error) {
+      // The page is good and in memory; losing the disk copy only costs a refetch after a restart.
+      this.deps.logger.error('store_failed', { url, code: errorCode(error), detail: describeError(error) })
+    }
+    return { entry, cache: 'MISS' }
+  }
+
+  #parse(key: string, body: Uint8Array, contentType: string, url: string): ProjectPage | ProjectList {
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(body)
+    const isJson = /^application\/vnd\.pypi\.simple\.(v1|latest)\+json/i.test(contentType.trim())
+    if (key === INDEX_KEY) return isJson ? parseProjectListJson(text, url) : parseProjectListHtml(text, url)
+    const page = isJson ? parseProjectPageJson(text, url) : parseProjectPageHtml(text, url)
+    const files = page.files.filter((file) => {
+      if (isSafeFileName(file.filename) && this.options.isAllowedUrl(file.url)) return true
+      this.deps.logger.warn('link_refused', { url, file: file.filename, link: file.url, reason: isSafeFileName(file.filename) ? 'host_not_allowed' : 'unsafe_file_name' })
+      return false
+    })
+    return files.length === page.files.length ? page : { ...page, files }
+  }
+
+  async #persist(key: string, entry: Entry): Promise<void> {
+    const record: PageRecord = {
+      bodySha256: entry.bodySha256,
+      contentType: entry.contentType,
+      etag: entry.validators.etag,
+      lastModified: entry.validators.lastModified,
+      serial: entry.serial,
+      fetchedAtMs: entry.fetchedAtMs,
+    }
+    try {
+      await this.deps.records.put(RECORD_NAMESPACE, key, record)
+    } catch (error) {
+      this.deps.logger.error('store_failed', { what: 'page record', code: errorCode(error), detail: describeError(error) })
+    }
+  }
+
+  /** The last good copy from disk, re-parsed from the stored upstream bytes; undefined when unusable. */
+  async #load(key: string): Promise<Entry | undefined> {
+    const record = asPageRecord(await this.deps.records.get(RECORD_NAMESPACE, key).catch(() => undefined))
+    if (!record) return undefined
+    const body = await this.deps.blobs.readBytes(record.bodySha256).catch(() => undefined)
+    if (!body || sha256Hex(body) !== record.bodySha256) return undefined
+    try {
+      const model = this.#parse(key, body, record.contentType, this.#url(key))
+      const entry: Entry = {
+        key,
+        model,
+        validators: { etag: record.etag, lastModified: record.lastModified },
+        serial: record.serial,
+        bodySha256: record.bodySha256,
+        bodyBytes: body.byteLength,
+        contentType: record.contentType,
+        fetchedAtMs: record.fetchedAtMs,
+        staleAtMs: staleAtMs(record.fetchedAtMs, this.options.indexTtlSeconds),
+        rendered: new Map(),
+      }
+      this.#memory.set(key, entry)
+      return entry
+    } catch {
+      return undefined
+    }
+  }
+
+  #render(entry: Entry, format: SimpleFormat, cache: CacheStatus): RenderedPage {
+    let rendered = entry.rendered.get(format)
+    if (!rendered) {
+      const text = entry.key === INDEX_KEY ? renderList(entry.model as ProjectList, format) : renderPage(proxied(entry.key, entry.model as ProjectPage), format)
+      const body = Buffer.from(text, 'utf8')
+      rendered = { body, etag: `"${sha256Hex(body).slice(0, 32)}"` }
+      entry.rendered.set(format, rendered)
+    }
+    return { body: rendered.body, etag: rendered.etag, contentType: contentTypeOf(format), cache, serial: entry.serial }
+  }
+
+  #count(cache: CacheStatus): void {
+    this.deps.metrics.inc(CACHE_METRIC, CACHE_HELP, { kind: 'page', result: cache })
+  }
+}
+
+/** Links point at the proxy's file route, relative to `/simple/<project>/`. */
+export function proxyFileHref(project: string, fileName: string): string {
+  return `../../files/${project}/${encodeURIComponent(fileName)}`
+}
+
+function proxied(project: string, page: ProjectPage): ProjectPage {
+  return rewriteFileUrls(page, (file) => proxyFileHref(project, file.filename))
+}
+
+function renderPage(page: ProjectPage, format: SimpleFormat): string {
+  return format === 'json-v1' ? renderProjectPageJson(page) : renderProjectPageHtml(page)
+}
+
+function renderList(list: ProjectList, format: SimpleFormat): string {
+  return format === 'json-v1' ? renderProjectListJson(list) : renderProjectListHtml(list)
+}
+
+function asPageRecord(value: unknown): PageRecord | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const record = value as Record<string, unknown>
+  if (typeof record.bodySha256 !== 'string' || !/^[0-9a-f]{64}$/.test(record.bodySha256)) return undefined
+  if (typeof record.contentType !== 'string' || typeof record.fetchedAtMs !== 'number') return undefined
+  const optionalString = (v: unknown) => (typeof v === 'string' ? v : undefined)
+  return {
+    bodySha256: record.bodySha256,
+    contentType: record.contentType,
+    etag: optionalString(record.etag),
+    lastModified: optionalString(record.lastModified),
+    serial: typeof record.serial === 'number' ? record.serial : undefined,
+    fetchedAtMs: record.fetchedAtMs,
+  }
+}

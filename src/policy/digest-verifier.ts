@@ -1,0 +1,57 @@
+/**
+ * Streaming verification of a body against the evidence for it: every strong hash worth checking
+ * (see `hashesToCheck`) and an expected length. Bytes are fed as they arrive, so a verdict is
+ * ready as soon as the last byte is in and memory stays flat whatever the size.
+ *
+ * It does not decide whether evidence is required; `file-policy.ts` does.
+ */
+import { IntegrityError, createHasher, hashesToCheck, type Hasher, type StrongHashAlgorithm } from '../base/index.js'
+
+export interface DigestEvidence {
+  /** algorithm → lower-case hex, as listed by the index or TUF; weak or unknown names are ignored here */
+  readonly hashes: Readonly<Record<string, string>>
+  readonly expectedSize?: number | undefined
+}
+
+export interface DigestVerifier {
+  /** @throws IntegrityError('length_mismatch') as soon as more bytes arrive than expected */
+  update(chunk: Uint8Array): void
+  readonly receivedBytes: number
+  /** @throws IntegrityError when the length or any checked digest differs */
+  finish(): void
+}
+
+export function createDigestVerifier(evidence: DigestEvidence): DigestVerifier {
+  const checks: Array<{ algorithm: StrongHashAlgorithm; hex: string; hasher: Hasher }> = hashesToCheck(evidence.hashes).map(
+    (check) => ({ ...check, hasher: createHasher(check.algorithm) }),
+  )
+  const expectedSize = evidence.expectedSize
+  let receivedBytes = 0
+  let finished = false
+  return {
+    get receivedBytes() {
+      return receivedBytes
+    },
+    update(chunk) {
+      if (finished) throw new Error('DigestVerifier.update after finish')
+      receivedBytes += chunk.byteLength
+      if (expectedSize !== undefined && receivedBytes > expectedSize) {
+        throw new IntegrityError('length_mismatch', `received more than the expected ${expectedSize} bytes`)
+      }
+      for (const check of checks) check.hasher.update(chunk)
+    },
+    finish() {
+      if (finished) throw new Error('DigestVerifier.finish called twice')
+      finished = true
+      if (expectedSize !== undefined && receivedBytes !== expectedSize) {
+        throw new IntegrityError('length_mismatch', `received ${receivedBytes} bytes, expected ${expectedSize}`)
+      }
+      for (const check of checks) {
+        const actual = check.hasher.digestHex()
+        if (actual !== check.hex) {
+          throw new IntegrityError('hash_mismatch', `${check.algorithm} is ${actual}, expected ${check.hex}`)
+        }
+      }
+    },
+  }
+}

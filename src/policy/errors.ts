@@ -1,0 +1,16 @@
+/**
+ * Policy's verdicts that refuse upstream data. Byte-level mismatches are `IntegrityError`s
+ * (base/), shared with whoever streams the bytes; this file holds the decisions about freshness.
+ */
+import { ProxyError } from '../base/index.js'
+
+/** The upstream answered with a page older than one already seen (e.g. a lagging CDN node). */
+export class StaleUpstreamError extends ProxyError {
+  readonly code = 'serial_regression'
+  constructor(
+    readonly knownSerial: number,
+    readonly receivedSerial: number,
+  ) {
+    super(`upstream served serial ${receivedSerial}, older than serial ${knownSerial} already seen for this page`)
+  }
+}

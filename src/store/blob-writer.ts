@@ -1,0 +1,155 @@
+/**
+ * Writing one blob: bytes go to a temp file under `${dir}/tmp/` while SHA-256 is computed
+ * incrementally; commit hands the finished temp file to the store, which renames it into place.
+ * A partial never has a name under `blobs/`, so no reader can see one. Owns the temp file's life;
+ * does not own where the blob ends up or eviction (the store does).
+ */
+import { createHash } from 'node:crypto'
+import { rm, type FileHandle } from 'node:fs/promises'
+import type { Clock } from '../base/index.js'
+import { toStoreError } from './errors.js'
+
+export interface BlobRef {
+  readonly sha256: string
+  readonly size: number
+  /** Absolute path. Open it promptly: an open fd stays valid if the blob is evicted later. */
+  readonly path: string
+}
+
+export interface BlobWriter {
+  /**
+   * Appends a chunk. Await each call (that is the backpressure); the chunk must not be modified
+   * until the promise settles.
+   * @throws {StoreFullError} when the disk is full (the temp file is removed); {StoreError} otherwise.
+   */
+  write(chunk: Uint8Array): Promise<void>
+  readonly size: number
+  /**
+   * The temporary file being written. Readers may open it and read bytes already written (each
+   * `write` has settled) to tail a download; it is renamed on commit and removed on abort, and an
+   * open descriptor stays valid through both.
+   */
+  readonly tempPath: string
+  /**
+   * Makes the blob visible atomically and returns it; returns the existing blob when the same
+   * content is already stored. Then evicts least recently used blobs (never this one) down to the
+   * budget.
+   * @throws {StoreFullError} / {StoreError}; the temp file is removed either way.
+   */
+  commit(): Promise<BlobRef>
+  /** Removes the temp file. A no-op after commit or a previous abort. */
+  abort(): Promise<void>
+}
+
+/** The one fs call made per chunk; a seam so tests can make the disk "full" without a tiny filesystem. */
+export type WriteChunk = (handle: FileHandle, bytes: Uint8Array, position: number) => Promise<number>
+
+export const defaultWriteChunk: WriteChunk = async (handle, bytes, position) =>
+  (await handle.write(bytes, 0, bytes.byteLength, position)).bytesWritten
+
+export interface WriterDeps {
+  readonly tmpPath: string
+  readonly handle: FileHandle
+  readonly writeChunk: WriteChunk
+  readonly fsync: boolean
+  readonly clock: Clock
+  /** Renames the finished temp file into the store (or drops it as a duplicate). */
+  readonly adopt: (tmpPath: string, sha256: string, size: number) => Promise<BlobRef>
+}
+
+type State = 'open' | 'committing' | 'committed' | 'aborted'
+
+export class DiskBlobWriter implements BlobWriter {
+  readonly #deps: WriterDeps
+  readonly #hash = createHash('sha256')
+  readonly #inFlight = new Set<Promise<void>>()
+  #state: State = 'open'
+  #size = 0
+  #failure: Error | undefined
+
+  constructor(deps: WriterDeps) {
+    this.#deps = deps
+  }
+
+  get size(): number {
+    return this.#size
+  }
+
+  get tempPath(): string {
+    return this.#deps.tmpPath
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.#state !== 'open') throw new Error(`BlobWriter.write after ${this.#state}`)
+    if (this.#failure) throw this.#failure
+    // Each chunk has its own file position, so overlapping calls still land in order.
+    const position = this.#size
+    this.#size += chunk.byteLength
+    this.#hash.update(chunk)
+    const op = this.#writeAll(chunk, position)
+    this.#inFlight.add(op)
+    try {
+      await op
+    } catch (error) {
+      this.#failure ??= toStoreError(error, `writing a blob to ${this.#deps.tmpPath}`)
+      await this.#discard()
+      throw this.#failure
+    } finally {
+      this.#inFlight.delete(op)
+    }
+  }
+
+  async #writeAll(chunk: Uint8Array, position: number): Promise<void> {
+    let offset = 0
+    while (offset < chunk.byteLength) {
+      const written = await this.#deps.writeChunk(this.#deps.handle, chunk.subarray(offset), position + offset)
+      if (written <= 0) throw new Error('write made no progress')
+      offset += written
+    }
+  }
+
+  async commit(): Promise<BlobRef> {
+    if (this.#state !== 'open') throw new Error(`BlobWriter.commit after ${this.#state}`)
+    this.#state = 'committing'
+    await Promise.allSettled(this.#inFlight)
+    if (this.#failure) {
+      await this.#discard()
+      throw this.#failure
+    }
+    const { handle, tmpPath, clock } = this.#deps
+    try {
+      // Crash safety: without fsync a power loss after the rename can leave the blob's name on
+      // a short or empty file, which would then be served under a digest it does not match.
+      if (this.#deps.fsync) await handle.sync()
+      // The mtime is the blob's last access time, which the LRU order is rebuilt from on restart.
+      const nowSeconds = clock.nowMs() / 1000
+      await handle.utimes(nowSeconds, nowSeconds)
+      await handle.close()
+    } catch (error) {
+      await this.#discard()
+      throw toStoreError(error, `finishing a blob in ${tmpPath}`)
+    }
+    try {
+      const ref = await this.#deps.adopt(tmpPath, this.#hash.digest('hex'), this.#size)
+      this.#state = 'committed'
+      return ref
+    } catch (error) {
+      this.#state = 'aborted'
+      await rm(tmpPath, { force: true }).catch(() => undefined)
+      throw toStoreError(error, `storing a blob from ${tmpPath}`)
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#state !== 'open') return
+    await this.#discard()
+  }
+
+  async #discard(): Promise<void> {
+    if (this.#state === 'aborted') return
+    this.#state = 'aborted'
+    await Promise.allSettled(this.#inFlight)
+    await this.#deps.handle.close().catch(() => undefined)
+    await rm(this.#deps.tmpPath, { force: true })
+  }
+}

@@ -1,0 +1,11 @@
+export { StoreError, StoreFullError, CorruptBlobError } from './errors.js'
+export {
+  type BlobStore,
+  type BlobStoreOptions,
+  type BlobRef,
+  type BlobWriter,
+  type WriteChunk,
+  openBlobStore,
+} from './blobs.js'
+export { type RecordStore, openRecordStore } from './records.js'
+export { type TrustStateStore, openTrustStateStore, trustFileName } from './trust-state.js'

@@ -1,0 +1,105 @@
+/**
+ * Small JSON records kept per (namespace, key): page metadata such as ETag, serial, fetched-at
+ * time and the blob digest of the body. The store keeps whatever it is given and never decides
+ * what is fresh. Files live at `${dir}/<namespace>/<ab>/<sha256(key) hex>`: the key is hashed,
+ * so an upstream-derived key never becomes a path.
+ *
+ * No fsync: a record lost or torn by a power cut is unparseable or absent, which only costs a
+ * refetch. Each file holds `{ key, value }` so a file can be checked against the key it serves.
+ */
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Logger, sha256Hex, silentLogger } from '../base/index.js'
+import { removeStaleTemps, writeFileAtomic } from './atomic-file.js'
+import { errnoCode, toStoreError } from './errors.js'
+
+export interface RecordStore {
+  /** The stored value, or undefined when absent; a corrupt file is deleted and reported absent. @throws {StoreError} */
+  get(namespace: string, key: string): Promise<unknown>
+  /** Replaces the value atomically. @throws {StoreFullError} / {StoreError} */
+  put(namespace: string, key: string, value: unknown): Promise<void>
+  delete(namespace: string, key: string): Promise<void>
+}
+
+const NAMESPACE = /^[a-z][a-z0-9-]{0,31}$/
+
+function checkNamespace(namespace: string): void {
+  if (!NAMESPACE.test(namespace)) throw new TypeError(`record namespace must match ${NAMESPACE.source}: ${JSON.stringify(namespace)}`)
+}
+
+function isRecordFile(parsed: unknown, key: string): parsed is { key: string; value: unknown } {
+  return typeof parsed === 'object' && parsed !== null && 'key' in parsed && parsed.key === key && 'value' in parsed
+}
+
+/**
+ * Opens the record store in `options.dir`, removing temp files left by a crash.
+ * @throws {StoreError} when the directory cannot be created or read.
+ */
+export async function openRecordStore(options: { dir: string; logger?: Logger }): Promise<RecordStore> {
+  const { dir } = options
+  const logger = options.logger ?? silentLogger
+  try {
+    await mkdir(dir, { recursive: true })
+    for (const namespace of await readdir(dir)) {
+      if (!NAMESPACE.test(namespace)) continue
+      for (const prefix of await readdir(join(dir, namespace))) {
+        if (/^[0-9a-f]{2}$/.test(prefix)) await removeStaleTemps(join(dir, namespace, prefix))
+      }
+    }
+  } catch (error) {
+    throw toStoreError(error, `opening the record store in ${dir}`)
+  }
+
+  const locate = (namespace: string, key: string): { folder: string; name: string } => {
+    checkNamespace(namespace)
+    const name = sha256Hex(Buffer.from(key, 'utf8'))
+    return { folder: join(dir, namespace, name.slice(0, 2)), name }
+  }
+
+  return {
+    async get(namespace, key) {
+      const { folder, name } = locate(namespace, key)
+      const path = join(folder, name)
+      let text: string
+      try {
+        text = await readFile(path, 'utf8')
+      } catch (error) {
+        if (errnoCode(error) === 'ENOENT') return undefined
+        throw toStoreError(error, `reading record ${path}`)
+      }
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        parsed = undefined
+      }
+      if (!isRecordFile(parsed, key)) {
+        logger.warn('store_record_corrupt', { path })
+        await rm(path, { force: true }).catch(() => undefined)
+        return undefined
+      }
+      return parsed.value
+    },
+
+    async put(namespace, key, value) {
+      const { folder, name } = locate(namespace, key)
+      const text = JSON.stringify({ key, value })
+      if (text === undefined) throw new TypeError('record value is not JSON-serializable')
+      try {
+        await mkdir(folder, { recursive: true })
+      } catch (error) {
+        throw toStoreError(error, `creating ${folder}`)
+      }
+      await writeFileAtomic({ dir: folder, name, bytes: Buffer.from(text, 'utf8'), fsync: false })
+    },
+
+    async delete(namespace, key) {
+      const { folder, name } = locate(namespace, key)
+      try {
+        await rm(join(folder, name), { force: true })
+      } catch (error) {
+        throw toStoreError(error, `deleting record ${join(folder, name)}`)
+      }
+    },
+  }
+}

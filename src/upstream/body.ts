@@ -1,0 +1,57 @@
+/**
+ * Bounded reading of one response body: counts bytes against the caller's maxBytes, checks the
+ * total against Content-Length, and turns every early end into a typed error. A truncated body is
+ * always an error, never a short success. Does not own the request or its status handling.
+ */
+import type { Readable } from 'node:stream'
+import { maskUrl } from '../base/index.js'
+import { mapBodyError, UpstreamProtocolError, UpstreamTooLargeError } from './errors.js'
+
+export interface BodyLimits {
+  readonly url: string
+  readonly maxBytes: number
+  readonly contentLength: number | undefined
+  readonly signal: AbortSignal | undefined
+}
+
+/**
+ * Yields the body's chunks, destroying the connection as soon as it grows past maxBytes.
+ * @throws {UpstreamTooLargeError} past maxBytes; {UpstreamTimeoutError} when the body stalls longer
+ *   than bodyTimeoutMs; {UpstreamProtocolError} when it ends before Content-Length; the signal's
+ *   reason when the caller's signal aborted; `isAborted()` turns a caller's abort into an AbortError.
+ */
+export async function* boundedChunks(body: Readable, limits: BodyLimits, isAborted: () => boolean): AsyncGenerator<Uint8Array, void, undefined> {
+  let receivedBytes = 0
+  const url = maskUrl(limits.url)
+  try {
+    for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      receivedBytes += chunk.byteLength
+      if (receivedBytes > limits.maxBytes) throw new UpstreamTooLargeError(url, limits.maxBytes)
+      yield chunk
+    }
+  } catch (error) {
+    if (limits.signal?.aborted) throw limits.signal.reason
+    if (isAborted()) throw new DOMException('the upstream stream was aborted by its reader', 'AbortError')
+    throw mapBodyError(error, { url, receivedBytes, contentLength: limits.contentLength })
+  } finally {
+    // Leaving early (too large, a consumer's break) must not leave the socket streaming into nowhere.
+    if (!body.readableEnded) body.destroy()
+  }
+  if (isAborted()) throw new DOMException('the upstream stream was aborted by its reader', 'AbortError')
+  // RFC 9112 §6.3: a body shorter than its Content-Length is incomplete. undici usually reports it
+  // itself; this check makes the guarantee independent of which path undici took.
+  if (limits.contentLength !== undefined && receivedBytes !== limits.contentLength) {
+    throw new UpstreamProtocolError(`upstream body for ${url} has ${receivedBytes} bytes, Content-Length said ${limits.contentLength}`)
+  }
+}
+
+/** Reads a whole bounded body into one buffer (see boundedChunks for the errors). */
+export async function readBounded(body: Readable, limits: BodyLimits): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for await (const chunk of boundedChunks(body, limits, () => false)) {
+    chunks.push(chunk)
+    total += chunk.byteLength
+  }
+  return chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, total)
+}

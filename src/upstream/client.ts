@@ -1,0 +1,235 @@
+/**
+ * The upstream HTTP client: one pooled keep-alive undici Agent per client (never the global
+ * dispatcher), GET only, redirects followed by hand so the host allowlist is re-checked on every
+ * hop, bounded bodies, typed errors. Knows nothing about PyPI pages or TUF, and decides nothing
+ * about caching: conditional headers come in from the caller, 304 goes back to it.
+ */
+import { rootCertificates } from 'node:tls'
+import type { Readable } from 'node:stream'
+import { Agent, request } from 'undici'
+import type { Dispatcher } from 'undici'
+import { maskUrl } from '../base/index.js'
+import { createHostAllowlist } from './allowlist.js'
+import { boundedChunks, readBounded } from './body.js'
+import {
+  isRetryableBeforeResponse,
+  mapHeadError,
+  UpstreamHttpError,
+  UpstreamProtocolError,
+  UpstreamTooLargeError,
+} from './errors.js'
+import { validateUpstreamOptions, type UpstreamOptions } from './options.js'
+
+export interface UpstreamHead {
+  readonly status: 200 | 304
+  /** The final URL, after redirects. */
+  readonly url: string
+  /** Response headers, lower-case names, repeated fields joined with ", ". */
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface GetOptions {
+  /** The largest body accepted; larger responses fail with UpstreamTooLargeError. */
+  readonly maxBytes: number
+  readonly headers?: Readonly<Record<string, string>>
+  readonly signal?: AbortSignal
+}
+
+export interface UpstreamStream extends UpstreamHead {
+  /** Must be iterated to the end or aborted, or the connection stays busy. */
+  readonly body: AsyncIterable<Uint8Array>
+  readonly contentLength: number | undefined
+  /** Destroys the connection; a pending or later iteration rejects with an AbortError. */
+  abort(): void
+}
+
+export interface UpstreamClient {
+  /**
+   * GETs a whole bounded body. Retries once when the connection is refused or reset before any
+   * response byte (GET is idempotent).
+   * @throws {UpstreamHttpError} status other than 200/304; {UpstreamTooLargeError};
+   *   {UpstreamTimeoutError}; {UpstreamOfflineError}; {HostNotAllowedError}; {UpstreamProtocolError};
+   *   the signal's reason when `signal` aborts.
+   */
+  getBytes(url: string, opts: GetOptions): Promise<UpstreamHead & { readonly body: Uint8Array }>
+  /** Like getBytes, but resolves at the response head and streams the body; never retries. */
+  getStream(url: string, opts: GetOptions): Promise<UpstreamStream>
+  /** @throws {HostNotAllowedError} when the URL is not http(s) or its host is not allowed. */
+  assertAllowed(url: string): void
+  /** Closes the pooled connections. */
+  close(): Promise<void>
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+/** Headers that must not follow a redirect to another origin (RFC 9110 §15.4: credentials are per origin). */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization']
+
+interface Opened {
+  readonly url: URL
+  readonly response: Dispatcher.ResponseData
+}
+
+function parseUrl(url: string): URL {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch (error) {
+    throw new TypeError(`not an absolute URL: ${maskUrl(url)}`, { cause: error })
+  }
+  parsed.hash = ''
+  return parsed
+}
+
+function contentLengthOf(headers: Readonly<Record<string, string>>): number | undefined {
+  const value = headers['content-length']
+  return value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : undefined
+}
+
+function flattenHeaders(raw: Dispatcher.ResponseData['headers']): Readonly<Record<string, string>> {
+  const entries: Array<[string, string]> = []
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue
+    entries.push([name.toLowerCase(), Array.isArray(value) ? value.join(', ') : value])
+  }
+  return Object.freeze(Object.fromEntries(entries))
+}
+
+async function discard(body: Dispatcher.ResponseData['body']): Promise<void> {
+  // Small bodies are drained so the socket returns to the pool; larger ones destroy it.
+  await body.dump({ limit: 64 * 1024 }).catch(() => undefined)
+}
+
+function checkMaxBytes(maxBytes: number): void {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+    throw new TypeError(`maxBytes must be a non-negative integer (got ${maxBytes})`)
+  }
+}
+
+/**
+ * Creates a client with its own connection pool.
+ * @throws {TypeError} naming the option when an option is invalid.
+ */
+export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
+  const settings = validateUpstreamOptions(options)
+  const allowlist = createHostAllowlist(settings.allowedHosts)
+  const agent = new Agent({
+    connect: {
+      timeout: settings.connectTimeoutMs,
+      rejectUnauthorized: true,
+      // Extra CAs add to Node's bundled roots rather than replacing them.
+      ...(settings.caBundlePem === undefined ? {} : { ca: [...rootCertificates, settings.caBundlePem] }),
+    },
+    headersTimeout: settings.headersTimeoutMs,
+    bodyTimeout: settings.bodyTimeoutMs,
+    ...(settings.connectionsPerOrigin === undefined ? {} : { connections: settings.connectionsPerOrigin }),
+  })
+
+  async function send(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, retries: number): Promise<Dispatcher.ResponseData> {
+    const hopHeaders = { ...headers }
+    if ((url.username || url.password) && hopHeaders['authorization'] === undefined) {
+      // undici ignores URL userinfo; index URLs such as https://user:token@host/simple/ rely on it.
+      const userinfo = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+      hopHeaders['authorization'] = `Basic ${Buffer.from(userinfo).toString('base64')}`
+    }
+    const target = new URL(url)
+    target.username = ''
+    target.password = ''
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await request(target, { dispatcher: agent, method: 'GET', headers: hopHeaders, signal })
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason
+        if (attempt < retries && isRetryableBeforeResponse(error)) continue
+        throw mapHeadError(error, maskUrl(url.href))
+      }
+    }
+  }
+
+  async function open(startUrl: string, opts: GetOptions, retries: number): Promise<Opened> {
+    checkMaxBytes(opts.maxBytes)
+    let url = parseUrl(startUrl)
+    let headers: Record<string, string> = { 'user-agent': settings.userAgent }
+    for (const [name, value] of Object.entries(opts.headers ?? {})) headers[name.toLowerCase()] = value
+    // Identity only, so the bytes we hash and store are exactly the upstream's bytes. RFC 9110
+    // §12.5.3: sending no Accept-Encoding at all would allow any coding.
+    headers['accept-encoding'] = 'identity'
+    for (let hops = 0; ; hops++) {
+      allowlist.assertAllowed(url)
+      const response = await send(url, headers, opts.signal, retries)
+      if (!REDIRECT_STATUSES.has(response.statusCode)) return { url, response }
+      await discard(response.body)
+      if (hops >= settings.maxRedirects) {
+        throw new UpstreamProtocolError(`more than ${settings.maxRedirects} redirects starting at ${maskUrl(startUrl)}`)
+      }
+      const location = response.headers['location']
+      let next: URL
+      try {
+        if (typeof location !== 'string' || location === '') throw new TypeError('missing Location')
+        next = new URL(location, url)
+        next.hash = ''
+      } catch (error) {
+        throw new UpstreamProtocolError(`redirect ${response.statusCode} from ${maskUrl(url.href)} has no valid Location`, { cause: error })
+      }
+      if (url.protocol === 'https:' && next.protocol === 'http:') {
+        throw new UpstreamProtocolError(`refusing redirect from ${maskUrl(url.href)} down to plain http`)
+      }
+      if (next.origin !== url.origin) {
+        headers = Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.includes(name)))
+      }
+      url = next
+    }
+  }
+
+  /** Returns the head for 200/304; throws UpstreamHttpError (after discarding the body) otherwise. */
+  async function head(opened: Opened, maxBytes: number): Promise<UpstreamHead & { contentLength: number | undefined }> {
+    const { response, url } = opened
+    const status = response.statusCode
+    if (status !== 200 && status !== 304) {
+      await discard(response.body)
+      throw new UpstreamHttpError(status, maskUrl(url.href))
+    }
+    const headers = flattenHeaders(response.headers)
+    const contentLength = status === 304 ? 0 : contentLengthOf(headers)
+    if (contentLength !== undefined && contentLength > maxBytes) {
+      response.body.destroy()
+      throw new UpstreamTooLargeError(maskUrl(url.href), maxBytes)
+    }
+    return { status, url: url.href, headers, contentLength }
+  }
+
+  return {
+    async getBytes(url, opts) {
+      const opened = await open(url, opts, 1)
+      const { contentLength, ...rest } = await head(opened, opts.maxBytes)
+      if (rest.status === 304) {
+        await discard(opened.response.body)
+        return { ...rest, body: new Uint8Array(0) }
+      }
+      const body = await readBounded(opened.response.body as Readable, { url: rest.url, maxBytes: opts.maxBytes, contentLength, signal: opts.signal })
+      return { ...rest, body }
+    },
+
+    async getStream(url, opts) {
+      const opened = await open(url, opts, 0)
+      const result = await head(opened, opts.maxBytes)
+      const raw = opened.response.body as Readable
+      let aborted = false
+      const limits = { url: result.url, maxBytes: opts.maxBytes, contentLength: result.contentLength, signal: opts.signal }
+      const body = boundedChunks(raw, limits, () => aborted)
+      return {
+        ...result,
+        body,
+        abort() {
+          aborted = true
+          raw.destroy()
+        },
+      }
+    },
+
+    assertAllowed(url) {
+      allowlist.assertAllowed(parseUrl(url))
+    },
+
+    close: () => agent.close(),
+  }
+}

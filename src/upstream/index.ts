@@ -1,0 +1,24 @@
+export {
+  UpstreamError,
+  UpstreamHttpError,
+  UpstreamTimeoutError,
+  UpstreamTooLargeError,
+  UpstreamOfflineError,
+  HostNotAllowedError,
+  UpstreamProtocolError,
+} from './errors.js'
+export { type UpstreamOptions } from './options.js'
+export {
+  type UpstreamClient,
+  type UpstreamHead,
+  type UpstreamStream,
+  type GetOptions,
+  createUpstreamClient,
+} from './client.js'
+export {
+  type UpstreamHealth,
+  type UpstreamHealthOptions,
+  type HealthState,
+  createUpstreamHealth,
+  isUpstreamFailure,
+} from './health.js'

@@ -1,0 +1,44 @@
+/**
+ * The upstream client's options and their eager validation, so a bad value fails at startup with
+ * the option's name rather than on the first request. Defaults live in config/, not here.
+ */
+export interface UpstreamOptions {
+  /** `host` or `host:port`; a bare host matches only the scheme's default port. Checked on every redirect hop. */
+  readonly allowedHosts: readonly string[]
+  /** Extra trusted CAs (PEM), added to Node's bundled roots. */
+  readonly caBundlePem?: string | undefined
+  readonly connectTimeoutMs: number
+  /** Time allowed from sending the request to receiving the complete response head. */
+  readonly headersTimeoutMs: number
+  /** Longest pause allowed between two body chunks (an idle timeout, not a total). */
+  readonly bodyTimeoutMs: number
+  readonly maxRedirects: number
+  readonly userAgent: string
+  /** Pooled connections per origin; unlimited when absent. */
+  readonly connectionsPerOrigin?: number | undefined
+}
+
+function positiveInteger(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(`upstream option "${name}" must be a positive integer (got ${String(value)})`)
+  }
+}
+
+/** @throws {TypeError} naming the first invalid option. */
+export function validateUpstreamOptions(options: UpstreamOptions): UpstreamOptions {
+  positiveInteger('connectTimeoutMs', options.connectTimeoutMs)
+  positiveInteger('headersTimeoutMs', options.headersTimeoutMs)
+  positiveInteger('bodyTimeoutMs', options.bodyTimeoutMs)
+  const { maxRedirects, userAgent, caBundlePem, connectionsPerOrigin } = options
+  if (!Number.isSafeInteger(maxRedirects) || maxRedirects < 0 || maxRedirects > 20) {
+    throw new TypeError(`upstream option "maxRedirects" must be an integer from 0 to 20 (got ${String(maxRedirects)})`)
+  }
+  if (typeof userAgent !== 'string' || userAgent.trim() === '' || /[\r\n\0]/.test(userAgent)) {
+    throw new TypeError('upstream option "userAgent" must be a non-empty single-line string')
+  }
+  if (caBundlePem !== undefined && (typeof caBundlePem !== 'string' || !caBundlePem.includes('-----BEGIN CERTIFICATE-----'))) {
+    throw new TypeError('upstream option "caBundlePem" must be PEM text containing at least one "-----BEGIN CERTIFICATE-----" block')
+  }
+  if (connectionsPerOrigin !== undefined) positiveInteger('connectionsPerOrigin', connectionsPerOrigin)
+  return options
+}

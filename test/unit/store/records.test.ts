@@ -1,0 +1,93 @@
+import { describe, test, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sha256Hex } from '../../../src/base/index.js'
+import { openRecordStore } from '../../../src/store/index.js'
+
+const dirs: string[] = []
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
+})
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tuf-proxy-records-'))
+  dirs.push(dir)
+  return dir
+}
+function recordPath(dir: string, namespace: string, key: string): string {
+  const name = sha256Hex(Buffer.from(key))
+  return join(dir, namespace, name.slice(0, 2), name)
+}
+
+describe('record store', () => {
+  test('put then get round-trips JSON; absent keys are undefined; delete removes', async () => {
+    const dir = await freshDir()
+    const records = await openRecordStore({ dir })
+    const value = { etag: '"abc"', serial: 42, fetchedAtMs: 1_700_000_000_000, blob: 'ab'.repeat(32) }
+    await records.put('simple-pages', 'requests', value)
+    assert.deepEqual(await records.get('simple-pages', 'requests'), value)
+    assert.equal(await records.get('simple-pages', 'other'), undefined)
+    assert.equal(await records.get('other-ns', 'requests'), undefined)
+    await records.delete('simple-pages', 'requests')
+    assert.equal(await records.get('simple-pages', 'requests'), undefined)
+    await records.delete('simple-pages', 'requests')
+  })
+
+  test('the file name is sha256(key), never a path derived from the key', async () => {
+    const dir = await freshDir()
+    const records = await openRecordStore({ dir })
+    const hostile = '../../etc/passwd'
+    await records.put('pages', hostile, 1)
+    assert.equal(await records.get('pages', hostile), 1)
+    const raw: unknown = JSON.parse(await readFile(recordPath(dir, 'pages', hostile), 'utf8'))
+    assert.deepEqual(raw, { key: hostile, value: 1 })
+    assert.deepEqual(await readdir(dir), ['pages'])
+  })
+
+  test('put replaces atomically: no temp file remains and readers see the whole new value', async () => {
+    const dir = await freshDir()
+    const records = await openRecordStore({ dir })
+    await records.put('pages', 'k', { n: 1 })
+    await Promise.all(Array.from({ length: 20 }, (_, n) => records.put('pages', 'k', { n, pad: 'x'.repeat(10_000) })))
+    const value = (await records.get('pages', 'k')) as { n: number; pad: string }
+    assert.equal(value.pad.length, 10_000)
+    const folder = join(dir, 'pages', sha256Hex(Buffer.from('k')).slice(0, 2))
+    assert.deepEqual(await readdir(folder), [sha256Hex(Buffer.from('k'))])
+  })
+
+  test('a corrupt (truncated) record file is deleted and reported absent', async () => {
+    const dir = await freshDir()
+    const records = await openRecordStore({ dir })
+    await records.put('pages', 'k', { etag: 'x' })
+    const path = recordPath(dir, 'pages', 'k')
+    await writeFile(path, '{"key":"k","val')
+    assert.equal(await records.get('pages', 'k'), undefined)
+    await assert.rejects(readFile(path), { code: 'ENOENT' })
+  })
+
+  test('a record file holding another key is treated as corrupt', async () => {
+    const dir = await freshDir()
+    const records = await openRecordStore({ dir })
+    await records.put('pages', 'k', 1)
+    await writeFile(recordPath(dir, 'pages', 'k'), JSON.stringify({ key: 'other', value: 2 }))
+    assert.equal(await records.get('pages', 'k'), undefined)
+  })
+
+  test('stale temp files from a crash are removed on open', async () => {
+    const dir = await freshDir()
+    const records = await openRecordStore({ dir })
+    await records.put('pages', 'k', 1)
+    const folder = join(dir, 'pages', sha256Hex(Buffer.from('k')).slice(0, 2))
+    await writeFile(join(folder, '.deadbeef.tmp'), '{"key":"k","va')
+    await openRecordStore({ dir })
+    assert.deepEqual(await readdir(folder), [sha256Hex(Buffer.from('k'))])
+  })
+
+  test('a malformed namespace is a programming error', async () => {
+    const records = await openRecordStore({ dir: await freshDir() })
+    for (const namespace of ['', '../x', 'A', '1abc', 'a/b', 'x'.repeat(33)]) {
+      await assert.rejects(records.put(namespace, 'k', 1), TypeError, namespace)
+    }
+  })
+})

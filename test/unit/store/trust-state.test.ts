@@ -1,0 +1,72 @@
+import { describe, test, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openTrustStateStore, StoreError, trustFileName } from '../../../src/store/index.js'
+
+const dirs: string[] = []
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
+})
+
+/** A parent holding `state/` (the store) and a sibling `outside/`, to catch escapes. */
+async function fresh(): Promise<{ parent: string; dir: string }> {
+  const parent = await mkdtemp(join(tmpdir(), 'tuf-proxy-trust-'))
+  dirs.push(parent)
+  const dir = join(parent, 'state')
+  await mkdir(join(parent, 'outside'))
+  return { parent, dir }
+}
+
+describe('trust-state store', () => {
+  test('plain metadata names are used verbatim, so an operator can read the directory', async () => {
+    const { dir } = await fresh()
+    const state = await openTrustStateStore({ dir })
+    await state.write('root.json', Buffer.from('{"v":1}'))
+    await state.write('2.root.json', Buffer.from('{"v":2}'))
+    assert.equal(Buffer.from((await state.read('root.json')) ?? []).toString(), '{"v":1}')
+    assert.deepEqual((await readdir(dir)).sort(), ['2.root.json', 'root.json'])
+    assert.equal(await state.read('timestamp.json'), undefined)
+    await state.remove('root.json')
+    assert.equal(await state.read('root.json'), undefined)
+  })
+
+  test('hostile role names (TUF delegated role names are remote input) never escape the directory', async () => {
+    const { parent, dir } = await fresh()
+    const state = await openTrustStateStore({ dir })
+    const hostile = ['../x', '/x', '?', '#', '%2F', 'a/b', '..', '.', '../outside/evil', '..\\x', '.hidden', '-rf', 'x\0y', 'é']
+    const fileNames = new Set<string>()
+    for (const [i, name] of hostile.entries()) {
+      await state.write(name, Buffer.from(String(i)))
+      assert.equal(Buffer.from((await state.read(name)) ?? []).toString(), String(i), name)
+      fileNames.add(trustFileName(name))
+    }
+    assert.equal(fileNames.size, hostile.length, 'distinct names must map to distinct files')
+    assert.deepEqual((await readdir(parent)).sort(), ['outside', 'state'])
+    assert.deepEqual(await readdir(join(parent, 'outside')), [])
+    const stored = await readdir(dir)
+    assert.equal(stored.length, hostile.length)
+    for (const file of stored) assert.match(file, /^[A-Za-z0-9_%-][A-Za-z0-9_.%-]*$/, file)
+    assert.equal(trustFileName('%2F'), '%252F')
+    assert.equal(trustFileName('..'), '%2E%2E')
+  })
+
+  test('a name whose file name would exceed 255 bytes is refused with StoreError', async () => {
+    const { dir } = await fresh()
+    const state = await openTrustStateStore({ dir })
+    await assert.rejects(state.write('a'.repeat(300), Buffer.from('x')), StoreError)
+    await assert.rejects(state.write('/'.repeat(100), Buffer.from('x')), StoreError)
+    await assert.rejects(state.write('', Buffer.from('x')), StoreError)
+    assert.deepEqual(await readdir(dir), [])
+  })
+
+  test('stale temp files are removed on open and never end in .json', async () => {
+    const { dir } = await fresh()
+    const state = await openTrustStateStore({ dir })
+    await state.write('timestamp.json', Buffer.from('{}'))
+    await writeFile(join(dir, '.0123abcd.tmp'), '{"trunc')
+    await openTrustStateStore({ dir })
+    assert.deepEqual(await readdir(dir), ['timestamp.json'])
+  })
+})

@@ -1,0 +1,215 @@
+import { describe, test, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { once } from 'node:events'
+import {
+  createUpstreamClient,
+  UpstreamOfflineError,
+  UpstreamProtocolError,
+  UpstreamTimeoutError,
+  UpstreamTooLargeError,
+  type UpstreamClient,
+  type UpstreamOptions,
+} from '../../../src/upstream/index.js'
+import { startServer, type TestServer } from './test-server.js'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function setup(overrides: Partial<UpstreamOptions> = {}): Promise<{ server: TestServer; client: UpstreamClient }> {
+  const server = await startServer()
+  cleanups.push(() => server.close())
+  const client = createUpstreamClient({
+    allowedHosts: [server.host],
+    connectTimeoutMs: 2000,
+    headersTimeoutMs: 2000,
+    bodyTimeoutMs: 2000,
+    maxRedirects: 3,
+    userAgent: 'tuf-proxy-test/1',
+    ...overrides,
+  })
+  cleanups.push(() => client.close())
+  return { server, client }
+}
+
+async function drain(body: AsyncIterable<Uint8Array>): Promise<number> {
+  let total = 0
+  for await (const chunk of body) total += chunk.byteLength
+  return total
+}
+
+describe('upstream client: size limits', () => {
+  test('Content-Length above maxBytes fails before the body is read', async () => {
+    const { server, client } = await setup()
+    server.route('/big', (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '1000' })
+      res.write(Buffer.alloc(10))
+      // The rest never comes: a client that waited for it would hang until the test times out.
+    })
+    await assert.rejects(client.getBytes(`${server.origin}/big`, { maxBytes: 100 }), UpstreamTooLargeError)
+    await assert.rejects(client.getStream(`${server.origin}/big`, { maxBytes: 100 }), UpstreamTooLargeError)
+  })
+
+  test('a chunked body that grows past maxBytes fails mid-stream and the connection is destroyed', async () => {
+    const { server, client } = await setup()
+    const socketClosures: Array<Promise<void>> = []
+    server.route('/grow', (req, res) => {
+      res.writeHead(200)
+      const timer = setInterval(() => res.write(Buffer.alloc(64, 1)), 5)
+      socketClosures.push(new Promise((resolve) => req.socket.on('close', () => resolve(clearInterval(timer)))))
+    })
+    await assert.rejects(client.getBytes(`${server.origin}/grow`, { maxBytes: 100 }), UpstreamTooLargeError)
+    const stream = await client.getStream(`${server.origin}/grow`, { maxBytes: 100 })
+    assert.equal(stream.contentLength, undefined)
+    await assert.rejects(drain(stream.body), UpstreamTooLargeError)
+    // An endless body: if the client kept either socket open, this would never settle.
+    await Promise.all(socketClosures)
+    assert.equal(socketClosures.length, 2)
+  })
+
+  test('a body exactly maxBytes long is accepted', async () => {
+    const { server, client } = await setup()
+    server.route('/exact', (_req, res) => res.writeHead(200).end(Buffer.alloc(100)))
+    const result = await client.getBytes(`${server.origin}/exact`, { maxBytes: 100 })
+    assert.equal(result.body.byteLength, 100)
+  })
+})
+
+describe('upstream client: truncated bodies are errors, never short successes (RFC 9112 §6.3)', () => {
+  for (const connection of ['keep-alive', 'close']) {
+    test(`Content-Length 100, 50 bytes sent, socket closed (connection: ${connection})`, async () => {
+      const { server, client } = await setup()
+      server.route('/cut', (req, res) => {
+        res.writeHead(200, { 'Content-Length': '100', Connection: connection })
+        res.write(Buffer.alloc(50, 7), () => req.socket.destroy())
+      })
+      await assert.rejects(client.getBytes(`${server.origin}/cut`, { maxBytes: 1000 }), UpstreamProtocolError)
+      const stream = await client.getStream(`${server.origin}/cut`, { maxBytes: 1000 })
+      assert.equal(stream.contentLength, 100)
+      await assert.rejects(drain(stream.body), UpstreamProtocolError)
+    })
+  }
+
+  test('a chunked body cut before its last chunk', async () => {
+    const { server, client } = await setup()
+    server.route('/cut-chunked', (req, res) => {
+      res.writeHead(200)
+      res.write(Buffer.alloc(50, 7), () => req.socket.destroy())
+    })
+    await assert.rejects(client.getBytes(`${server.origin}/cut-chunked`, { maxBytes: 1000 }), UpstreamProtocolError)
+  })
+})
+
+describe('upstream client: timeouts and unreachable upstreams', () => {
+  test('headers timeout: the upstream accepts but never answers', async () => {
+    const { server, client } = await setup({ headersTimeoutMs: 200 })
+    server.route('/stall', () => undefined)
+    await assert.rejects(client.getBytes(`${server.origin}/stall`, { maxBytes: 100 }), UpstreamTimeoutError)
+  })
+
+  test('body idle timeout: the upstream stalls mid-body', async () => {
+    const { server, client } = await setup({ bodyTimeoutMs: 200 })
+    server.route('/stall-body', (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '100' })
+      res.write(Buffer.alloc(10))
+    })
+    await assert.rejects(client.getBytes(`${server.origin}/stall-body`, { maxBytes: 1000 }), UpstreamTimeoutError)
+    const stream = await client.getStream(`${server.origin}/stall-body`, { maxBytes: 1000 })
+    await assert.rejects(drain(stream.body), UpstreamTimeoutError)
+  })
+
+  test('connection refused is UpstreamOfflineError with the cause kept', async () => {
+    const probe = createServer()
+    probe.listen(0, '127.0.0.1')
+    await once(probe, 'listening')
+    const address = probe.address()
+    assert.ok(address !== null && typeof address === 'object')
+    probe.close()
+    await once(probe, 'close')
+    const host = `127.0.0.1:${address.port}`
+    const client = createUpstreamClient({
+      allowedHosts: [host], connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, maxRedirects: 0, userAgent: 't',
+    })
+    cleanups.push(() => client.close())
+    await assert.rejects(client.getBytes(`http://${host}/`, { maxBytes: 10 }), (error: unknown) => {
+      assert.ok(error instanceof UpstreamOfflineError)
+      assert.equal(error.code, 'upstream_unreachable')
+      assert.equal((error.cause as { code?: string } | undefined)?.code, 'ECONNREFUSED')
+      return true
+    })
+  })
+
+  test('getBytes retries once after a reset before any response byte; getStream does not', async () => {
+    const { server, client } = await setup()
+    let calls = 0
+    server.route('/flaky', (req, res) => {
+      calls++
+      if (calls % 2 === 1) req.socket.destroy()
+      else res.writeHead(200).end('ok')
+    })
+    const result = await client.getBytes(`${server.origin}/flaky`, { maxBytes: 10 })
+    assert.equal(Buffer.from(result.body).toString(), 'ok')
+    assert.equal(calls, 2)
+    await assert.rejects(client.getStream(`${server.origin}/flaky`, { maxBytes: 10 }), UpstreamOfflineError)
+    assert.equal(calls, 3)
+  })
+})
+
+describe('upstream client: connection reuse and aborts', () => {
+  test('keep-alive: several sequential requests share one socket', async () => {
+    // One connection per origin: without keep-alive every request would need a new socket. (With
+    // an unlimited pool undici opens a second socket when a request follows in the same tick as
+    // the previous body's end, before the first socket is released.)
+    const { server, client } = await setup({ connectionsPerOrigin: 1 })
+    server.route('/k', (_req, res) => res.writeHead(200).end('k'))
+    server.route('/gone', (_req, res) => res.writeHead(404).end('missing'))
+    for (let i = 0; i < 3; i++) await client.getBytes(`${server.origin}/k`, { maxBytes: 10 })
+    await client.getBytes(`${server.origin}/gone`, { maxBytes: 10 }).catch(() => undefined)
+    const stream = await client.getStream(`${server.origin}/k`, { maxBytes: 10 })
+    assert.equal(await drain(stream.body), 1)
+    await client.getBytes(`${server.origin}/k`, { maxBytes: 10 })
+    assert.equal(server.requests.length, 6)
+    assert.equal(server.connections, 1)
+  })
+
+  test('stream abort: iteration rejects with AbortError and the upstream socket is closed', async () => {
+    const { server, client } = await setup()
+    const closed = new Promise<void>((resolve) => {
+      server.route('/slow', (req, res) => {
+        req.socket.on('close', () => resolve())
+        res.writeHead(200, { 'Content-Length': '1000' })
+        res.write(Buffer.alloc(10))
+      })
+    })
+    const stream = await client.getStream(`${server.origin}/slow`, { maxBytes: 1000 })
+    const iterator = stream.body[Symbol.asyncIterator]()
+    const first = await iterator.next()
+    assert.equal(first.done, false)
+    stream.abort()
+    await assert.rejects(iterator.next(), (error: unknown) => error instanceof Error && error.name === 'AbortError')
+    await closed
+  })
+
+  test('the caller signal aborts a request waiting for headers, with the signal reason', async () => {
+    const { server, client } = await setup()
+    const controller = new AbortController()
+    server.route('/wait', () => controller.abort(new Error('client went away')))
+    await assert.rejects(client.getBytes(`${server.origin}/wait`, { maxBytes: 10, signal: controller.signal }), /client went away/)
+  })
+
+  test('the caller signal aborts a stream mid-body', async () => {
+    const { server, client } = await setup()
+    server.route('/partial', (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '1000' })
+      res.write(Buffer.alloc(10))
+    })
+    const controller = new AbortController()
+    const stream = await client.getStream(`${server.origin}/partial`, { maxBytes: 1000, signal: controller.signal })
+    const iterator = stream.body[Symbol.asyncIterator]()
+    await iterator.next()
+    controller.abort(new Error('reader gone'))
+    await assert.rejects(iterator.next(), /reader gone/)
+  })
+})
