@@ -85,7 +85,7 @@ describe('core proxy with pip', () => {
 describe('core proxy behaviour', () => {
   let upstream: FakeUpstream
   const wheel = buildWheel('demo-pkg', '1.0')
-  const big = { filename: 'big-1.0-py3-none-any.whl', bytes: bulkBytes(8 * 1024 * 1024, 7) }
+  const big = { filename: 'big-1.0-py3-none-any.whl', bytes: bulkBytes(3 * 1024 * 1024, 7) }
   before(async () => {
     upstream = await new FakeUpstream().start()
     upstream.format = 'json'
