@@ -8,10 +8,11 @@ import { join } from 'node:path'
 import { createJsonLogger, describeError, Metrics, systemClock, type Logger } from '../base/index.js'
 import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
 import { createApp, listen } from '../http/index.js'
-import { DropLog, Files, httpPageSource, Mirror, SimplePages } from '../mirror/index.js'
+import { DropLog, Files, httpPageSource, Mirror, SimplePages, type TufMirror } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
 import { createUpstreamClient } from '../upstream/index.js'
 import { createLineWriter } from './line-writer.js'
+import { buildTufMirror } from './tuf-mode.js'
 
 /** How long running responses may finish after SIGTERM before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -79,12 +80,28 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
     { requireHashes: settings.requireHashes, maxFileBytes: settings.maxFileBytes },
     { upstream, blobs, records, clock, logger, metrics, drops },
   )
-  const pageSource = httpPageSource(upstream, settings.maxPageBytes)
+  const tuf: TufMirror | undefined = settings.tuf
+    ? await buildTufMirror({ settings, tuf: settings.tuf, upstream, blobs, files, clock, logger, metrics, drops })
+    : undefined
+  const httpSource = httpPageSource(upstream, settings.maxPageBytes)
   const pages = new SimplePages(
-    { upstreamUrl: settings.upstream, indexTtlSeconds: settings.indexTtlSeconds, isAllowedUrl: (url) => isAllowed(upstream, url) },
-    { source: pageSource, blobs, records, clock, logger, metrics, drops },
+    {
+      upstreamUrl: settings.upstream,
+      indexTtlSeconds: settings.indexTtlSeconds,
+      isAllowedUrl: (url) => isAllowed(upstream, url),
+      ...(tuf ? { canServeStale: () => tuf.isUsable() } : {}),
+    },
+    { source: tuf ? tuf.pageSource(httpSource) : httpSource, blobs, records, clock, logger, metrics, drops },
   )
-  const mirror = new Mirror({ upstreamUrl: settings.upstream, pages, files, blobs, drops })
+  const mirror = new Mirror({
+    upstreamUrl: settings.upstream,
+    pages,
+    files,
+    blobs,
+    drops,
+    tuf,
+    ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
+  })
   const app = createApp({ mirror, metrics, logger, clock })
   const listening = await listen(app, { host: settings.host, port: settings.port })
   logger.info('listening', {

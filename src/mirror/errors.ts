@@ -6,7 +6,11 @@ import { ProxyError } from '../base/index.js'
 
 /** The upstream (or the verified index) does not list what was asked for. */
 export class NotFoundError extends ProxyError {
-  readonly code = 'not_found'
+  readonly code: string
+  constructor(message: string, options?: { cause?: unknown; code?: 'not_found' | 'unknown_target' }) {
+    super(message, options)
+    this.code = options?.code ?? 'not_found'
+  }
 }
 
 /** A cache miss while the upstream cannot be reached: nothing verified to serve. */

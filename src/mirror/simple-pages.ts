@@ -11,6 +11,7 @@ import { LRUCache } from 'lru-cache'
 import { describeError, errorCode, sha256Hex, type Clock, type Logger, type Metrics } from '../base/index.js'
 import {
   contentTypeOf,
+  normalizeName,
   parseProjectListHtml,
   parseProjectListJson,
   parseProjectPageHtml,
@@ -75,6 +76,8 @@ export interface SimplePagesOptions {
   readonly indexTtlSeconds: number
   /** whether a file link may be offered at all (host allowlist) */
   readonly isAllowedUrl: (url: string) => boolean
+  /** whether a last good copy may still be served when revalidation fails (verifying mode: while the TUF metadata is unexpired) */
+  readonly canServeStale?: () => boolean
   /** memory budget for parsed pages, in bytes of upstream body (rough) */
   readonly memoryMaxBytes?: number
 }
@@ -158,7 +161,7 @@ export class SimplePages {
   async #revalidate(key: string, previous: Entry | undefined): Promise<{ entry: Entry; cache: CacheStatus }> {
     const url = this.#url(key)
     const fallBack = (reason: string, error: unknown): { entry: Entry; cache: CacheStatus } => {
-      if (!previous) throw error
+      if (!previous || !(this.options.canServeStale?.() ?? true)) throw error
       this.deps.logger.warn('stale_served', { url, reason, detail: describeError(error) })
       return { entry: previous, cache: 'STALE' }
     }
@@ -223,6 +226,8 @@ export class SimplePages {
     const isJson = /^application\/vnd\.pypi\.simple\.(v1|latest)\+json/i.test(contentType.trim())
     if (key === INDEX_KEY) return isJson ? parseProjectListJson(text, url) : parseProjectListHtml(text, url)
     const page = isJson ? parseProjectPageJson(text, url) : parseProjectPageHtml(text, url)
+    // A page that names another project must not be served for this one (a confused or hostile upstream).
+    if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${url} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
     const files = page.files.filter((file) => {
       if (isSafeFileName(file.filename) && this.options.isAllowedUrl(file.url)) return true
       this.deps.logger.warn('link_refused', { url, file: file.filename, link: file.url, reason: isSafeFileName(file.filename) ? 'host_not_allowed' : 'unsafe_file_name' })

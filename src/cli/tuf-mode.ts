@@ -1,0 +1,57 @@
+/**
+ * Builds verifying mode from its settings: the persisted trust state, the TUF session fed by the
+ * upstream client, the repository layout, and the TufMirror that pages, files and /tuf/ go through.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Clock, Logger, Metrics } from '../base/index.js'
+import { ConfigError, type Settings, type TufSettings } from '../config/index.js'
+import { pathsLayout, relativeTargetPath, TufMirror, TufSession, warehouseLayout, type DropLog, type Files } from '../mirror/index.js'
+import { openTrustStateStore, type BlobStore } from '../store/index.js'
+import { UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
+
+export interface TufModeDeps {
+  readonly settings: Settings
+  readonly tuf: TufSettings
+  readonly upstream: UpstreamClient
+  readonly blobs: BlobStore
+  readonly files: Files
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly drops: DropLog
+}
+
+/** @throws ConfigError for an unreadable root or a layout that cannot map the upstream */
+export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
+  const { settings, tuf } = deps
+  let trustedRoot: Uint8Array
+  try {
+    trustedRoot = readFileSync(tuf.rootFile)
+  } catch (error) {
+    throw new ConfigError(`--tuf-root ${tuf.rootFile}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
+  }
+  if (tuf.layout === 'paths' && relativeTargetPath(settings.upstream, tuf.targetsUrl) === undefined) {
+    throw new ConfigError(`--upstream ${settings.upstream} is not below --tuf-targets-url ${tuf.targetsUrl}: with --tuf-layout paths, pages are targets under the targets base`)
+  }
+  const store = await openTrustStateStore({ dir: join(settings.cacheDir, 'tuf', 'metadata') })
+  const session = await TufSession.open({
+    metadataBaseUrl: tuf.metadataUrl,
+    fetcher: { fetch: async (url, maxBytes) => (await deps.upstream.getBytes(url, { maxBytes })).body },
+    store,
+    clock: deps.clock,
+    limits: { rootMaxBytes: tuf.maxRootBytes, timestampMaxBytes: tuf.maxTimestampBytes, maxDelegations: tuf.maxDelegations },
+    trustedRoot,
+    // TUF 5.3.3: the root chain ends where the repository has no N+1.root.json.
+    isNotFound: (error) => error instanceof UpstreamHttpError && (error.status === 404 || error.status === 403),
+    // Served to TUF clients behind the proxy after a restart, so they can rotate through every root.
+    keepRootHistory: true,
+  })
+  const layout = tuf.layout === 'paths' ? pathsLayout(tuf.targetsUrl) : warehouseLayout(tuf.targetsUrl, settings.upstream)
+  const mirror = new TufMirror(
+    { layout, refreshSeconds: tuf.refreshSeconds, maxPageBytes: settings.maxPageBytes },
+    { session, upstream: deps.upstream, files: deps.files, blobs: deps.blobs, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, drops: deps.drops },
+  )
+  mirror.start()
+  return mirror
+}

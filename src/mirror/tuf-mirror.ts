@@ -1,0 +1,280 @@
+/**
+ * Verifying mode: pages and files are served only when TUF metadata the proxy verified itself
+ * vouches for their bytes, and TUF clients behind the proxy get the verified metadata and targets
+ * byte-identical under `/tuf/`.
+ *
+ * Refresh policy: the trusted metadata is refreshed (single-flight) at most every
+ * `refreshSeconds`, in the background while the current metadata is unexpired, and in the
+ * foreground when it is not. A refresh that fails verification is a drop: the previous trusted
+ * state stays in force until it expires, judged by the proxy's own clock, so a frozen or
+ * rolled-back upstream cannot make the proxy serve expired data as fresh.
+ */
+import { LRUCache } from 'lru-cache'
+import { describeError, errorCode, IntegrityError, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { createDigestVerifier } from '../policy/index.js'
+import type { BlobStore } from '../store/index.js'
+import { ExpiredMetadataError, TrustError, parseExpires, type TargetFile } from '../trust/index.js'
+import { UpstreamError, UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
+import type { DropLog } from './drops.js'
+import { NotFoundError, UnavailableError } from './errors.js'
+import type { FileResult, Files, FileTarget } from './files.js'
+import type { TrustStatusView, TufFrontend } from './mirror.js'
+import type { PageSource } from './page-source.js'
+import { resolveProjectFile } from './project-files.js'
+import type { SimplePages } from './simple-pages.js'
+import { evidenceHashes, type TufLayout } from './tuf-layout.js'
+import type { TufSession } from './tuf-session.js'
+
+export interface TufMirrorOptions {
+  readonly layout: TufLayout
+  readonly refreshSeconds: number
+  readonly maxPageBytes: number
+}
+
+export interface TufMirrorDeps {
+  readonly session: TufSession
+  readonly upstream: UpstreamClient
+  readonly files: Files
+  readonly blobs: BlobStore
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly drops: DropLog
+}
+
+const REFRESH_METRIC = 'tuf_proxy_tuf_refresh_total'
+const REFRESH_HELP = 'TUF metadata refreshes by outcome'
+/** A consistent-snapshot target name: `HASH.name`. */
+const CONSISTENT_NAME = /^([0-9a-f]{32,128})\.(.+)$/
+
+export class TufMirror implements TufFrontend {
+  #lastAttemptMs: number | undefined
+  #lastSuccessMs: number | undefined
+  #lastError: unknown
+  /** the earliest expiry among the trusted timestamp, snapshot and targets */
+  #validUntilMs: number | undefined
+  #refreshing: Promise<void> | undefined
+  /** last verified target info by path: served while the metadata that listed it is unexpired */
+  readonly #lastGood = new LRUCache<string, { info: TargetFile; validUntilMs: number }>({ max: 200_000 })
+
+  constructor(
+    private readonly options: TufMirrorOptions,
+    private readonly deps: TufMirrorDeps,
+  ) {
+    deps.metrics.declareCounter(REFRESH_METRIC, REFRESH_HELP)
+    this.#validUntilMs = this.#computeValidUntil()
+  }
+
+  /** Starts the first refresh without waiting for it. */
+  start(): void {
+    void this.#refresh()
+  }
+
+  get isReady(): boolean {
+    return this.#isUsable(this.deps.clock.nowMs())
+  }
+
+  /** Whether the trusted metadata may still vouch for cached data (used for stale pages). */
+  isUsable(): boolean {
+    return this.#isUsable(this.deps.clock.nowMs())
+  }
+
+  async metadata(name: string): Promise<Uint8Array> {
+    // Roots are served whatever their age: a client needs the chain to rotate to the current one.
+    if (!/^(\d+\.)?root\.json$/.test(name)) await this.#current()
+    const bytes = this.deps.session.verifiedBytes(name)
+    if (!bytes) throw new NotFoundError(`no verified metadata named ${JSON.stringify(name)}`)
+    return bytes
+  }
+
+  async target(path: string): Promise<FileResult> {
+    let info: TargetFile
+    try {
+      info = await this.targetInfo(path)
+    } catch (error) {
+      const consistent = CONSISTENT_NAME.exec(path.split('/').pop() ?? '')
+      if (!(error instanceof TrustError && error.code === 'unknown_target') || !consistent?.[2]) throw error
+      // TUF 5.7.3: `dir/HASH.name` is target `dir/name`, and HASH must be one of its digests.
+      const plain = [...path.split('/').slice(0, -1), consistent[2]].join('/')
+      info = await this.targetInfo(plain)
+      if (!Object.values(info.hashes).some((hex) => hex.toLowerCase() === consistent[1])) throw error
+    }
+    return this.deps.files.get(this.#fileTarget(info))
+  }
+
+  status(): TrustStatusView {
+    const status = this.deps.session.status()
+    const role = (name: string, meta: { version: number; expires: string } | undefined) => ({
+      name,
+      version: meta?.version,
+      expires: meta?.expires,
+      threshold: status.thresholds[name]?.threshold,
+      keyCount: status.thresholds[name]?.keys,
+    })
+    return {
+      rootVersion: status.rootVersion,
+      lastRefresh: this.#lastSuccessMs === undefined ? undefined : new Date(this.#lastSuccessMs).toISOString(),
+      roles: [
+        role('root', { version: status.rootVersion, expires: status.rootExpires }),
+        role('timestamp', status.timestamp),
+        role('snapshot', status.snapshot),
+        role('targets', status.targets),
+      ],
+    }
+  }
+
+  /**
+   * The verified target info for `path`, walking delegations. When a role on the walk fails
+   * verification now, the info verified earlier is used while its metadata is unexpired.
+   * @throws TrustError('unknown_target') when no trusted role lists the path; other TrustErrors
+   */
+  async targetInfo(path: string): Promise<TargetFile> {
+    await this.#current()
+    let info: TargetFile | undefined
+    try {
+      info = await this.deps.session.findTarget(path)
+    } catch (error) {
+      const lastGood = this.#lastGood.get(path)
+      if (!(error instanceof TrustError) || !lastGood || this.deps.clock.nowMs() >= lastGood.validUntilMs) throw error
+      this.deps.drops.record({ reason: error.code, what: 'metadata', url: path, detail: `${error.message}; serving the target info verified earlier` })
+      return lastGood.info
+    }
+    if (!info) throw new TrustError('unknown_target', `no trusted role lists the target ${JSON.stringify(path)}`)
+    this.#lastGood.set(path, { info, validUntilMs: this.#validUntilMs ?? 0 })
+    return info
+  }
+
+  /** The page source for verifying mode: a page is the bytes of a verified target. */
+  pageSource(unverified: PageSource): PageSource {
+    return {
+      fetch: async (url, previous) => {
+        const path = this.options.layout.pageTarget(url)
+        if (path === undefined) {
+          // Only the warehouse layout's project list is not a target; it carries no hashes.
+          return unverified.fetch(url, previous)
+        }
+        let info: TargetFile
+        try {
+          info = await this.targetInfo(path)
+        } catch (error) {
+          if (error instanceof TrustError && error.code === 'unknown_target') throw new NotFoundError(error.message, { cause: error, code: 'unknown_target' })
+          throw error
+        }
+        const etag = `"tuf-${Object.values(info.hashes)[0] ?? ''}-${info.length}"`
+        if (previous?.etag === etag) return { kind: 'not-modified' }
+        const body = await this.#targetBytes(info)
+        return { kind: 'page', body, contentType: 'text/html', validators: { etag }, serial: undefined }
+      },
+    }
+  }
+
+  /** Resolves `/files/<project>/<file>` to its verified target (or, in the warehouse layout, the verified page's hashes). */
+  async resolveFile(pages: SimplePages, project: string, fileName: string): Promise<FileTarget> {
+    const listed = await resolveProjectFile(pages, project, fileName)
+    const path = this.options.layout.fileTarget(listed.url)
+    if (path === undefined) {
+      if (this.options.layout.name === 'warehouse') return listed
+      throw new NotFoundError(`${listed.url} is not below the TUF targets base, so nothing can verify it`)
+    }
+    try {
+      return this.#fileTarget(await this.targetInfo(path))
+    } catch (error) {
+      if (error instanceof TrustError && error.code === 'unknown_target') throw new NotFoundError(error.message, { cause: error, code: 'unknown_target' })
+      throw error
+    }
+  }
+
+  #fileTarget(info: TargetFile): FileTarget {
+    const hashes = evidenceHashes(info)
+    if (!hashes) throw new IntegrityError('unsupported_hash', `target ${info.path} lists no hash algorithm the proxy can check (${Object.keys(info.hashes).join(', ')})`)
+    const url = this.options.layout.downloadUrl(info, this.deps.session.targetDownloadPath(info))
+    return { url, evidence: { hashes, expectedSize: info.length } }
+  }
+
+  /** A small target (a page) in memory: from the cache by digest, else downloaded and verified. */
+  async #targetBytes(info: TargetFile): Promise<Uint8Array> {
+    const target = this.#fileTarget(info)
+    const sha256 = target.evidence.hashes.sha256
+    if (sha256) {
+      const cached = await this.deps.blobs.readBytes(sha256).catch(() => undefined)
+      if (cached && cached.byteLength === info.length) return cached
+    }
+    const { body } = await this.deps.upstream.getBytes(target.url, { maxBytes: Math.min(info.length, this.options.maxPageBytes) }).catch((error: unknown) => {
+      if (error instanceof UpstreamError && !(error instanceof UpstreamHttpError)) this.#recordIfBadData(error, target.url)
+      throw error
+    })
+    try {
+      const verifier = createDigestVerifier(target.evidence)
+      verifier.update(body)
+      verifier.finish()
+    } catch (error) {
+      this.deps.drops.record({ reason: errorCode(error), what: 'page', url: target.url, detail: describeError(error) })
+      throw error
+    }
+    await this.deps.blobs.putBytes(body).catch((error: unknown) => this.deps.logger.error('store_failed', { url: target.url, detail: describeError(error) }))
+    return body
+  }
+
+  #recordIfBadData(error: UpstreamError, url: string): void {
+    if (error.code === 'upstream_too_large' || error.code === 'upstream_protocol') {
+      this.deps.drops.record({ reason: error.code, what: 'target', url, detail: error.message })
+    }
+  }
+
+  #isUsable(nowMs: number): boolean {
+    return this.#validUntilMs !== undefined && nowMs < this.#validUntilMs
+  }
+
+  /** Ensures the trusted metadata is usable now, refreshing when due. */
+  async #current(): Promise<void> {
+    const nowMs = this.deps.clock.nowMs()
+    const isDue = this.#lastAttemptMs === undefined || nowMs - this.#lastAttemptMs >= this.options.refreshSeconds * 1000
+    if (isDue || this.#refreshing) {
+      const running = this.#refresh()
+      if (!this.#isUsable(nowMs)) await running
+    }
+    if (this.#isUsable(this.deps.clock.nowMs())) return
+    const lastError = this.#lastError
+    if (lastError instanceof TrustError) throw lastError
+    if (lastError instanceof UpstreamError && this.#validUntilMs === undefined) {
+      throw new UnavailableError(`no verified TUF metadata yet, and the upstream failed: ${lastError.message}`, { cause: lastError, code: lastError.code })
+    }
+    throw new ExpiredMetadataError(
+      this.#validUntilMs === undefined
+        ? 'no verified TUF metadata yet'
+        : `the trusted TUF metadata expired at ${new Date(this.#validUntilMs).toISOString()} and no newer metadata verified`,
+    )
+  }
+
+  /** One refresh at a time; never rejects: failures are recorded and kept for #current. */
+  #refresh(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      this.#lastAttemptMs = this.deps.clock.nowMs()
+      try {
+        await this.deps.session.refresh()
+        this.#lastSuccessMs = this.deps.clock.nowMs()
+        this.#lastError = undefined
+        this.#validUntilMs = this.#computeValidUntil()
+        this.deps.metrics.inc(REFRESH_METRIC, REFRESH_HELP, { result: 'ok' })
+      } catch (error) {
+        this.#lastError = error
+        this.deps.metrics.inc(REFRESH_METRIC, REFRESH_HELP, { result: 'failed' })
+        if (error instanceof UpstreamError && !['upstream_too_large', 'upstream_protocol'].includes(error.code)) {
+          this.deps.logger.warn('tuf_refresh_failed', { code: error.code, detail: error.message })
+        } else {
+          this.deps.drops.record({ reason: errorCode(error), what: 'metadata', url: 'refresh', detail: describeError(error) })
+        }
+      } finally {
+        this.#refreshing = undefined
+      }
+    })()
+    return this.#refreshing
+  }
+
+  #computeValidUntil(): number | undefined {
+    const status = this.deps.session.status()
+    const roles = [status.timestamp, status.snapshot, status.targets]
+    if (roles.some((role) => role === undefined)) return undefined
+    return Math.min(parseExpires(status.rootExpires), ...roles.map((role) => parseExpires(role?.expires ?? '')))
+  }
+}
