@@ -286,6 +286,47 @@ describe('core proxy behaviour', () => {
     assert.ok(response.body.equals(big.bytes))
   })
 
+  test('the cache survives a restart: with the upstream down, the page is served STALE and the file as a HIT', async (t) => {
+    const proxy = await withProxy(upstream, ['--index-ttl', '0'])
+    t.after(() => proxy.dispose())
+    const first = await get(`${proxy.url}/files/demo-pkg/${wheel.filename}`)
+    assert.equal(first.status, 200)
+    await proxy.stop()
+    upstream.offline()
+    t.after(() => upstream.offline(false))
+    await proxy.restart()
+    const page = await get(`${proxy.url}/simple/demo-pkg/`)
+    assert.equal(page.status, 200)
+    assert.equal(page.headers['x-cache'], 'STALE')
+    const file = await get(`${proxy.url}/files/demo-pkg/${wheel.filename}`)
+    assert.equal(file.status, 200)
+    assert.equal(file.headers['x-cache'], 'HIT')
+    assert.ok(file.body.equals(wheel.bytes))
+  })
+
+  test('--cache-max-bytes bounds the file cache, evicting the least recently used file', async (t) => {
+    const sizes = 400 * 1024
+    const files = ['a', 'b', 'c'].map((name, i) => ({ filename: `lru_${name}-1.0-py3-none-any.whl`, bytes: bulkBytes(sizes, 100 + i) }))
+    upstream.addProject('lru', files, 1)
+    const proxy = await withProxy(upstream, ['--cache-max-bytes', '1M'])
+    t.after(() => proxy.dispose())
+    const fetchFile = async (file: { filename: string }) => get(`${proxy.url}/files/lru/${file.filename}`)
+    // A client gets the bytes once verified; the commit (and any eviction) follows. Wait for it.
+    const fill = async (file: { filename: string }) => {
+      while ((await fetchFile(file)).headers['x-cache'] !== 'HIT') await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const [a, b, c] = files as [(typeof files)[0], (typeof files)[0], (typeof files)[0]]
+    await fill(a)
+    await fill(b)
+    assert.equal((await fetchFile(a)).headers['x-cache'], 'HIT', 'a is now more recently used than b')
+    await fill(c)
+    assert.equal((await fetchFile(a)).headers['x-cache'], 'HIT')
+    const again = await fetchFile(b)
+    assert.equal(again.headers['x-cache'], 'MISS', 'b was the least recently used and was evicted')
+    assert.ok(again.body.equals(b.bytes))
+    assert.ok(blobFiles(proxy.cacheDir).length <= 3)
+  })
+
   test('/health and /metrics', async (t) => {
     const proxy = await withProxy(upstream)
     t.after(() => proxy.dispose())
