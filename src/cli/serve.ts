@@ -10,9 +10,13 @@ import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, 
 import { createApp, listen } from '../http/index.js'
 import { DropLog, Files, httpPageSource, Mirror, SimplePages, type TufMirror } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
-import { createUpstreamClient } from '../upstream/index.js'
+import { createUpstreamClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
 import { createLineWriter } from './line-writer.js'
 import { buildTufMirror } from './tuf-mode.js'
+
+/** nginx-style max_fails / fail_timeout: after this many consecutive failures the upstream is skipped for a while. */
+const BREAKER_MAX_FAILS = 3
+const BREAKER_FAIL_TIMEOUT_MS = 10_000
 
 /** How long running responses may finish after SIGTERM before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -60,15 +64,17 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
   const clock = systemClock
   const metrics = new Metrics()
   const timeoutMs = settings.upstreamTimeoutMs
-  const upstream = createUpstreamClient({
+  const health = createUpstreamHealth({ maxFails: BREAKER_MAX_FAILS, failTimeoutMs: BREAKER_FAIL_TIMEOUT_MS, clock })
+  const client = createUpstreamClient({
     allowedHosts: settings.allowedHosts,
     caBundlePem: settings.caBundleFile ? readCaBundle(settings.caBundleFile) : undefined,
     connectTimeoutMs: timeoutMs,
     headersTimeoutMs: timeoutMs,
     bodyTimeoutMs: timeoutMs,
     maxRedirects: 5,
-    userAgent: 'tuf-proxy/0.1 (+https://github.com/tuf-proxy)',
+    userAgent: 'tuf-proxy/0.1',
   })
+  const upstream = withHealthBreaker(client, health, BREAKER_FAIL_TIMEOUT_MS)
   const blobs = await openBlobStore({ dir: join(settings.cacheDir, 'blobs'), maxBytes: settings.cacheMaxBytes })
   const records = await openRecordStore({ dir: join(settings.cacheDir, 'records') })
   const drops = new DropLog({ logger, metrics, nowMs: clock.nowMs })
@@ -100,6 +106,7 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
     blobs,
     drops,
     tuf,
+    upstreamState: () => health.state,
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
   const app = createApp({ mirror, metrics, logger, clock })

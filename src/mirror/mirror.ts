@@ -48,6 +48,8 @@ export interface MirrorParts {
   /** resolves a file of a project to a URL and evidence; defaults to the project page's links */
   readonly resolveFile?: typeof resolveProjectFile
   readonly tuf?: TufFrontend | undefined
+  /** the upstream breaker's state: `up`, `down` (skipped for now) or `trial` */
+  readonly upstreamState?: () => string
 }
 
 export class Mirror {
@@ -68,8 +70,9 @@ export class Mirror {
     return this.parts.files.get(await resolve(this.pages, project, fileName))
   }
 
-  health(): { ready: boolean; mode: MirrorStatus['mode'] } {
-    return { ready: this.tuf ? this.tuf.isReady : true, mode: this.tuf ? 'tuf' : 'hash-only' }
+  /** Ready means able to serve: in verifying mode, once trusted metadata is loaded and unexpired. */
+  health(): { ready: boolean; mode: MirrorStatus['mode']; upstream: string } {
+    return { ready: this.tuf ? this.tuf.isReady : true, mode: this.tuf ? 'tuf' : 'hash-only', upstream: this.parts.upstreamState?.() ?? 'up' }
   }
 
   status(): MirrorStatus {

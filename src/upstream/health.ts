@@ -5,7 +5,8 @@
  * trial is let through; success closes the breaker, failure reopens it. It only keeps score: the
  * caller reports outcomes and decides what "down" means for its response.
  */
-import type { Clock } from '../base/index.js'
+import { maskUrl, type Clock } from '../base/index.js'
+import type { UpstreamClient } from './client.js'
 import { UpstreamHttpError, UpstreamOfflineError, UpstreamTimeoutError } from './errors.js'
 
 export interface UpstreamHealthOptions {
@@ -58,5 +59,32 @@ export function createUpstreamHealth(options: UpstreamHealthOptions): UpstreamHe
       consecutiveFails++
       if (consecutiveFails >= maxFails) downUntilMs = clock.nowMs() + failTimeoutMs
     },
+  }
+}
+
+/**
+ * The client with the breaker in front: while the upstream is down, requests fail at once with
+ * UpstreamOfflineError (callers then serve stale or answer 503) instead of each waiting for its
+ * own timeout; every request's outcome is reported to the breaker.
+ */
+export function withHealthBreaker(client: UpstreamClient, health: UpstreamHealth, failTimeoutMs: number): UpstreamClient {
+  const guard = async <T>(url: string, request: () => Promise<T>): Promise<T> => {
+    if (!health.isAvailable()) {
+      throw new UpstreamOfflineError(`upstream unreachable for ${maskUrl(url)}: it failed repeatedly and is retried after ${Math.round(failTimeoutMs / 1000)} s`)
+    }
+    try {
+      const result = await request()
+      health.recordSuccess()
+      return result
+    } catch (error) {
+      health.recordFailure(error)
+      throw error
+    }
+  }
+  return {
+    getBytes: (url, options) => guard(url, () => client.getBytes(url, options)),
+    getStream: (url, options) => guard(url, () => client.getStream(url, options)),
+    assertAllowed: (url) => client.assertAllowed(url),
+    close: () => client.close(),
   }
 }

@@ -21,4 +21,5 @@ export {
   type HealthState,
   createUpstreamHealth,
   isUpstreamFailure,
+  withHealthBreaker,
 } from './health.js'

@@ -7,6 +7,8 @@ import {
   UpstreamOfflineError,
   UpstreamProtocolError,
   UpstreamTimeoutError,
+  withHealthBreaker,
+  type UpstreamClient,
 } from '../../../src/upstream/index.js'
 
 const offline = new UpstreamOfflineError('refused')
@@ -53,5 +55,37 @@ describe('upstream health breaker (max_fails / fail_timeout)', () => {
   test('bad options are named', () => {
     assert.throws(() => createUpstreamHealth({ maxFails: 0, failTimeoutMs: 1, clock: fixedClock(0) }), /maxFails/)
     assert.throws(() => createUpstreamHealth({ maxFails: 1, failTimeoutMs: -1, clock: fixedClock(0) }), /failTimeoutMs/)
+  })
+
+  test('withHealthBreaker fails fast while the upstream is down, without calling it, and recovers after a good trial', async () => {
+    const clock = fixedClock(0)
+    const health = createUpstreamHealth({ maxFails: 2, failTimeoutMs: 5_000, clock })
+    let calls = 0
+    let failing = true
+    const inner: UpstreamClient = {
+      getBytes: async (url) => {
+        calls++
+        if (failing) throw new UpstreamOfflineError(`refused ${url}`)
+        return { status: 200, url, headers: {}, body: new Uint8Array() }
+      },
+      getStream: async () => {
+        throw new Error('not used')
+      },
+      assertAllowed: () => undefined,
+      close: async () => undefined,
+    }
+    const client = withHealthBreaker(inner, health, 5_000)
+    const options = { maxBytes: 10 }
+    await assert.rejects(client.getBytes('http://u/a', options), UpstreamOfflineError)
+    await assert.rejects(client.getBytes('http://u/a', options), UpstreamOfflineError)
+    assert.equal(calls, 2)
+    await assert.rejects(client.getBytes('http://u/a', options), /failed repeatedly/)
+    assert.equal(calls, 2, 'the upstream was not contacted while down')
+    clock.advanceMs(5_000)
+    failing = false
+    const response = await client.getBytes('http://u/a', options)
+    assert.equal(response.status, 200)
+    assert.equal(calls, 3)
+    assert.equal(health.state, 'up')
   })
 })
