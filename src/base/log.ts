@@ -24,7 +24,10 @@ export function createJsonLogger(options: {
   const nowMs = options.nowMs ?? (() => Date.now())
   const log = (level: LogLevel, event: string, fields?: LogFields): void => {
     if (LEVEL_RANK[level] < minRank) return
-    options.write(`${JSON.stringify({ time: new Date(nowMs()).toISOString(), level, event, ...fields })}\n`)
+    const line: Record<string, unknown> = { time: new Date(nowMs()).toISOString(), level, event }
+    // A field never overwrites the header that log readers key on.
+    for (const [key, value] of Object.entries(fields ?? {})) if (!(key in line)) line[key] = value
+    options.write(`${JSON.stringify(line)}\n`)
   }
   return {
     log,
@@ -38,7 +41,10 @@ export const silentLogger: Logger = { log() {}, info() {}, warn() {}, error() {}
 
 /** Replaces the password (or a lone token) of a URL's userinfo with `***`. */
 export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@/i, (_match, scheme: string, userinfo: string) => {
+  // The authority ends at the first '/', '?' or '#' (RFC 3986 §3.2); userinfo runs to its LAST
+  // '@', as WHATWG URL parses it, so a raw '@' in a password is masked too, and an '@' in the
+  // query of a path-less URL is not mistaken for userinfo.
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_match, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(':')
     return colon === -1 ? `${scheme}***@` : `${scheme}${userinfo.slice(0, colon)}:***@`
   })

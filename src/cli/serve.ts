@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { createJsonLogger, describeError, Metrics, systemClock, type Logger } from '../base/index.js'
+import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, type Logger } from '../base/index.js'
 import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
 import { createApp, listen } from '../http/index.js'
 import { DropLog, Files, httpPageSource, Mirror, SimplePages, type TufMirror } from '../mirror/index.js'
@@ -114,7 +114,7 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
   logger.info('listening', {
     host: listening.address.address,
     port: listening.address.port,
-    upstream: settings.upstream,
+    upstream: maskUrl(settings.upstream),
     cacheDir: settings.cacheDir,
     mode: mirror.health().mode,
   })

@@ -82,11 +82,18 @@ export function readConfigFile(path: string): RawLayer {
   if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`--config ${path}: must be a mapping of option names to values`)
   const layer = new Map<string, RawValue>()
   for (const [key, value] of Object.entries(data)) {
-    if (!optionSpec(key)) throw new ConfigError(`--config ${path}: unknown key ${JSON.stringify(key)}`)
+    if (!optionSpec(key)) throw new ConfigError(`--config ${path}: unknown key ${JSON.stringify(key)}${keyHint(key)}`)
     if (value === null) continue
-    layer.set(key, { value: typeof value === 'number' || typeof value === 'boolean' || Array.isArray(value) ? value : String(value), source: path })
+    // Kept as parsed (string, number, boolean, list or mapping), so a wrong type is named as given.
+    layer.set(key, { value, source: path })
   }
   return layer
+}
+
+/** Keys are the flag names: `index_ttl` or `indexTtl` most likely meant `index-ttl`. */
+function keyHint(key: string): string {
+  const kebab = key.replace(/_/g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()
+  return optionSpec(kebab) ? ` (did you mean "${kebab}"?)` : ' (keys are the flag names without the dashes, e.g. "index-ttl")'
 }
 
 export function usage(): string {

@@ -36,12 +36,14 @@ function toInt(flag: string, raw: RawValue, spec: OptionSpec): number {
   return value
 }
 
-function toBytes(flag: string, raw: RawValue): number {
+function toBytes(flag: string, raw: RawValue, spec: OptionSpec): number {
   const text = typeof raw.value === 'number' ? String(raw.value) : raw.value
-  const match = typeof text === 'string' ? /^\s*(\d+)\s*([KMGT]?)i?B?\s*$/i.exec(text) : null
+  // 500, 500B, 500M, 500MB, 500MiB; a bare "i" or "iB" without a unit letter is a typo, not bytes.
+  const match = typeof text === 'string' ? /^\s*(\d+)\s*(?:([KMGT])(?:i?B)?|B)?\s*$/i.exec(text) : null
   if (!match) fail(flag, raw, `must be a byte count such as 500M or 10G, got ${JSON.stringify(raw.value)}`)
   const value = Number(match[1]) * (BYTE_UNITS[(match[2] ?? '').toUpperCase()] ?? 1)
   if (!Number.isSafeInteger(value)) fail(flag, raw, 'is too large')
+  if (spec.min !== undefined && value < spec.min) fail(flag, raw, `must be at least ${spec.min} byte${spec.min === 1 ? '' : 's'}`)
   return value
 }
 
@@ -68,6 +70,9 @@ function toUrl(flag: string, raw: RawValue): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(flag, raw, 'must be an http:// or https:// URL')
   if (url.search || url.hash) fail(flag, raw, 'must not have a query or fragment')
+  // A bare trailing '?' or '#' leaves an empty query or fragment that would survive into href.
+  url.search = ''
+  url.hash = ''
   // Every URL option is a base that others are resolved against, so it always ends in '/'.
   if (!url.pathname.endsWith('/')) url.pathname += '/'
   return url.href
@@ -113,7 +118,7 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
     return raw === undefined || spec === undefined ? undefined : convert(raw, spec)
   }
   const int = (flag: OptionFlag) => get(flag, (raw, spec) => toInt(flag, raw, spec))
-  const bytes = (flag: OptionFlag) => get(flag, (raw) => toBytes(flag, raw))
+  const bytes = (flag: OptionFlag) => get(flag, (raw, spec) => toBytes(flag, raw, spec))
   const text = (flag: OptionFlag) => get(flag, (raw) => toText(flag, raw))
   const url = (flag: OptionFlag) => get(flag, (raw) => toUrl(flag, raw))
   const oneOf = <T extends string>(flag: OptionFlag, choices: readonly T[]) =>
@@ -131,10 +136,19 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
   const tufRoot = text('tuf-root')
   const tufMetadataUrl = url('tuf-metadata-url')
   const tufTargetsUrl = url('tuf-targets-url')
-  const tufGiven = [tufRoot, tufMetadataUrl, tufTargetsUrl].filter((value) => value !== undefined).length
-  if (tufGiven !== 0 && tufGiven !== 3) {
-    throw new ConfigError('--tuf-root, --tuf-metadata-url and --tuf-targets-url go together: verifying mode needs all three')
+  const tufTrio = { 'tuf-root': tufRoot, 'tuf-metadata-url': tufMetadataUrl, 'tuf-targets-url': tufTargetsUrl }
+  const tufMissing = Object.entries(tufTrio).filter(([, value]) => value === undefined).map(([flag]) => `--${flag}`)
+  if (tufMissing.length !== 0 && tufMissing.length !== 3) {
+    throw new ConfigError(
+      `--tuf-root, --tuf-metadata-url and --tuf-targets-url go together: verifying mode needs all three, but ${tufMissing.join(' and ')} ${tufMissing.length === 1 ? 'is' : 'are'} missing`,
+    )
   }
+  // Converted even outside verifying mode, so a bad value is reported rather than silently ignored.
+  const tufLayout = oneOf('tuf-layout', ['paths', 'warehouse'] as const) ?? DEFAULTS.tufLayout
+  const tufRefreshSeconds = int('tuf-refresh') ?? DEFAULTS.tufRefreshSeconds
+  const tufMaxRootBytes = bytes('tuf-max-root-bytes') ?? DEFAULTS.tufMaxRootBytes
+  const tufMaxTimestampBytes = bytes('tuf-max-timestamp-bytes') ?? DEFAULTS.tufMaxTimestampBytes
+  const tufMaxDelegations = int('tuf-max-delegations') ?? DEFAULTS.tufMaxDelegations
   const allowedHosts = new Set<string>([upstreamHost, ...(PYPI_FILE_HOSTS[upstreamHost] ?? []), ...extraHosts])
   for (const tufUrl of [tufMetadataUrl, tufTargetsUrl]) if (tufUrl) allowedHosts.add(new URL(tufUrl).host)
 
@@ -158,11 +172,11 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
             rootFile: tufRoot,
             metadataUrl: tufMetadataUrl,
             targetsUrl: tufTargetsUrl,
-            layout: oneOf('tuf-layout', ['paths', 'warehouse'] as const) ?? DEFAULTS.tufLayout,
-            refreshSeconds: int('tuf-refresh') ?? DEFAULTS.tufRefreshSeconds,
-            maxRootBytes: bytes('tuf-max-root-bytes') ?? DEFAULTS.tufMaxRootBytes,
-            maxTimestampBytes: bytes('tuf-max-timestamp-bytes') ?? DEFAULTS.tufMaxTimestampBytes,
-            maxDelegations: int('tuf-max-delegations') ?? DEFAULTS.tufMaxDelegations,
+            layout: tufLayout,
+            refreshSeconds: tufRefreshSeconds,
+            maxRootBytes: tufMaxRootBytes,
+            maxTimestampBytes: tufMaxTimestampBytes,
+            maxDelegations: tufMaxDelegations,
           }
         : undefined,
   }

@@ -9,10 +9,30 @@ export class BadRequestError extends ProxyError {
   readonly code = 'bad_request'
 }
 
+/** Codes that say the upstream (or the repository behind it) sent data that failed verification. */
+const UPSTREAM_FAULT_CODES: ReadonlySet<string> = new Set([
+  // index/, policy/, upstream/
+  'malformed_index',
+  'serial_regression',
+  'upstream_status',
+  'upstream_too_large',
+  'upstream_protocol',
+  // trust/ (TUF)
+  'bad_signature',
+  'threshold_not_met',
+  'rollback',
+  'equal_version',
+  'expired',
+  'length_or_hash_mismatch',
+  'mix_and_match',
+  'malformed',
+  'repository',
+])
+
 export function statusFor(error: unknown): number {
   if (error instanceof BadRequestError) return 400
   if (error instanceof NotFoundError) return 404
-  if (error instanceof UnavailableError) return 503
+  if (error instanceof UnavailableError) return error.code === 'upstream_timeout' ? 504 : 503
   if (error instanceof IntegrityError) return 502
   if (!(error instanceof ProxyError)) return 500
   switch (error.code) {
@@ -21,8 +41,6 @@ export function statusFor(error: unknown): number {
     case 'upstream_unreachable':
       // A miss while the upstream is down: nothing verified to serve.
       return 503
-    case 'upstream_status':
-      return (error as ProxyError & { status?: number }).status === 404 ? 404 : 502
     case 'host_not_allowed':
       return 403
     case 'unknown_target':
@@ -31,10 +49,10 @@ export function statusFor(error: unknown): number {
     case 'store_io':
     case 'store_corrupt':
       return 507
-    default:
-      // TUF, integrity, malformed index, serial regression, too large, protocol: the upstream's fault.
-      return 502
   }
+  if (error.code === 'upstream_status') return (error as ProxyError & { status?: number }).status === 404 ? 404 : 502
+  // An error of ours with a code not listed here is a bug to fix, not the upstream's fault.
+  return UPSTREAM_FAULT_CODES.has(error.code) ? 502 : 500
 }
 
 export function errorResponse(error: unknown, logger: Logger, path: string): Response {

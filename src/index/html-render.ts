@@ -2,7 +2,8 @@
  * Model → PEP 503 HTML, in the shape PyPI's templates produce: one anchor per file with the hash
  * fragment and the PEP 592 / 658 / 714 attributes, the PEP 629 meta tag and PyPI's
  * `<!--SERIAL n-->` comment. Output is deterministic (same model, same bytes) and every value is
- * escaped. PEP 700 fields and `extra` have no HTML form and are left out.
+ * escaped. HTML carries one hash per link (PEP 503), so other digests are left out, as are PEP 700
+ * fields and `extra`, which have no HTML form.
  */
 import { STRONG_HASH_ALGORITHMS } from '../base/index.js'
 import type { IndexMeta, ProjectFile, ProjectList, ProjectPage } from './model.js'

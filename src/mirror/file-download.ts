@@ -11,7 +11,7 @@
  * discarded, never committed to the cache.
  */
 import { open, type FileHandle } from 'node:fs/promises'
-import { describeError, errorCode, IntegrityError, type Logger } from '../base/index.js'
+import { describeError, errorCode, IntegrityError, maskUrl, type Logger } from '../base/index.js'
 import { createDigestVerifier, type DigestEvidence } from '../policy/index.js'
 import type { BlobRef, BlobStore, BlobWriter } from '../store/index.js'
 import { UpstreamProtocolError, UpstreamTooLargeError, type UpstreamClient } from '../upstream/index.js'
@@ -155,7 +155,7 @@ export class Download {
         this.deps.drops.record({ reason: error.code, what: 'file', url, detail: error.message })
       } else {
         // After verification only caching can fail (e.g. a full disk): clients got good bytes.
-        this.deps.logger.warn(verified ? 'cache_write_failed' : 'download_failed', { url, code: errorCode(error), detail: describeError(error) })
+        this.deps.logger.warn(verified ? 'cache_write_failed' : 'download_failed', { url: maskUrl(url), code: errorCode(error), detail: describeError(error) })
       }
       throw error
     } finally {

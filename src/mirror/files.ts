@@ -4,7 +4,7 @@
  * info in verifying mode), and commit. Files are immutable, so a cached blob is served without
  * asking the upstream again.
  */
-import { hashesToCheck, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { hashesToCheck, maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
 import { decideFile, type DigestEvidence, type FilePolicyOptions } from '../policy/index.js'
 import type { BlobRef, BlobStore, RecordStore } from '../store/index.js'
 import type { UpstreamClient } from '../upstream/index.js'
@@ -105,7 +105,7 @@ export class Files {
     if (target.evidence.hashes.sha256) return
     const record: FileRecord = { sha256: ref.sha256, hashes: target.evidence.hashes }
     await this.deps.records.put(RECORD_NAMESPACE, target.url, record).catch((error: unknown) => {
-      this.deps.logger.error('store_failed', { what: 'file record', url: target.url, detail: String(error) })
+      this.deps.logger.error('store_failed', { what: 'file record', url: maskUrl(target.url), detail: String(error) })
     })
   }
 

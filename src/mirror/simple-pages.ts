@@ -8,7 +8,7 @@
  * Freshness rules live in policy/; parsing and rendering in index/; HTTP details in http/.
  */
 import { LRUCache } from 'lru-cache'
-import { describeError, errorCode, sha256Hex, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { describeError, errorCode, maskUrl, sha256Hex, type Clock, type Logger, type Metrics } from '../base/index.js'
 import {
   contentTypeOf,
   normalizeName,
@@ -162,7 +162,7 @@ export class SimplePages {
     const url = this.#url(key)
     const fallBack = (reason: string, error: unknown): { entry: Entry; cache: CacheStatus } => {
       if (!previous || !(this.options.canServeStale?.() ?? true)) throw error
-      this.deps.logger.warn('stale_served', { url, reason, detail: describeError(error) })
+      this.deps.logger.warn('stale_served', { url: maskUrl(url), reason, detail: describeError(error) })
       return { entry: previous, cache: 'STALE' }
     }
     let fetched
@@ -216,7 +216,7 @@ export class SimplePages {
       await this.#persist(key, entry)
     } catch (error) {
       // The page is good and in memory; losing the disk copy only costs a refetch after a restart.
-      this.deps.logger.error('store_failed', { url, code: errorCode(error), detail: describeError(error) })
+      this.deps.logger.error('store_failed', { url: maskUrl(url), code: errorCode(error), detail: describeError(error) })
     }
     return { entry, cache: 'MISS' }
   }
@@ -230,7 +230,7 @@ export class SimplePages {
     if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${url} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
     const files = page.files.filter((file) => {
       if (isSafeFileName(file.filename) && this.options.isAllowedUrl(file.url)) return true
-      this.deps.logger.warn('link_refused', { url, file: file.filename, link: file.url, reason: isSafeFileName(file.filename) ? 'host_not_allowed' : 'unsafe_file_name' })
+      this.deps.logger.warn('link_refused', { url: maskUrl(url), file: file.filename, link: file.url, reason: isSafeFileName(file.filename) ? 'host_not_allowed' : 'unsafe_file_name' })
       return false
     })
     return files.length === page.files.length ? page : { ...page, files }

@@ -10,7 +10,7 @@
  * rolled-back upstream cannot make the proxy serve expired data as fresh.
  */
 import { LRUCache } from 'lru-cache'
-import { describeError, errorCode, IntegrityError, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { describeError, errorCode, IntegrityError, maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
 import { createDigestVerifier } from '../policy/index.js'
 import type { BlobStore } from '../store/index.js'
 import { ExpiredMetadataError, TrustError, parseExpires, type TargetFile } from '../trust/index.js'
@@ -82,7 +82,7 @@ export class TufMirror implements TufFrontend {
   async metadata(name: string): Promise<Uint8Array> {
     // Roots are served whatever their age: a client needs the chain to rotate to the current one.
     if (!/^(\d+\.)?root\.json$/.test(name)) await this.#current()
-    const bytes = this.deps.session.verifiedBytes(name)
+    const bytes = await this.deps.session.verifiedMetadata(name)
     if (!bytes) throw new NotFoundError(`no verified metadata named ${JSON.stringify(name)}`)
     return bytes
   }
@@ -211,7 +211,7 @@ export class TufMirror implements TufFrontend {
       this.deps.drops.record({ reason: errorCode(error), what: 'page', url: target.url, detail: describeError(error) })
       throw error
     }
-    await this.deps.blobs.putBytes(body).catch((error: unknown) => this.deps.logger.error('store_failed', { url: target.url, detail: describeError(error) }))
+    await this.deps.blobs.putBytes(body).catch((error: unknown) => this.deps.logger.error('store_failed', { url: maskUrl(target.url), detail: describeError(error) }))
     return body
   }
 
@@ -259,7 +259,8 @@ export class TufMirror implements TufFrontend {
       } catch (error) {
         this.#lastError = error
         this.deps.metrics.inc(REFRESH_METRIC, REFRESH_HELP, { result: 'failed' })
-        if (error instanceof UpstreamError && !['upstream_too_large', 'upstream_protocol'].includes(error.code)) {
+        // A timeout is TUF's "slow retrieval" attack as much as an outage, so it counts as a drop.
+        if (error instanceof UpstreamError && !['upstream_too_large', 'upstream_protocol', 'upstream_timeout'].includes(error.code)) {
           this.deps.logger.warn('tuf_refresh_failed', { code: error.code, detail: error.message })
         } else {
           this.deps.drops.record({ reason: errorCode(error), what: 'metadata', url: 'refresh', detail: describeError(error) })

@@ -22,6 +22,8 @@ import {
   resolveTrustLimits,
   targetDownloadPath,
   walkDelegations,
+  isSuccinctRoleName,
+  TOP_LEVEL_ROLES,
   type TargetFile,
   type TrustLimits,
 } from '../trust/index.js'
@@ -176,6 +178,46 @@ export class TufSession {
     // a role literally named like "7.x" without consistent snapshots
     const whole = safeDecode(name.slice(0, -'.json'.length))
     return whole === undefined ? undefined : this.#served.get(metadataFileName(whole))
+  }
+
+  /**
+   * Like `verifiedBytes`, but a delegated role the walk has not reached yet is verified on
+   * demand: a TUF client behind the proxy asks for roles in its own walk order. The role is
+   * looked for breadth-first from the top-level targets, loading (and verifying against their
+   * delegators) at most `maxDelegations` intermediate roles; only a role the snapshot lists, at
+   * the version asked for, is considered.
+   * @throws {TrustError} a role on the way failed verification
+   */
+  async verifiedMetadata(name: string): Promise<Uint8Array | undefined> {
+    const known = this.verifiedBytes(name)
+    if (known) return known
+    const match = /^(?:(\d+)\.)?(.+)\.json$/.exec(name)
+    const role = match?.[2] === undefined ? undefined : safeDecode(match[2])
+    if (!match || role === undefined || (TOP_LEVEL_ROLES as readonly string[]).includes(role)) return undefined
+    const set = this.#set
+    const served = this.#served
+    const meta = set.snapshot?.meta.get(`${role}.json`)
+    if (!meta || (match[1] !== undefined && Number(match[1]) !== meta.version)) return undefined
+    const queue: Array<{ role: string; delegator: string }> = [{ role: 'targets', delegator: 'root' }]
+    const visited = new Set<string>(['targets'])
+    let loaded = 0
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const delegations = set.getTargets(next.role, next.delegator)?.delegations
+      if (!delegations) continue
+      const delegatesIt = delegations.succinctRoles ? isSuccinctRoleName(delegations.succinctRoles, role) : (delegations.roles ?? []).some((child) => child.name === role)
+      if (delegatesIt) {
+        await this.#loadTargets(set, served, role, next.role)
+        return this.verifiedBytes(name)
+      }
+      for (const child of delegations.roles ?? []) {
+        if (visited.has(child.name) || !set.snapshot?.meta.has(`${child.name}.json`)) continue
+        if (++loaded > this.#limits.maxDelegations) return undefined
+        visited.add(child.name)
+        await this.#loadTargets(set, served, child.name, next.role)
+        queue.push({ role: child.name, delegator: next.role })
+      }
+    }
+    return undefined
   }
 
   /** Versions, expiries and thresholds of the trusted metadata, for a status page. */

@@ -46,6 +46,23 @@ describe('TufSession workflow (TUF 5.3-5.6)', () => {
     assert.match(session.targetDownloadPath(info), /^[0-9a-f]{64}\.f$/)
   })
 
+  test('verifiedMetadata verifies a delegated role on demand, through its delegator, only at the listed version', async () => {
+    const sim = new RepositorySimulator({ consistentSnapshot: true })
+    sim.addDelegation('targets', { name: 'a', paths: ['a/*'] }).addDelegation('a', { name: 'deep', paths: ['a/deep/*'] })
+    sim.addTarget('deep', 'a/deep/f', Buffer.from('x')).updateSnapshot()
+    const { session } = await openMemorySession({ sim })
+    await session.refresh()
+    assert.equal(session.verifiedBytes('1.deep.json'), undefined, 'not walked yet')
+    assert.deepEqual(await session.verifiedMetadata('1.deep.json'), sim.currentBytes('deep'))
+    assert.deepEqual(session.verifiedBytes('1.a.json'), sim.currentBytes('a'), 'its delegator was verified on the way')
+    assert.equal(await session.verifiedMetadata('7.deep.json'), undefined, 'a version the snapshot does not list')
+    assert.equal(await session.verifiedMetadata('1.nobody.json'), undefined)
+    sim.corruptBytes('deep.json')
+    const fresh = (await openMemorySession({ sim })).session
+    await fresh.refresh()
+    await assert.rejects(fresh.verifiedMetadata('1.deep.json'), TrustError)
+  })
+
   test('no snapshot or targets download when timestamp is unchanged (5.4.3.1 equal version)', async () => {
     const sim = new RepositorySimulator()
     const { session, store } = await openMemorySession({ sim })

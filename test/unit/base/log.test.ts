@@ -1,0 +1,80 @@
+/**
+ * base/log.ts: JSON-line logger (level filtering, one object per line) and URL credential
+ * masking (proxpi `_mask_password`): a secret in an upstream URL must never reach a log line.
+ */
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createJsonLogger, maskUrl, type LogLevel } from '../../../src/base/index.js'
+
+describe('maskUrl', () => {
+  const rows: Array<[string, string, string]> = [
+    ['user and password', 'https://alice:s3cret@pypi.example/simple/', 'https://alice:***@pypi.example/simple/'],
+    ['a lone token', 'https://tok3n@pypi.example/simple/', 'https://***@pypi.example/simple/'],
+    ['an empty password', 'https://alice:@h/', 'https://alice:***@h/'],
+    ['no userinfo', 'https://pypi.org/simple/', 'https://pypi.org/simple/'],
+    ['an @ in the path is not userinfo', 'https://h.example/~user/@scope/pkg', 'https://h.example/~user/@scope/pkg'],
+    ['an @ in the query of a path-less URL is not userinfo', 'https://h.example?mail=a@b.example', 'https://h.example?mail=a@b.example'],
+    ['an @ in the fragment of a path-less URL is not userinfo', 'https://h.example#a@b', 'https://h.example#a@b'],
+    ['a raw @ inside the password is masked whole', 'https://alice:p@ss@h.example/simple/', 'https://alice:***@h.example/simple/'],
+    ['the scheme is matched case-insensitively', 'HTTP://u:p@h/', 'HTTP://u:***@h/'],
+    ['a port after the host is kept', 'http://u:p@127.0.0.1:3141/root/', 'http://u:***@127.0.0.1:3141/root/'],
+    ['not a URL', 'just text with a:b@c', 'just text with a:b@c'],
+  ]
+  for (const [name, input, want] of rows) {
+    test(name, () => {
+      assert.equal(maskUrl(input), want)
+    })
+  }
+
+  test('no masked output still contains the secret', () => {
+    for (const [, input] of rows) {
+      if (input.includes('s3cret') || input.includes('tok3n') || input.includes('p@ss')) {
+        assert.ok(!/s3cret|tok3n|p@ss/.test(maskUrl(input)), input)
+      }
+    }
+  })
+})
+
+describe('createJsonLogger', () => {
+  function capture(level?: LogLevel) {
+    const lines: string[] = []
+    const logger = createJsonLogger({ write: (line) => lines.push(line), nowMs: () => Date.UTC(2024, 0, 2, 3, 4, 5, 6), ...(level ? { level } : {}) })
+    return { lines, logger }
+  }
+
+  test('one JSON object per line: time, level, event, then the fields', () => {
+    const { lines, logger } = capture()
+    logger.info('listening', { port: 8080, host: '127.0.0.1' })
+    assert.deepEqual(lines, ['{"time":"2024-01-02T03:04:05.006Z","level":"info","event":"listening","port":8080,"host":"127.0.0.1"}\n'])
+  })
+
+  test('a field with a newline stays on one line', () => {
+    const { lines, logger } = capture()
+    logger.warn('drop', { detail: 'a\nb' })
+    assert.equal(lines.length, 1)
+    assert.equal(lines[0]?.split('\n').length, 2, 'exactly one trailing newline')
+    assert.equal((JSON.parse(lines[0] ?? '') as { detail: string }).detail, 'a\nb')
+  })
+
+  const levels: LogLevel[] = ['debug', 'info', 'warn', 'error']
+  const table: Array<[LogLevel | undefined, LogLevel[]]> = [
+    [undefined, ['info', 'warn', 'error']],
+    ['debug', ['debug', 'info', 'warn', 'error']],
+    ['info', ['info', 'warn', 'error']],
+    ['warn', ['warn', 'error']],
+    ['error', ['error']],
+  ]
+  for (const [minimum, written] of table) {
+    test(`level ${minimum ?? '(default info)'} writes ${written.join(', ')}`, () => {
+      const { lines, logger } = capture(minimum)
+      for (const level of levels) logger.log(level, `e_${level}`)
+      logger.info('via_info')
+      logger.warn('via_warn')
+      logger.error('via_error')
+      const events = lines.map((line) => (JSON.parse(line) as { level: string; event: string }))
+      assert.deepEqual(events.filter((event) => event.event.startsWith('e_')).map((event) => event.level), written)
+      const shortcuts = events.filter((event) => event.event.startsWith('via_')).map((event) => event.level)
+      assert.deepEqual(shortcuts, (['info', 'warn', 'error'] as const).filter((level) => written.includes(level)))
+    })
+  }
+})
