@@ -7,6 +7,7 @@ const USAGE = `Usage: tuf-proxy <command> [flags]
 
 Commands:
   serve        run the caching, verifying mirror (see 'tuf-proxy serve --help')
+  tuf-client   a plain TUF client (init, refresh, download), the tuf-conformance client-under-test
 `
 
 async function main(argv: string[]): Promise<number> {
@@ -16,13 +17,20 @@ async function main(argv: string[]): Promise<number> {
       const { runServe } = await import('./cli/serve.js')
       return runServe(rest)
     }
+    case 'tuf-client': {
+      const { runTufClient } = await import('./cli/tuf-client.js')
+      return runTufClient(rest)
+    }
     case '--help':
     case '-h':
     case 'help':
       process.stdout.write(USAGE)
       return 0
+    case undefined:
+      process.stderr.write(`tuf-proxy: missing command\n\n${USAGE}`)
+      return 2
     default:
-      process.stderr.write(`tuf-proxy: unknown command ${JSON.stringify(command ?? '')}\n\n${USAGE}`)
+      process.stderr.write(`tuf-proxy: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
       return 2
   }
 }

@@ -14,7 +14,8 @@ import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ProxyError } from '../base/index.js'
 import { quoteRoleName } from '../trust/index.js'
-import type { MetadataStore } from '../mirror/index.js'
+// tuf-session.js, not mirror/index.js: this client needs none of the PyPI mirror's modules
+import type { MetadataStore } from '../mirror/tuf-session.js'
 
 /** The local disk refused a read or write of the client's directories. */
 export class ClientDirError extends ProxyError {
@@ -33,11 +34,11 @@ function describe(error: unknown): string {
 
 /**
  * A single file name for `name` in a directory: refuses anything that could leave the directory
- * or be taken for a temp file.
+ * or be taken for a temp file. A leading "." is fine: `..%2Fx.json` is the role `../x`.
  * @throws {ClientDirError}
  */
 function checkedFileName(name: string): string {
-  if (name === '' || name === '.' || name === '..' || name.startsWith('.') || /[/\\\0]/.test(name)) {
+  if (name === '' || name === '.' || name === '..' || TEMP_NAME.test(name) || /[/\\\0]/.test(name)) {
     throw new ClientDirError(`refusing to use ${JSON.stringify(name.slice(0, 64))} as a file name`)
   }
   return name

@@ -47,7 +47,7 @@ describe('tuf-proxy (no subcommand)', () => {
   test('no command: exit 2 with the usage on stderr', () => {
     const result = cli([])
     assert.equal(result.status, 2)
-    assert.match(result.stderr, /^tuf-proxy: unknown command ""\n/)
+    assert.match(result.stderr, /^tuf-proxy: missing command\n/)
     assert.match(result.stderr, /Usage: tuf-proxy <command> \[flags\]/)
     assert.match(result.stderr, /^ {2}serve /m)
   })
