@@ -5,31 +5,18 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { get as rawGet } from 'node:http'
 import { FakeUpstream } from '../helpers/fake-upstream.js'
+import { blobDigests, get } from '../helpers/http-client.js'
 import { ProxyProcess } from '../helpers/proxy-process.js'
 import { pipDownload, requirePip } from '../helpers/pip.js'
 import { buildWheel, bulkBytes } from '../helpers/wheels.js'
 
 const PIP_JSON_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
 
-async function get(url: string, headers: Record<string, string> = {}) {
-  const response = await request(url, { headers })
-  const body = Buffer.from(await response.body.arrayBuffer())
-  return { status: response.statusCode, headers: response.headers, body, text: body.toString('utf8') }
-}
-
-function blobFiles(cacheDir: string): string[] {
-  const root = join(cacheDir, 'blobs', 'blobs')
-  try {
-    return readdirSync(root).flatMap((dir) => readdirSync(join(root, dir)))
-  } catch {
-    return []
-  }
-}
 
 async function withProxy(upstream: FakeUpstream, args: string[] = []): Promise<ProxyProcess> {
   return ProxyProcess.start(['--upstream', upstream.simpleUrl, ...args])
@@ -76,9 +63,9 @@ describe('core proxy with pip', () => {
     assert.equal(JSON.parse(direct.text).error, 'hash_mismatch')
     assert.ok(proxy.events('drop').some((line) => line.reason === 'hash_mismatch'), 'a drop line names hash_mismatch')
     assert.ok((await proxy.metric('tuf_proxy_drops_total', { reason: 'hash_mismatch' })) >= 1)
-    assert.ok(!blobFiles(proxy.cacheDir).includes(wheel.sha256), 'nothing cached under the good digest')
+    assert.ok(!blobDigests(proxy.cacheDir).includes(wheel.sha256), 'nothing cached under the good digest')
     const tamperedDigest = createHash('sha256').update(Buffer.from(wheel.bytes.map((b, i) => (i === wheel.bytes.length - 1 ? b ^ 0xff : b)))).digest('hex')
-    assert.ok(!blobFiles(proxy.cacheDir).includes(tamperedDigest), 'the tampered bytes were not cached')
+    assert.ok(!blobDigests(proxy.cacheDir).includes(tamperedDigest), 'the tampered bytes were not cached')
   })
 })
 
@@ -279,7 +266,7 @@ describe('core proxy behaviour', () => {
     await pending
     upstream.unstall(filePath)
     await proxy.restart()
-    assert.deepEqual(blobFiles(proxy.cacheDir).filter((name) => name.length !== 64), [])
+    assert.deepEqual(blobDigests(proxy.cacheDir).filter((name) => name.length !== 64), [])
     const response = await get(`${proxy.url}/files/big/${big.filename}`)
     assert.equal(response.status, 200)
     assert.equal(response.headers['x-cache'], 'MISS', 'nothing from the killed download was kept')
@@ -324,7 +311,7 @@ describe('core proxy behaviour', () => {
     const again = await fetchFile(b)
     assert.equal(again.headers['x-cache'], 'MISS', 'b was the least recently used and was evicted')
     assert.ok(again.body.equals(b.bytes))
-    assert.ok(blobFiles(proxy.cacheDir).length <= 3)
+    assert.ok(blobDigests(proxy.cacheDir).length <= 3)
   })
 
   test('/health and /metrics', async (t) => {

@@ -13,11 +13,12 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { flipLastByte } from '../helpers/fake-upstream.js'
+import { blobDigests, get, type Fetched } from '../helpers/http-client.js'
 import { pipDownload, requirePip, type PipResult } from '../helpers/pip.js'
 import { ProxyProcess } from '../helpers/proxy-process.js'
 import { RepositorySimulator } from '../helpers/repository-simulator.js'
@@ -36,14 +37,8 @@ const FOOBAR_PATHS = ['simple/foobar/*', 'packages/*/F/FooBar/*']
 interface Drop { readonly atMs: number; readonly reason: string; readonly what: string; readonly url: string; readonly detail: string }
 interface StatusView { readonly mode: string; readonly trust: { readonly lastRefresh?: string; readonly roles: ReadonlyArray<{ readonly name: string; readonly version?: number }> }; readonly drops: readonly Drop[] }
 
-async function get(url: string) {
-  const response = await request(url)
-  const body = Buffer.from(await response.body.arrayBuffer())
-  return { status: response.statusCode, headers: response.headers, body, text: body.toString('utf8') }
-}
-
 /** The `{"error": code}` body and `X-Tuf-Proxy-Reason` header of an error response, which must agree. */
-function reasonOf(response: Awaited<ReturnType<typeof get>>): string {
+function reasonOf(response: Fetched): string {
   const code = (JSON.parse(response.text) as { error?: unknown }).error
   assert.equal(typeof code, 'string', `an error body names a code: ${response.text}`)
   assert.equal(response.headers['x-tuf-proxy-reason'], code, 'the header and the body name the same reason')
@@ -64,15 +59,6 @@ async function metricSum(proxy: ProxyProcess, name: string, labels: Record<strin
     if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
   }
   return sum
-}
-
-function blobDigests(cacheDir: string): string[] {
-  const root = join(cacheDir, 'blobs', 'blobs')
-  try {
-    return readdirSync(root).flatMap((dir) => readdirSync(join(root, dir)))
-  } catch {
-    return []
-  }
 }
 
 function sha256(bytes: Uint8Array): string {
