@@ -19,11 +19,14 @@ export function createJsonLogger(options: {
   write: (line: string) => void
   level?: LogLevel
   nowMs?: () => number
+  /** events written whatever the level, e.g. the start-up line a supervisor reads the port from */
+  unfiltered?: ReadonlySet<string>
 }): Logger {
   const minRank = LEVEL_RANK[options.level ?? 'info']
+  const unfiltered = options.unfiltered ?? new Set<string>()
   const nowMs = options.nowMs ?? (() => Date.now())
   const log = (level: LogLevel, event: string, fields?: LogFields): void => {
-    if (LEVEL_RANK[level] < minRank) return
+    if (LEVEL_RANK[level] < minRank && !unfiltered.has(event)) return
     const line: Record<string, unknown> = { time: new Date(nowMs()).toISOString(), level, event }
     // A field never overwrites the header that log readers key on.
     for (const [key, value] of Object.entries(fields ?? {})) if (!(key in line)) line[key] = value

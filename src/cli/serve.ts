@@ -18,6 +18,9 @@ import { buildTufMirror } from './tuf-mode.js'
 const BREAKER_MAX_FAILS = 3
 const BREAKER_FAIL_TIMEOUT_MS = 10_000
 
+/** Start and stop lines are written at any --log-level: supervisors read the bound port from them. */
+const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['listening', 'shutting_down', 'stopped'])
+
 /** How long running responses may finish after SIGTERM before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 10_000
 
@@ -50,7 +53,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     return 2
   }
   const out = createLineWriter(process.stdout.fd)
-  const logger = createJsonLogger({ write: out.write, level: settings.logLevel })
+  const logger = createJsonLogger({ write: out.write, level: settings.logLevel, unfiltered: LIFECYCLE_EVENTS })
   try {
     return await serve(settings, logger, out.flush)
   } catch (error) {

@@ -3,10 +3,9 @@
  * it is faster for large files, and on Node 20 a `Readable.toWeb()` body returned through hono
  * crashes the process when the client disconnects mid-body (nodejs/node#64529).
  */
-import { createReadStream } from 'node:fs'
 import { once } from 'node:events'
+import { open } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
-import { pipeline } from 'node:stream/promises'
 import type { BlobRef, Download } from '../mirror/index.js'
 
 /** Large reads keep syscalls per megabyte low; measured against 64 KiB in bench/. */
@@ -20,17 +19,53 @@ export const VERIFY_BEFORE_HEADERS_BYTES = 1024 * 1024
 
 export type HeaderMap = Record<string, string>
 
+/**
+ * Streams a committed blob with two reused buffers: one is being sent while the next is read.
+ * Measured in bench/: a fresh buffer per read (fs.createReadStream) costs about 2.3x the CPU
+ * per megabyte and most of the peak memory with many concurrent downloads.
+ */
 export async function sendBlob(res: ServerResponse, ref: BlobRef, headers: HeaderMap, isHead: boolean): Promise<void> {
-  res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
-  if (isHead) {
+  // Opened before the status line: if eviction unlinks the blob later, this descriptor stays valid.
+  const file = await open(ref.path, 'r')
+  try {
+    res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
+    if (isHead) {
+      res.end()
+      return
+    }
+    const closed = closedPromise(res)
+    let current = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
+    let other = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
+    for (let position = 0; position < ref.size; [current, other] = [other, current]) {
+      // A buffer is refilled only once the socket has taken its previous contents.
+      if (!(await current.sent)) return
+      const { bytesRead } = await file.read(current.buffer, 0, Math.min(READ_CHUNK_BYTES, ref.size - position), position)
+      if (bytesRead === 0) throw new Error(`blob ${ref.sha256} is shorter than its recorded ${ref.size} bytes`)
+      position += bytesRead
+      current.sent = written(res, current.buffer.subarray(0, bytesRead), closed)
+    }
+    if (!(await current.sent) || !(await other.sent)) return
     res.end()
-    return
-  }
-  // The stream opens the file now; if eviction unlinks it meanwhile, the open descriptor stays valid.
-  await pipeline(createReadStream(ref.path, { highWaterMark: READ_CHUNK_BYTES }), res).catch(() => {
-    // The client went away or the disk failed mid-body: nothing more to send, the socket is closed.
+  } catch {
+    // The client went away or the disk failed mid-body: nothing more to send; close the socket.
     res.destroy()
-  })
+  } finally {
+    await file.close().catch(() => undefined)
+  }
+}
+
+/** Resolves when the response is closed (finished or aborted); never rejects. */
+function closedPromise(res: ServerResponse): Promise<void> {
+  return once(res, 'close').then(
+    () => undefined,
+    () => undefined,
+  )
+}
+
+/** Writes `chunk`; true once the socket took it, false if the response closed first. */
+function written(res: ServerResponse, chunk: Uint8Array, closed: Promise<void>): Promise<boolean> {
+  const flushed = new Promise<boolean>((resolve) => res.write(chunk, (error) => resolve(!error)))
+  return Promise.race([flushed, closed.then(() => false)])
 }
 
 /**
@@ -48,10 +83,7 @@ export async function sendDownload(res: ServerResponse, download: Download, head
   await download.headway(VERIFY_BEFORE_HEADERS_BYTES)
   const size = download.size
   res.writeHead(200, size === undefined ? headers : { ...headers, 'content-length': String(size) })
-  const closed = once(res, 'close').then(
-    () => 'closed' as const,
-    () => 'closed' as const,
-  )
+  const closed = closedPromise(res).then(() => 'closed' as const)
   try {
     for await (const chunk of download.chunks()) {
       if (res.destroyed) return

@@ -17,12 +17,12 @@ import type { BlobRef, BlobStore, BlobWriter } from '../store/index.js'
 import { UpstreamProtocolError, UpstreamTooLargeError, type UpstreamClient } from '../upstream/index.js'
 import type { DropLog } from './drops.js'
 
-/** Bytes read from the temporary file per read call. */
-const READ_CHUNK_BYTES = 1024 * 1024
+/** Bytes read from the temporary file per read call (only readers that fell behind the window read the file). */
+const READ_CHUNK_BYTES = 256 * 1024
 /** Writes are batched to about this size: per-call overhead dominates small writes. */
 const FLUSH_BATCH_BYTES = 1024 * 1024
-/** The upstream is paused while more than this is received but not yet on disk. */
-const MAX_UNFLUSHED_BYTES = 16 * 1024 * 1024
+/** The upstream is paused while more than this is received but not yet on disk (bounds memory per download). */
+const MAX_UNFLUSHED_BYTES = 8 * 1024 * 1024
 
 export interface DownloadDeps {
   readonly upstream: UpstreamClient
@@ -56,7 +56,7 @@ export class Download {
   #pending: Pending[] = []
   #file: FileHandle | undefined
   #users = 1
-  #wake: Array<() => void> = []
+  #wake: { promise: Promise<void>; resolve: () => void } | undefined
   readonly #finished: Promise<BlobRef>
   /** the length clients are told: the evidence's size, else the upstream's Content-Length */
   size: number | undefined
@@ -97,7 +97,9 @@ export class Download {
     try {
       response = await this.deps.upstream.getStream(url, { maxBytes })
       if (this.size === undefined) this.size = response.contentLength
-      writer = await this.deps.blobs.createWriter()
+      // The verifier hashes SHA-256 anyway when the evidence lists it; the store need not again.
+      const verifiedSha256 = evidence.hashes.sha256?.toLowerCase()
+      writer = await this.deps.blobs.createWriter(verifiedSha256 && /^[0-9a-f]{64}$/.test(verifiedSha256) ? { verifiedSha256 } : {})
       this.#file = await open(writer.tempPath, 'r')
       this.#state = 'running'
       this.#notify()
@@ -181,12 +183,18 @@ export class Download {
 
   #notify(): void {
     const wake = this.#wake
-    this.#wake = []
-    for (const resolve of wake) resolve()
+    this.#wake = undefined
+    wake?.resolve()
   }
 
+  /** One promise shared by every waiting reader until the next change: cheap with many readers. */
   #changed(): Promise<void> {
-    return new Promise((resolve) => this.#wake.push(resolve))
+    if (!this.#wake) {
+      let resolve!: () => void
+      const promise = new Promise<void>((done) => (resolve = done))
+      this.#wake = { promise, resolve }
+    }
+    return this.#wake.promise
   }
 
   #release(): void {

@@ -4,7 +4,7 @@
  * A partial never has a name under `blobs/`, so no reader can see one. Owns the temp file's life;
  * does not own where the blob ends up or eviction (the store does).
  */
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { rm, type FileHandle } from 'node:fs/promises'
 import type { Clock } from '../base/index.js'
 import { toStoreError } from './errors.js'
@@ -53,6 +53,8 @@ export interface WriterDeps {
   readonly writeChunk: WriteChunk
   readonly fsync: boolean
   readonly clock: Clock
+  /** The caller's verified digest of exactly the bytes it writes; the writer then hashes nothing. */
+  readonly verifiedSha256?: string | undefined
   /** Renames the finished temp file into the store (or drops it as a duplicate). */
   readonly adopt: (tmpPath: string, sha256: string, size: number) => Promise<BlobRef>
 }
@@ -61,7 +63,8 @@ type State = 'open' | 'committing' | 'committed' | 'aborted'
 
 export class DiskBlobWriter implements BlobWriter {
   readonly #deps: WriterDeps
-  readonly #hash = createHash('sha256')
+  /** absent when the caller vouches for the digest (see BlobWriterOptions.verifiedSha256) */
+  readonly #hash: Hash | undefined
   readonly #inFlight = new Set<Promise<void>>()
   #state: State = 'open'
   #size = 0
@@ -69,6 +72,7 @@ export class DiskBlobWriter implements BlobWriter {
 
   constructor(deps: WriterDeps) {
     this.#deps = deps
+    this.#hash = deps.verifiedSha256 === undefined ? createHash('sha256') : undefined
   }
 
   get size(): number {
@@ -85,7 +89,7 @@ export class DiskBlobWriter implements BlobWriter {
     // Each chunk has its own file position, so overlapping calls still land in order.
     const position = this.#size
     this.#size += chunk.byteLength
-    this.#hash.update(chunk)
+    this.#hash?.update(chunk)
     const op = this.#writeAll(chunk, position)
     this.#inFlight.add(op)
     try {
@@ -130,7 +134,7 @@ export class DiskBlobWriter implements BlobWriter {
       throw toStoreError(error, `finishing a blob in ${tmpPath}`)
     }
     try {
-      const ref = await this.#deps.adopt(tmpPath, this.#hash.digest('hex'), this.#size)
+      const ref = await this.#deps.adopt(tmpPath, this.#hash?.digest('hex') ?? this.#deps.verifiedSha256 ?? '', this.#size)
       this.#state = 'committed'
       return ref
     } catch (error) {

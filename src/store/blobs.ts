@@ -40,8 +40,13 @@ export interface BlobStore {
   get(sha256: string): BlobRef | undefined
   /** Whether the blob is stored, without marking it used. */
   has(sha256: string): boolean
-  /** @throws {StoreFullError} / {StoreError} when the temp file cannot be created. */
-  createWriter(): Promise<BlobWriter>
+  /**
+   * A writer for a new blob. With `verifiedSha256` the writer does not hash: the caller vouches
+   * that it checked exactly the bytes it writes against that digest before it commits (a
+   * download verified against its index or TUF evidence), which saves hashing twice.
+   * @throws {StoreFullError} / {StoreError} when the temp file cannot be created.
+   */
+  createWriter(options?: { verifiedSha256?: string | undefined }): Promise<BlobWriter>
   /** @throws {StoreFullError} / {StoreError} */
   putBytes(bytes: Uint8Array): Promise<BlobRef>
   /** The whole blob, checked against its digest. @throws {CorruptBlobError} (the blob is removed); {StoreError} */
@@ -165,7 +170,8 @@ class DiskBlobStore implements BlobStore {
     return this.#index.has(sha256)
   }
 
-  async createWriter(): Promise<BlobWriter> {
+  async createWriter(options: { verifiedSha256?: string | undefined } = {}): Promise<BlobWriter> {
+    if (options.verifiedSha256 !== undefined) checkDigest(options.verifiedSha256)
     const tmpPath = join(this.#tmpDir, `${randomBytes(12).toString('hex')}.part`)
     let handle
     try {
@@ -179,6 +185,7 @@ class DiskBlobStore implements BlobStore {
       writeChunk: this.#options.writeChunk ?? defaultWriteChunk,
       fsync: this.#options.fsync ?? true,
       clock: this.#clock,
+      verifiedSha256: options.verifiedSha256,
       adopt: (path, sha256, size) => this.#adopt(path, sha256, size),
     })
   }

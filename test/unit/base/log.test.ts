@@ -77,4 +77,13 @@ describe('createJsonLogger', () => {
       assert.deepEqual(shortcuts, (['info', 'warn', 'error'] as const).filter((level) => written.includes(level)))
     })
   }
+
+  test('unfiltered events are written whatever the level; others still obey it', () => {
+    const lines: string[] = []
+    const logger = createJsonLogger({ write: (line) => lines.push(line), level: 'error', unfiltered: new Set(['listening']) })
+    logger.info('listening', { port: 1 })
+    logger.info('request')
+    assert.deepEqual(lines.map((line) => (JSON.parse(line) as { event: string; level: string }).event), ['listening'])
+    assert.equal((JSON.parse(lines[0] ?? '') as { level: string }).level, 'info')
+  })
 })

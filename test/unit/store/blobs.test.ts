@@ -138,3 +138,22 @@ describe('blob store: disk full and damaged files', () => {
     await assert.rejects(openBlobStore({ dir: join(dir, 'file'), maxBytes: 10 }), (error: unknown) => error instanceof StoreError && error.message.includes('file'))
   })
 })
+
+describe('blob store: writers with a digest verified by the caller', () => {
+  test('the blob is committed under the verified digest and its bytes read back intact', async () => {
+    const dir = await freshDir()
+    const store = await openBlobStore({ dir, maxBytes: Infinity })
+    const bytes = Buffer.from('verified against index evidence by the caller')
+    const writer = await store.createWriter({ verifiedSha256: sha256Hex(bytes) })
+    await writer.write(bytes.subarray(0, 10))
+    await writer.write(bytes.subarray(10))
+    const ref = await writer.commit()
+    assert.equal(ref.sha256, sha256Hex(bytes))
+    assert.deepEqual(await store.readBytes(ref.sha256), bytes)
+  })
+
+  test('a malformed verified digest is refused before anything is written', async () => {
+    const store = await openBlobStore({ dir: await freshDir(), maxBytes: Infinity })
+    await assert.rejects(store.createWriter({ verifiedSha256: 'not-hex' }), TypeError)
+  })
+})
