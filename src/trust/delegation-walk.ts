@@ -9,7 +9,7 @@
  * waiting, a role name is visited once (cycles), and at most `maxDelegations` roles are
  * visited after the top-level targets.
  */
-import { isDelegatedPath, prepareTargetPath, succinctRoleFor } from './models/delegations.js'
+import { delegatedRolesFor, prepareTargetPath, succinctRoleFor } from './models/delegations.js'
 import type { TargetFile } from './models/file-info.js'
 import type { TrustedSet } from './trusted-set.js'
 
@@ -50,8 +50,7 @@ export function* walkDelegations(set: TrustedSet, path: string, maxDelegations =
       children.push({ role: succinctRoleFor(delegations.succinctRoles, query), delegator: request.role })
       stack = []
     } else {
-      for (const role of delegations.roles ?? []) {
-        if (!isDelegatedPath(role, query)) continue
+      for (const role of delegatedRolesFor(delegations.roles ?? [], query)) {
         children.push({ role: role.name, delegator: request.role })
         // TUF 5.6.7.2.1: a terminating delegation ends the search after this subtree
         if (role.terminating) {

@@ -178,3 +178,58 @@ export function isDelegatedPath(role: DelegatedRole, query: TargetPathQuery): bo
   const holders = compiled
   return paths.some((pattern, i) => matchesPattern(query, pattern, holders[i] ?? []))
 }
+
+/** Role positions by hash prefix, per prefix length; roles with `paths` are tested one by one. */
+interface PrefixIndex {
+  readonly byLength: ReadonlyMap<number, ReadonlyMap<string, number | readonly number[]>>
+  readonly patternRoles: readonly number[]
+}
+
+/** Below this many roles, testing each role is as fast as building and using an index. */
+const INDEX_MIN_ROLES = 64
+const prefixIndexes = new WeakMap<readonly DelegatedRole[], PrefixIndex>()
+
+function buildPrefixIndex(roles: readonly DelegatedRole[]): PrefixIndex {
+  const byLength = new Map<number, Map<string, number | number[]>>()
+  const patternRoles: number[] = []
+  roles.forEach((role, position) => {
+    if (!role.pathHashPrefixes) return void patternRoles.push(position)
+    for (const prefix of role.pathHashPrefixes) {
+      let byPrefix = byLength.get(prefix.length)
+      if (!byPrefix) byLength.set(prefix.length, (byPrefix = new Map()))
+      const seen = byPrefix.get(prefix)
+      if (seen === undefined) byPrefix.set(prefix, position)
+      else if (typeof seen === 'number') byPrefix.set(prefix, seen === position ? seen : [seen, position])
+      else if (seen[seen.length - 1] !== position) seen.push(position)
+    }
+  })
+  return { byLength, patternRoles }
+}
+
+/**
+ * TUF 5.6.7.2: the roles in `roles` trusted for the target, in served order (the trust
+ * order). Exactly the roles `isDelegatedPath` accepts; a large hash-bin delegation (PEP 458:
+ * 16,384 roles) is looked up by prefix instead of testing every role on every lookup.
+ */
+export function delegatedRolesFor(roles: readonly DelegatedRole[], query: TargetPathQuery): DelegatedRole[] {
+  if (roles.length < INDEX_MIN_ROLES) return roles.filter((role) => isDelegatedPath(role, query))
+  let index = prefixIndexes.get(roles)
+  if (!index) prefixIndexes.set(roles, (index = buildPrefixIndex(roles)))
+  const positions = new Set<number>()
+  for (const [length, byPrefix] of index.byLength) {
+    // a prefix longer than the digest, or not lowercase hex, equals no slice: as startsWith
+    const found = byPrefix.get(query.sha256Hex.slice(0, length))
+    if (typeof found === 'number') positions.add(found)
+    else for (const position of found ?? []) positions.add(position)
+  }
+  for (const position of index.patternRoles) {
+    const role = roles[position]
+    if (role && isDelegatedPath(role, query)) positions.add(position)
+  }
+  const matched: DelegatedRole[] = []
+  for (const position of [...positions].sort((a, b) => a - b)) {
+    const role = roles[position]
+    if (role) matched.push(role)
+  }
+  return matched
+}
