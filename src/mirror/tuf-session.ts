@@ -250,9 +250,22 @@ export class TufSession {
     const set = TrustedSet.fromTrustedRoot(this.#rootBytes, { now: nowMs, limits: this.#limits, keyCache: this.#keyCache })
     const served = new Map<string, Uint8Array>()
     await this.#updateRoot(set)
+    const current = this.#set
+    const trustedTimestamp = this.#served.get('timestamp.json')
+    let remoteTimestamp: Uint8Array | undefined
+    if (this.#ready && trustedTimestamp && set.root.version === current.root.version) {
+      remoteTimestamp = await this.#fetchTimestamp()
+      // TUF 5.4.3.1, "nothing new": the same root and the very same timestamp mean the same
+      // snapshot and roles, so the trusted set stays, loaded delegations included, as long as
+      // none of its roles has expired by now. A routine refresh then re-verifies nothing large.
+      if (Buffer.compare(remoteTimestamp, trustedTimestamp) === 0 && nowMs < current.earliestExpiryMs()) {
+        this.#lastRefreshEpochMs = nowMs
+        return
+      }
+    }
     served.set('root.json', this.#rootBytes)
     for (const [version, bytes] of this.#rootChain) served.set(`${version}.root.json`, bytes)
-    await this.#updateTimestamp(set, served)
+    await this.#updateTimestamp(set, served, remoteTimestamp)
     await this.#updateSnapshot(set, served)
     await this.#loadTargets(set, served, 'targets', 'root')
     this.#set = set
@@ -284,11 +297,15 @@ export class TufSession {
   }
 
   /** TUF 5.4: the local timestamp (if still valid) guards against rollback of the remote one. */
-  async #updateTimestamp(set: TrustedSet, served: Map<string, Uint8Array>): Promise<void> {
+  #fetchTimestamp(): Promise<Uint8Array> {
+    return this.#options.fetcher.fetch(`${this.#baseUrl}timestamp.json`, this.#limits.timestampMaxBytes)
+  }
+
+  async #updateTimestamp(set: TrustedSet, served: Map<string, Uint8Array>, prefetched: Uint8Array | undefined): Promise<void> {
     const local = await this.#readLocal('timestamp.json')
     let trusted: Uint8Array | undefined
     if (local && tryTrust(() => set.updateTimestamp(local))) trusted = local
-    const remote = await this.#options.fetcher.fetch(`${this.#baseUrl}timestamp.json`, this.#limits.timestampMaxBytes)
+    const remote = prefetched ?? (await this.#fetchTimestamp())
     try {
       set.updateTimestamp(remote)
       trusted = remote

@@ -92,6 +92,17 @@ export class TrustedSet {
     return this.#targets.get(role)?.get(delegator)
   }
 
+  /**
+   * The earliest `expires` among every role in the set (root, timestamp, snapshot and each
+   * loaded targets role), in ms since the epoch: until then the whole set is still valid.
+   */
+  earliestExpiryMs(): number {
+    let earliest = this.#root.expiresEpochMs
+    for (const role of [this.timestamp, this.snapshot]) if (role) earliest = Math.min(earliest, role.expiresEpochMs)
+    for (const byDelegator of this.#targets.values()) for (const targets of byDelegator.values()) earliest = Math.min(earliest, targets.expiresEpochMs)
+    return earliest
+  }
+
   /** Whether `role` was verified through any delegator (it may still need one for another). */
   hasRole(role: string): boolean {
     return this.#targets.has(role)

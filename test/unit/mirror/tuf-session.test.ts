@@ -74,6 +74,29 @@ describe('TufSession workflow (TUF 5.3-5.6)', () => {
     assert.equal(store.writes.length, writes, 'nothing new is written')
   })
 
+  test('an unchanged timestamp keeps the trusted set: loaded delegated roles are not fetched or verified again', async () => {
+    const sim = new RepositorySimulator()
+    sim.addDelegation('targets', { name: 'bin', paths: ['*'] }).addTarget('bin', 'f', Buffer.from('x')).updateSnapshot()
+    const { session } = await openMemorySession({ sim })
+    assert.ok(await session.findTarget('f'))
+    sim.fetchLog.length = 0
+    await session.refresh()
+    assert.ok(await session.findTarget('f'))
+    assert.deepEqual(sim.metadataRequests(), ['2.root.json', 'timestamp.json'])
+  })
+
+  test('an unchanged timestamp does not keep a set whose delegated role has expired (5.6.5 at the new time)', async () => {
+    const sim = new RepositorySimulator()
+    sim.addDelegation('targets', { name: 'bin', paths: ['*'] }).addTarget('bin', 'f', Buffer.from('x'))
+    sim.expire('bin', sim.nowMs + DAY_MS).updateSnapshot()
+    const clock = fixedClock(sim.nowMs)
+    const { session } = await openMemorySession({ sim, clock })
+    assert.ok(await session.findTarget('f'))
+    clock.advanceMs(2 * DAY_MS)
+    await session.refresh()
+    await assert.rejects(session.findTarget('f'), trustCode('expired'))
+  })
+
   test('a reopened session re-verifies stored metadata and reuses it', async () => {
     const sim = new RepositorySimulator()
     const { session, store } = await openMemorySession({ sim })
