@@ -37,6 +37,17 @@ export class Metrics {
     this.#get(name, 'counter', help)
   }
 
+  /**
+   * A handle on one labelled series, for hot paths: the label key is computed once, so each
+   * `inc` is a map update.
+   */
+  counter(name: string, help: string, labels?: Labels): { inc(by?: number): void } {
+    const series = this.#get(name, 'counter', help)
+    const key = labelKey(labels)
+    if (!series.values.has(key)) series.values.set(key, 0)
+    return { inc: (by = 1) => void series.values.set(key, (series.values.get(key) ?? 0) + by) }
+  }
+
   inc(name: string, help: string, labels?: Labels, by = 1): void {
     const series = this.#get(name, 'counter', help)
     const key = labelKey(labels)

@@ -1,35 +1,85 @@
 /**
- * One JSON log line per request, written when the response is finished (or the client went away),
- * so raw-streamed file responses are logged with their real status and duration.
+ * What every request passes first: refusal of request targets that can only be hostile, then one
+ * JSON log line and one counter increment per request. Responses built by hono are logged when
+ * the handler returns; file bodies written straight to the socket are logged when that response
+ * closes, with their real status, length and whether they completed.
  */
 import type { MiddlewareHandler } from 'hono'
 import type { Clock, Logger, Metrics } from '../base/index.js'
 import type { AppEnv } from './app.js'
+import { BadRequestError, errorResponse } from './error-response.js'
 
-export function accessLog(deps: { logger: Logger; metrics: Metrics; clock: Clock }): MiddlewareHandler<AppEnv> {
+/** Longest request target accepted; PEP 503 paths are short, and this bounds hostile input. */
+const MAX_PATH_BYTES = 2048
+
+/**
+ * The reason to refuse a request target outright, if any: overlong, NUL, backslashes (`%5c`)
+ * and dot segments. URL parsing would resolve or mangle them before routing, so such a request
+ * could silently mean another path.
+ */
+function checkRequestTarget(raw: string): BadRequestError | undefined {
+  if (raw.length > MAX_PATH_BYTES) return new BadRequestError('request path too long')
+  if (/%00|\\|%5c/i.test(raw) || raw.includes('\0')) return new BadRequestError('request path contains a forbidden character')
+  const rawPath = raw.split('?')[0] ?? ''
+  if (rawPath.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment))) return new BadRequestError('request path contains a dot segment')
+  return undefined
+}
+
+const REQUESTS_METRIC = 'tuf_proxy_http_requests_total'
+const REQUESTS_HELP = 'HTTP requests by method and status class'
+
+export function frontDoor(deps: { logger: Logger; metrics: Metrics; clock: Clock }): MiddlewareHandler<AppEnv> {
+  // Series handles by "METHOD Nxx": the label set is small and fixed, so this map stays tiny.
+  const counters = new Map<string, { inc(): void }>()
+  const count = (method: string, status: number) => {
+    const statusClass = `${Math.floor(status / 100)}xx`
+    const key = `${method} ${statusClass}`
+    let counter = counters.get(key)
+    if (!counter) {
+      counter = deps.metrics.counter(REQUESTS_METRIC, REQUESTS_HELP, { method, status: statusClass })
+      if (counters.size < 64) counters.set(key, counter)
+    }
+    counter.inc()
+  }
   return async (c, next) => {
     const startMs = deps.clock.nowMs()
+    const method = c.req.method
+    const path = c.req.path
     const res = c.env.outgoing
-    // Hono's own responses carry their headers on c.res; raw-streamed files set them on `res`.
-    let hono: { cache: string | null; reason: string | null } | undefined
-    res.once('close', () => {
-      const status = res.statusCode
-      deps.metrics.inc('tuf_proxy_http_requests_total', 'HTTP requests by method and status class', {
-        method: c.req.method,
-        status: `${Math.floor(status / 100)}xx`,
-      })
+    const refusal = checkRequestTarget(c.env.incoming.url ?? '')
+    if (refusal) {
+      c.res = errorResponse(refusal, deps.logger, path)
+      c.set('served', { reason: refusal.code })
+    } else await next()
+    // Hono writes its responses after the handler returns; raw file bodies were written already.
+    if (!res.headersSent) {
+      count(method, c.res.status)
+      const served = c.get('served')
       deps.logger.info('request', {
-        method: c.req.method,
-        path: c.req.path,
-        status,
-        cache: hono?.cache ?? res.getHeader('x-cache'),
-        reason: hono?.reason ?? res.getHeader('x-tuf-proxy-reason'),
+        method,
+        path,
+        status: c.res.status,
+        cache: served?.cache,
+        reason: served?.reason,
+        bytes: served?.bytes,
+        ms: deps.clock.nowMs() - startMs,
+      })
+      return
+    }
+    const log = () => {
+      count(method, res.statusCode)
+      deps.logger.info('request', {
+        method,
+        path,
+        status: res.statusCode,
+        cache: res.getHeader('x-cache'),
+        reason: res.getHeader('x-tuf-proxy-reason'),
         bytes: res.getHeader('content-length'),
         ms: deps.clock.nowMs() - startMs,
         complete: res.writableFinished,
       })
-    })
-    await next()
-    if (!c.res.headers.has('x-hono-already-sent')) hono = { cache: c.res.headers.get('x-cache'), reason: c.res.headers.get('x-tuf-proxy-reason') }
+    }
+    if (res.closed) log()
+    else res.once('close', log)
   }
 }

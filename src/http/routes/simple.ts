@@ -33,8 +33,21 @@ function withQuery(c: Context<AppEnv>, path: string): string {
   return `${path}${query}`
 }
 
+/** Negotiations by Accept header: clients send a handful of distinct headers, so this stays small. */
+const negotiated = new Map<string, ReturnType<typeof negotiate>>()
+const NEGOTIATED_MAX_ENTRIES = 256
+
 function negotiateOr406(c: Context<AppEnv>) {
-  return negotiate(c.req.header('accept'), c.req.query('format'))
+  // Node's parsed headers: hono's c.req.header() would build a whole Headers object per request.
+  const accept = c.env.incoming.headers.accept
+  if (c.env.incoming.url?.includes('?')) return negotiate(accept, c.req.query('format'))
+  const key = accept ?? ''
+  let format = negotiated.get(key)
+  if (format === undefined && !negotiated.has(key)) {
+    format = negotiate(accept, undefined)
+    if (negotiated.size < NEGOTIATED_MAX_ENTRIES) negotiated.set(key, format)
+  }
+  return format
 }
 
 function notAcceptable(): Response {
@@ -53,10 +66,12 @@ function pageResponse(c: Context<AppEnv>, page: RenderedPage): Response {
     'cache-control': 'max-age=0, must-revalidate',
   }
   if (page.serial !== undefined) headers['x-pypi-last-serial'] = String(page.serial)
-  const ifNoneMatch = c.req.header('if-none-match')
+  const ifNoneMatch = c.env.incoming.headers['if-none-match']
   if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === page.etag || tag.trim() === '*')) {
+    c.set('served', { cache: page.cache })
     return new Response(null, { status: 304, headers })
   }
   headers['content-length'] = String(page.body.byteLength)
+  c.set('served', { cache: page.cache, bytes: page.body.byteLength })
   return new Response(c.req.method === 'HEAD' ? null : page.body, { status: 200, headers })
 }

@@ -17,6 +17,7 @@ export function tufRoutes(app: Hono<AppEnv>, mirror: Mirror): void {
     const name = c.req.param('name')
     if (!METADATA_NAME.test(name)) throw new BadRequestError(`${JSON.stringify(name)} is not a metadata file name`)
     const bytes = await tuf.metadata(name)
+    c.set('served', { cache: 'HIT', bytes: bytes.byteLength })
     return new Response(c.req.method === 'HEAD' ? null : bytes, {
       status: 200,
       headers: { 'content-type': 'application/json', 'content-length': String(bytes.byteLength), 'cache-control': 'no-cache', 'x-cache': 'HIT' },

@@ -1,0 +1,246 @@
+/**
+ * The four measurements, each proxy figure beside the reference server's for the same bytes under
+ * the same generator and concurrency: a cached project page, a cached file, a cold file, and the
+ * proxy's peak RSS while 16 clients download one large file. Setup, teardown and printing are
+ * run.ts's.
+ */
+import { generateLoad, fetchOnce, type Generator, type LoadFigures } from './generators.js'
+import type { BenchFile } from './fixtures.js'
+import { addReference } from './fixtures.js'
+import type { BenchProxy } from './proxy.js'
+import { judge, judgeLimit, mb, mbPerSecond, median, ms, rps, type Row } from './report.js'
+import { cpuSeconds, type StaticServer } from './servers.js'
+
+/** What pip sends (pip >= 22.2). */
+export const PIP_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
+export const PAGE_CONNECTIONS = 16
+export const FILE_CONNECTIONS = 4
+export const SWARM_CLIENTS = 16
+const WARMUP_SECONDS = 1
+/** Each rate is measured in ROUNDS short windows, targets taking turns, and the medians kept: on a
+ * shared 2-core machine other work drifts, and alternating keeps drift from favouring one side. */
+const ROUNDS = 3
+const ROUND_SECONDS = 3
+const RSS_LIMIT_MB = 150
+
+export interface BenchContext {
+  readonly generator: Generator
+  readonly upstream: StaticServer
+  readonly wwwDir: string
+  readonly notes: string[]
+}
+
+/** The proxies to compare, labelled by what differs (e.g. their log level). */
+export type ProxySet = ReadonlyArray<{ readonly label: string; readonly proxy: BenchProxy }>
+
+interface Target {
+  readonly label: string
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly pid: number
+}
+
+interface Rates {
+  readonly requestsPerSecond: number
+  readonly bytesPerSecond: number
+  readonly p99Ms: number
+  /** server CPU time (user + system, all threads) per request and per MB served */
+  readonly cpuUsPerRequest: number
+  readonly cpuMsPerMb: number
+}
+
+const hasReference = (context: BenchContext) => context.upstream.kind === 'nginx'
+const noReferenceWhy = (context: BenchContext) => `not measured: ${context.upstream.description}`
+
+/** Median rates of every target over ROUNDS alternating windows at one concurrency. */
+async function compareTargets(context: BenchContext, targets: readonly Target[], connections: number): Promise<Map<string, Rates>> {
+  const samples = new Map<string, Array<LoadFigures & { cpuSeconds: number }>>(targets.map((target) => [target.label, []]))
+  for (const target of targets) await generateLoad(context.generator, { url: target.url, headers: target.headers, connections, durationSeconds: WARMUP_SECONDS })
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (let turn = 0; turn < targets.length; turn += 1) {
+      const target = targets[(round + turn) % targets.length]
+      if (!target) continue
+      const cpuBefore = cpuSeconds(target.pid)
+      const figures = await generateLoad(context.generator, { url: target.url, headers: target.headers, connections, durationSeconds: ROUND_SECONDS })
+      samples.get(target.label)?.push({ ...figures, cpuSeconds: cpuSeconds(target.pid) - cpuBefore })
+      if (figures.errors > 0) context.notes.push(`${target.label}: ${figures.errors} of ${figures.requests} requests failed or were not 200`)
+    }
+  }
+  const rates = new Map<string, Rates>()
+  for (const [label, runs] of samples) {
+    const requests = runs.reduce((sum, run) => sum + run.requests, 0)
+    const bytes = runs.reduce((sum, run) => sum + run.bytesPerSecond * ROUND_SECONDS, 0)
+    const cpu = runs.reduce((sum, run) => sum + run.cpuSeconds, 0)
+    rates.set(label, {
+      requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
+      bytesPerSecond: median(runs.map((run) => run.bytesPerSecond)),
+      p99Ms: median(runs.map((run) => run.p99Ms)),
+      cpuUsPerRequest: (cpu / requests) * 1e6,
+      cpuMsPerMb: (cpu / (bytes / 1e6)) * 1e3,
+    })
+  }
+  return rates
+}
+
+async function fetchChecked(url: string, headers: Record<string, string>, expectCache: string | undefined): Promise<Uint8Array> {
+  const response = await fetch(url, { headers })
+  const body = new Uint8Array(await response.arrayBuffer())
+  if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${new TextDecoder().decode(body).slice(0, 300)}`)
+  const cache = response.headers.get('x-cache') ?? undefined
+  if (expectCache && cache !== expectCache) throw new Error(`${url}: expected X-Cache ${expectCache}, got ${cache}`)
+  return body
+}
+
+const REFERENCE = 'reference'
+
+/** 1. A cached project page under pip's Accept header, beside nginx serving the proxy's bytes. */
+export async function measurePage(context: BenchContext, proxies: ProxySet, project: string): Promise<Row[]> {
+  const headers = { accept: PIP_ACCEPT }
+  let pageBytes: Uint8Array | undefined
+  for (const { proxy } of proxies) {
+    await fetchChecked(`${proxy.origin}/simple/${project}/`, headers, 'MISS')
+    pageBytes = await fetchChecked(`${proxy.origin}/simple/${project}/`, headers, 'HIT')
+  }
+  if (!pageBytes) throw new Error('measurePage needs at least one proxy')
+  const targets: Target[] = proxies.map(({ label, proxy }) => ({ label, url: `${proxy.origin}/simple/${project}/`, headers, pid: proxy.pid }))
+  if (hasReference(context)) {
+    const path = addReference(context.wwwDir, 'page.json', pageBytes)
+    targets.push({ label: REFERENCE, url: `${context.upstream.origin}${path}`, headers, pid: context.upstream.pid })
+  }
+  const rates = await compareTargets(context, targets, PAGE_CONNECTIONS)
+  const reference = rates.get(REFERENCE)
+  const rows: Row[] = []
+  for (const { label } of proxies) {
+    const figures = rates.get(label)
+    if (!figures) continue
+    const what = `cached page (${(pageBytes.byteLength / 1024).toFixed(1)} KiB JSON), ${PAGE_CONNECTIONS} conns, ${label}`
+    rows.push({
+      figure: `${what}: throughput`,
+      proxy: rps(figures.requestsPerSecond),
+      reference: reference ? rps(reference.requestsPerSecond) : noReferenceWhy(context),
+      ...judge({ ratio: reference ? figures.requestsPerSecond / reference.requestsPerSecond : undefined, target: 0.5, atLeast: true }),
+    })
+    rows.push({
+      figure: `${what}: p99 latency`,
+      proxy: ms(figures.p99Ms),
+      reference: reference ? ms(reference.p99Ms) : '—',
+      ratio: reference ? `${(figures.p99Ms / reference.p99Ms).toFixed(2)}x` : '—',
+      target: '—',
+      result: 'n/a',
+    })
+    rows.push({
+      figure: `${what}: server CPU per request`,
+      proxy: `${figures.cpuUsPerRequest.toFixed(0)} µs`,
+      reference: reference ? `${reference.cpuUsPerRequest.toFixed(0)} µs` : '—',
+      ratio: reference ? `${(figures.cpuUsPerRequest / reference.cpuUsPerRequest).toFixed(2)}x` : '—',
+      target: '—',
+      result: 'n/a',
+    })
+  }
+  return rows
+}
+
+/** 2. A cached file, throughput at FILE_CONNECTIONS concurrent downloads. */
+export async function measureCachedFile(context: BenchContext, proxies: ProxySet, file: BenchFile): Promise<Row[]> {
+  const path = `/files/${file.project}/${file.filename}`
+  for (const { proxy } of proxies) {
+    for (const expected of ['MISS', 'HIT']) {
+      const result = await fetchOnce(`${proxy.origin}${path}`, 1)
+      if (result.statuses[0] !== 200 || result.bytes[0] !== file.size) throw new Error(`priming ${path} (${expected}) failed: ${JSON.stringify(result)}`)
+    }
+  }
+  const targets: Target[] = proxies.map(({ label, proxy }) => ({ label, url: `${proxy.origin}${path}`, headers: {}, pid: proxy.pid }))
+  if (hasReference(context)) targets.push({ label: REFERENCE, url: `${context.upstream.origin}/files/${file.filename}`, headers: {}, pid: context.upstream.pid })
+  const rates = await compareTargets(context, targets, FILE_CONNECTIONS)
+  const reference = rates.get(REFERENCE)
+  const rows: Row[] = []
+  for (const { label } of proxies) {
+    const figures = rates.get(label)
+    if (!figures) continue
+    const what = `cached ${mb(file.size)} file, ${FILE_CONNECTIONS} conns, ${label}`
+    rows.push({
+      figure: `${what}: throughput`,
+      proxy: mbPerSecond(figures.bytesPerSecond),
+      reference: reference ? mbPerSecond(reference.bytesPerSecond) : noReferenceWhy(context),
+      ...judge({ ratio: reference ? figures.bytesPerSecond / reference.bytesPerSecond : undefined, target: 0.8, atLeast: true }),
+    })
+    rows.push({
+      figure: `${what}: server CPU per MB`,
+      proxy: `${figures.cpuMsPerMb.toFixed(2)} ms`,
+      reference: reference ? `${reference.cpuMsPerMb.toFixed(2)} ms` : '—',
+      ratio: reference ? `${(figures.cpuMsPerMb / reference.cpuMsPerMb).toFixed(2)}x` : '—',
+      target: '—',
+      result: 'n/a',
+    })
+  }
+  return rows
+}
+
+/**
+ * 3. A cold file (page and file both uncached; each round uses its own project and bytes), one
+ * client, against a direct download of the same file from the upstream. Medians of the rounds.
+ * `filesPath` `slow` lists the files under nginx's rate-limited alias: a fast real link rather
+ * than loopback, where the figure is only the proxy's CPU cost per byte.
+ */
+export async function measureColdFile(context: BenchContext, proxy: BenchProxy, options: { label: string; files: readonly BenchFile[]; filesPath: 'files' | 'slow'; link: string }): Promise<Row[]> {
+  const { label, files, filesPath, link } = options
+  const direct: number[] = []
+  const proxied: number[] = []
+  let proxyCpuSeconds = 0
+  for (const [round, file] of files.entries()) {
+    const urls = [`${context.upstream.origin}/${filesPath}/${file.filename}`, `${proxy.origin}/files/${file.project}/${file.filename}`]
+    // Alternate which goes first, so neither always meets a warmer page cache or CPU.
+    const order = round % 2 === 0 ? [0, 1] : [1, 0]
+    for (const which of order) {
+      const cpuBefore = cpuSeconds(proxy.pid)
+      // The warm-up GET (the direct file) readies the client process's read path, not the proxy.
+      const result = await fetchOnce(urls[which] ?? '', 1, `${context.upstream.origin}/files/${file.filename}`)
+      if (result.statuses[0] !== 200 || result.bytes[0] !== file.size) throw new Error(`cold download of ${urls[which]} failed: ${JSON.stringify(result)}`)
+      ;(which === 0 ? direct : proxied).push(result.wallMs[0] ?? Number.NaN)
+      if (which === 1) proxyCpuSeconds += cpuSeconds(proxy.pid) - cpuBefore
+    }
+  }
+  const proxyMs = median(proxied)
+  const directMs = median(direct)
+  const size = files[0]?.size ?? 0
+  const cpuMsPerMb = (proxyCpuSeconds * 1000) / ((size * files.length) / 1e6)
+  context.notes.push(`cold ${mb(size)} over ${link}: proxy ${proxied.map((value) => value.toFixed(0)).join('/')} ms, direct ${direct.map((value) => value.toFixed(0)).join('/')} ms; proxy CPU ${cpuMsPerMb.toFixed(2)} ms/MB`)
+  return [
+    {
+      figure: `cold ${mb(size)} file (page + file uncached), upstream ${link}, 1 client, ${label}: wall time`,
+      proxy: `${ms(proxyMs)} (${mbPerSecond((size / proxyMs) * 1000)})`,
+      reference: hasReference(context) ? `${ms(directMs)} (${mbPerSecond((size / directMs) * 1000)}) direct` : noReferenceWhy(context),
+      ...judge({ ratio: hasReference(context) ? proxyMs / directMs : undefined, target: 1.1, atLeast: false }),
+    },
+  ]
+}
+
+/**
+ * 4. Peak RSS (VmHWM) while SWARM_CLIENTS download one large file at once: cold (one coalesced
+ * upstream download), then warm from a restarted proxy on the same cache, so the warm peak does
+ * not inherit the cold phase's heap.
+ */
+export async function measureSwarmRss(context: BenchContext, startProxy: () => Promise<BenchProxy>, label: string, file: BenchFile): Promise<Row[]> {
+  const rows: Row[] = []
+  for (const phase of ['cold, coalesced', 'warm'] as const) {
+    const proxy = await startProxy()
+    const url = `${proxy.origin}/files/${file.project}/${file.filename}`
+    const idle = proxy.memory()
+    if (!proxy.resetPeak()) context.notes.push('the kernel refused to reset VmHWM: the peak includes start-up')
+    const cpuBefore = cpuSeconds(proxy.pid)
+    const result = await fetchOnce(url, SWARM_CLIENTS)
+    const cpuMs = (cpuSeconds(proxy.pid) - cpuBefore) * 1000
+    const peakMb = proxy.memory().peakRssBytes / 1e6
+    await proxy.stop()
+    const failed = result.statuses.filter((status, i) => status !== 200 || result.bytes[i] !== file.size).length
+    if (failed > 0) throw new Error(`${failed} of ${SWARM_CLIENTS} swarm downloads of ${url} failed: ${JSON.stringify(result.statuses)}`)
+    const totalBytes = file.size * SWARM_CLIENTS
+    rows.push({
+      figure: `peak RSS, ${SWARM_CLIENTS} clients x ${mb(file.size)} file, ${phase}, ${label}`,
+      proxy: `${peakMb.toFixed(0)} MB`,
+      reference: `idle ${(idle.rssBytes / 1e6).toFixed(0)} MB; ${(result.totalMs / 1000).toFixed(1)} s, ${mbPerSecond((totalBytes / result.totalMs) * 1000)}, CPU ${(cpuMs / (totalBytes / 1e6)).toFixed(2)} ms/MB`,
+      ...judgeLimit({ value: peakMb, limit: RSS_LIMIT_MB, unit: 'MB' }),
+    })
+  }
+  return rows
+}

@@ -1,0 +1,152 @@
+/**
+ * `npm run bench`: builds the upstream tree in a temp dir, starts nginx (or the Node stand-in) as
+ * upstream and reference, starts the built proxy, runs the measurements of measure.ts and prints
+ * one table. Everything it starts is stopped and its temp dir removed at the end; it writes
+ * nothing into the repository.
+ *
+ * Then the TUF benchmarks at PEP 458 scale (tuf-engine.ts against tuf-js, verifying-overhead.ts
+ * against the hash-only proxy), each with its own table.
+ *
+ * Flags (for investigation): `--sections page,file,cold,rss,tuf,verifying` runs a subset;
+ * `--cpu-prof DIR` runs the HTTP proxies under `node --cpu-prof` with profiles written to DIR.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { addProject } from './fixtures.js'
+import { pickGenerator } from './generators.js'
+import { FILE_CONNECTIONS, measureCachedFile, measureColdFile, measurePage, measureSwarmRss, PAGE_CONNECTIONS, SWARM_CLIENTS, type BenchContext } from './measure.js'
+import { BenchProxy, type LogLevel } from './proxy.js'
+import { formatTable, type Row } from './report.js'
+import { freePort, SLOW_BYTES_PER_SECOND, startStaticServer } from './servers.js'
+import { run as runTufEngine } from './tuf-engine.js'
+import { formatRows } from './tuf-rows.js'
+import { run as runVerifyingOverhead } from './verifying-overhead.js'
+
+const SECTIONS = ['page', 'file', 'cold', 'rss', 'tuf', 'verifying'] as const
+type Section = (typeof SECTIONS)[number]
+
+const PAGE_FILES = 40
+const PAGE_FILE_BYTES = 4096
+const FILE_BYTES = 50 * 1024 * 1024
+const COLD_ROUNDS = 5
+const SWARM_FILE_BYTES = 500 * 1024 * 1024
+
+function parseFlags(argv: readonly string[]): { sections: ReadonlySet<Section>; cpuProfDir: string | undefined } {
+  let sections: ReadonlySet<Section> = new Set(SECTIONS)
+  let cpuProfDir: string | undefined
+  for (let i = 0; i < argv.length; i += 1) {
+    const value = argv[i + 1]
+    if (argv[i] === '--sections' && value) {
+      const wanted = value.split(',')
+      const unknown = wanted.filter((name) => !SECTIONS.some((section) => section === name))
+      if (unknown.length > 0) throw new Error(`--sections: unknown ${unknown.join(', ')} (known: ${SECTIONS.join(', ')})`)
+      sections = new Set(SECTIONS.filter((section) => wanted.includes(section)))
+      i += 1
+    } else if (argv[i] === '--cpu-prof' && value) {
+      cpuProfDir = resolve(value)
+      i += 1
+    } else {
+      throw new Error(`unknown argument ${argv[i]}; flags: --sections ${SECTIONS.join(',')}, --cpu-prof DIR`)
+    }
+  }
+  return { sections, cpuProfDir }
+}
+
+async function main(): Promise<void> {
+  const { sections, cpuProfDir } = parseFlags(process.argv.slice(2))
+  const startedMs = performance.now()
+  const loadBefore = loadavg()[0] ?? 0
+  const tempDir = mkdtempSync(join(tmpdir(), 'tuf-proxy-bench-'))
+  const wwwDir = join(tempDir, 'www')
+  const stops: Array<() => Promise<void>> = []
+  try {
+    mkdirSync(wwwDir, { recursive: true })
+    writeFileSync(join(wwwDir, 'health'), 'ok\n')
+    const upstreamPort = await freePort()
+    const upstreamOrigin = `http://127.0.0.1:${upstreamPort}`
+    const project = (name: string, sizes: readonly number[], seed: number, filesPath: 'files' | 'slow' = 'files') =>
+      addProject({ wwwDir, upstreamOrigin, project: name, sizes, seed, filesPath })
+    const pageProject = project('bench-page', Array.from({ length: PAGE_FILES }, () => PAGE_FILE_BYTES), 1)
+    const cachedFile = sections.has('file') ? project('bench-file', [FILE_BYTES], 100) : []
+    const coldFiles = (filesPath: 'files' | 'slow', seed: number) =>
+      sections.has('cold') ? Array.from({ length: COLD_ROUNDS }, (_unused, i) => project(`bench-${filesPath}-${i + 1}`, [FILE_BYTES], seed + i, filesPath)).flat() : []
+    const loopbackFiles = coldFiles('files', 200)
+    const slowFiles = coldFiles('slow', 400)
+    const swarmFile = sections.has('rss') ? project('bench-swarm', [SWARM_FILE_BYTES], 300) : []
+    const fixturesMs = performance.now() - startedMs
+
+    const upstream = await startStaticServer({ tempDir, wwwDir, port: upstreamPort })
+    stops.push(() => upstream.stop())
+    const { generator, description: generatorDescription } = pickGenerator()
+    const context: BenchContext = { generator, upstream, wwwDir, notes: [] }
+    let proxyCount = 0
+    const startProxy = async (logLevel: LogLevel, cacheName?: string): Promise<BenchProxy> => {
+      proxyCount += 1
+      const proxy = await BenchProxy.start({
+        upstreamUrl: `${upstream.origin}/simple/`,
+        cacheDir: join(tempDir, cacheName ?? `cache-${proxyCount}`),
+        logPath: join(tempDir, `proxy-${proxyCount}.log`),
+        logLevel,
+        ...(cpuProfDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] } : {}),
+      })
+      stops.unshift(() => proxy.stop())
+      return proxy
+    }
+
+    const rows: Row[] = []
+    if (sections.has('page') || sections.has('file')) {
+      const proxies = [
+        { label: 'log info', proxy: await startProxy('info') },
+        { label: 'log warn', proxy: await startProxy('warn') },
+      ]
+      if (sections.has('page')) rows.push(...(await measurePage(context, proxies, 'bench-page')))
+      if (sections.has('file') && cachedFile[0]) rows.push(...(await measureCachedFile(context, proxies, cachedFile[0])))
+      const infoProxy = proxies[0]?.proxy
+      if (infoProxy) context.notes.push(`the log-info proxy wrote ${infoProxy.logCount('request')} request lines`)
+    }
+    if (sections.has('cold')) {
+      const proxy = await startProxy('info')
+      rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: loopbackFiles, filesPath: 'files', link: `${upstream.kind} on loopback` })))
+      if (upstream.kind === 'nginx') {
+        const link = `nginx at ${SLOW_BYTES_PER_SECOND / 1e6} MB/s`
+        rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: slowFiles, filesPath: 'slow', link })))
+      }
+    }
+    if (sections.has('rss') && swarmFile[0]) rows.push(...(await measureSwarmRss(context, () => startProxy('info', 'cache-swarm'), 'log info', swarmFile[0])))
+
+    process.stdout.write(`\ntuf-proxy bench (${((performance.now() - startedMs) / 1000).toFixed(0)} s, fixtures ${(fixturesMs / 1000).toFixed(1)} s)\n\n`)
+    process.stdout.write(formatTable(rows))
+    process.stdout.write('\n')
+    const facts = [
+      `machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown cpu'}), Linux ${release()}, node ${process.version}`,
+      `reference/upstream: ${upstream.description}${upstream.kind === 'nginx' ? ', 1 worker, sendfile on, access_log off' : ''}`,
+      `load generator: ${generatorDescription}, separate process; page ${PAGE_CONNECTIONS} conns, file ${FILE_CONNECTIONS} conns, swarm ${SWARM_CLIENTS} clients (bench/loader.js)`,
+      `page: ${pageProject.length} files listed; rates: 1 s warm-up, then 3 rounds of 3 s per target taking turns, medians; proxy stdout (JSON logs) goes to a file`,
+      `load average (1 min) before ${loadBefore.toFixed(2)}, after ${(loadavg()[0] ?? 0).toFixed(2)}${loadBefore > 0.5 ? ': OTHER WORK WAS RUNNING, figures are noisy' : ''}`,
+      ...context.notes,
+    ]
+    process.stdout.write(`${facts.map((line) => `- ${line}`).join('\n')}\n`)
+    if (sections.has('tuf')) {
+      const notes: string[] = []
+      const tufRows = await runTufEngine({ log: (line) => notes.push(line) })
+      process.stdout.write(`\nTUF engine, PEP 458 scale (ratio = tuf-proxy / tuf-js 5, measured in this run)\n\n${formatRows(tufRows, 'tuf-js')}`)
+      process.stdout.write(`${notes.map((line) => `- ${line}`).join('\n')}\n`)
+    }
+    if (sections.has('verifying')) {
+      const notes: string[] = []
+      const overheadRows = await runVerifyingOverhead({ log: (line) => notes.push(line) })
+      process.stdout.write(`\nVerifying mode vs hash-only serving, 16,384 bins (ratio = verifying / hash-only)\n\n${formatRows(overheadRows, 'hash-only')}`)
+      process.stdout.write(`${notes.map((line) => `- ${line}`).join('\n')}\n`)
+    }
+  } finally {
+    for (const stop of stops) await stop().catch((error: unknown) => process.stderr.write(`bench: stopping failed: ${String(error)}\n`))
+    rmSync(tempDir, { recursive: true, force: true })
+  }
+}
+
+await main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.exitCode = 1
+})
