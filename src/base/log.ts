@@ -16,7 +16,8 @@ export interface Logger {
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 
 export function createJsonLogger(options: {
-  write: (line: string) => void
+  /** receives each line with its level, so a writer may batch routine lines but not warnings */
+  write: (line: string, level: LogLevel) => void
   level?: LogLevel
   nowMs?: () => number
   /** events written whatever the level, e.g. the start-up line a supervisor reads the port from */
@@ -37,7 +38,7 @@ export function createJsonLogger(options: {
         line += `,${JSON.stringify(key)}:${JSON.stringify(value)}`
       }
     }
-    options.write(`${line}}\n`)
+    options.write(`${line}}\n`, level)
   }
   return {
     log,

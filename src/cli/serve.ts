@@ -112,8 +112,8 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
     upstreamState: () => health.state,
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
-  const app = createApp({ mirror, metrics, logger, clock })
-  const listening = await listen(app, { host: settings.host, port: settings.port })
+  const { app, hotPath } = createApp({ mirror, metrics, logger, clock })
+  const listening = await listen(app, hotPath, { host: settings.host, port: settings.port })
   logger.info('listening', {
     host: listening.address.address,
     port: listening.address.port,

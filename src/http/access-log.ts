@@ -5,9 +5,10 @@
  * closes, with their real status, length and whether they completed.
  */
 import type { MiddlewareHandler } from 'hono'
-import type { Clock, Logger, Metrics } from '../base/index.js'
+import type { Clock, Logger } from '../base/index.js'
 import type { AppEnv } from './app.js'
 import { BadRequestError, errorResponse } from './error-response.js'
+import type { RequestLog } from './request-log.js'
 
 /** Longest request target accepted; PEP 503 paths are short, and this bounds hostile input. */
 const MAX_PATH_BYTES = 2048
@@ -25,22 +26,7 @@ function checkRequestTarget(raw: string): BadRequestError | undefined {
   return undefined
 }
 
-const REQUESTS_METRIC = 'tuf_proxy_http_requests_total'
-const REQUESTS_HELP = 'HTTP requests by method and status class'
-
-export function frontDoor(deps: { logger: Logger; metrics: Metrics; clock: Clock }): MiddlewareHandler<AppEnv> {
-  // Series handles by "METHOD Nxx": the label set is small and fixed, so this map stays tiny.
-  const counters = new Map<string, { inc(): void }>()
-  const count = (method: string, status: number) => {
-    const statusClass = `${Math.floor(status / 100)}xx`
-    const key = `${method} ${statusClass}`
-    let counter = counters.get(key)
-    if (!counter) {
-      counter = deps.metrics.counter(REQUESTS_METRIC, REQUESTS_HELP, { method, status: statusClass })
-      if (counters.size < 64) counters.set(key, counter)
-    }
-    counter.inc()
-  }
+export function frontDoor(deps: { logger: Logger; clock: Clock; requestLog: RequestLog }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const startMs = deps.clock.nowMs()
     const method = c.req.method
@@ -53,22 +39,12 @@ export function frontDoor(deps: { logger: Logger; metrics: Metrics; clock: Clock
     } else await next()
     // Hono writes its responses after the handler returns; raw file bodies were written already.
     if (!res.headersSent) {
-      count(method, c.res.status)
       const served = c.get('served')
-      deps.logger.info('request', {
-        method,
-        path,
-        status: c.res.status,
-        cache: served?.cache,
-        reason: served?.reason,
-        bytes: served?.bytes,
-        ms: deps.clock.nowMs() - startMs,
-      })
+      deps.requestLog({ method, path, status: c.res.status, cache: served?.cache, reason: served?.reason, bytes: served?.bytes, ms: deps.clock.nowMs() - startMs })
       return
     }
-    const log = () => {
-      count(method, res.statusCode)
-      deps.logger.info('request', {
+    const log = () =>
+      deps.requestLog({
         method,
         path,
         status: res.statusCode,
@@ -78,7 +54,6 @@ export function frontDoor(deps: { logger: Logger; metrics: Metrics; clock: Clock
         ms: deps.clock.nowMs() - startMs,
         complete: res.writableFinished,
       })
-    }
     if (res.closed) log()
     else res.once('close', log)
   }

@@ -1,37 +1,42 @@
 /**
- * Binds the app with @hono/node-server and shuts it down gracefully: stop accepting, let running
- * responses finish for a grace period, then close what is left.
+ * Binds the app with @hono/node-server behind the hot path, and shuts it down gracefully: stop
+ * accepting, let running responses finish for a grace period, then close what is left.
  */
-import { serve } from '@hono/node-server'
-import type { Server } from 'node:http'
+import { getRequestListener } from '@hono/node-server'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Hono } from 'hono'
 import type { AppEnv } from './app.js'
+import type { HotPath } from './hot-pages.js'
 
 export interface Listening {
   readonly address: AddressInfo
   close(graceMs: number): Promise<void>
 }
 
-export function listen(app: Hono<AppEnv>, options: { host: string; port: number }): Promise<Listening> {
+export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: string; port: number }): Promise<Listening> {
+  const honoListener = getRequestListener(app.fetch)
+  const server = createServer((req, res) => {
+    if (!hotPath(req, res)) void honoListener(req, res)
+  })
+  server.keepAliveTimeout = 65_000
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, (address) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject)
       resolve({
-        address,
+        address: server.address() as AddressInfo,
         close: (graceMs) =>
           new Promise<void>((done) => {
-            const timer = setTimeout(() => httpServer.closeAllConnections(), graceMs)
+            const timer = setTimeout(() => server.closeAllConnections(), graceMs)
             timer.unref()
-            httpServer.close(() => {
+            server.close(() => {
               clearTimeout(timer)
               done()
             })
-            httpServer.closeIdleConnections()
+            server.closeIdleConnections()
           }),
       })
-    }) as Server
-    const httpServer = server
-    server.keepAliveTimeout = 65_000
-    server.once('error', reject)
+    })
   })
 }

@@ -101,11 +101,14 @@ export class SimplePages {
   readonly #memory: LRUCache<string, Entry>
   readonly #notFound = new Map<string, number>()
   readonly #flights = new SingleFlight<{ entry: Entry; cache: CacheStatus }>()
+  readonly #counters: Record<CacheStatus, { inc(): void }>
 
   constructor(
     private readonly options: SimplePagesOptions,
     private readonly deps: SimplePagesDeps,
   ) {
+    const counter = (result: CacheStatus) => deps.metrics.counter(CACHE_METRIC, CACHE_HELP, { kind: 'page', result })
+    this.#counters = { HIT: counter('HIT'), MISS: counter('MISS'), STALE: counter('STALE') }
     this.#memory = new LRUCache<string, Entry>({
       maxSize: options.memoryMaxBytes ?? 256 * 1024 * 1024,
       // parsed models and rendered variants take a few times the upstream body
@@ -127,6 +130,18 @@ export class SimplePages {
   async project(project: string, format: SimpleFormat): Promise<RenderedPage> {
     const { entry, cache } = await this.#resolve(project)
     return this.#render(entry, format, cache)
+  }
+
+  /**
+   * The rendered page when it is fresh in memory, else undefined (then call `index()` or
+   * `project()`, which fetch, revalidate and fall back). Synchronous, for the hot path.
+   * @param key '' for the project list, else a PEP 503 normalized name
+   */
+  peekFresh(key: string, format: SimpleFormat): RenderedPage | undefined {
+    const entry = this.#memory.get(key)
+    if (!entry || !isFresh(entry.staleAtMs, this.deps.clock.nowMs())) return undefined
+    this.#count('HIT')
+    return this.#render(entry, format, 'HIT')
   }
 
   /** The upstream's entry for one file of a project, from the current (or last good) page. */
@@ -291,7 +306,7 @@ export class SimplePages {
   }
 
   #count(cache: CacheStatus): void {
-    this.deps.metrics.inc(CACHE_METRIC, CACHE_HELP, { kind: 'page', result: cache })
+    this.#counters[cache].inc()
   }
 }
 

@@ -117,6 +117,10 @@ describe('core proxy behaviour', () => {
     const etag = String(second.headers.etag)
     const notModified = await get(`${proxy.url}/simple/demo-pkg/`, { 'if-none-match': etag })
     assert.equal(notModified.status, 304)
+    // Fresh cached pages are answered by the hot path; they are logged and counted all the same.
+    const logged = await proxy.waitForLog((line) => line.event === 'request' && line.status === 304)
+    assert.equal(logged.cache, 'HIT')
+    assert.equal(await proxy.metric('tuf_proxy_cache_total', { kind: 'page', result: 'HIT' }), 2)
     const head = await request(`${proxy.url}/simple/demo-pkg/`, { method: 'HEAD' })
     await head.body.dump()
     assert.equal(head.statusCode, 200)

@@ -6,6 +6,7 @@ import type { Context, Hono } from 'hono'
 import { negotiate, normalizeName, isValidProjectName } from '../../index/index.js'
 import type { RenderedPage, SimplePages } from '../../mirror/index.js'
 import { BadRequestError } from '../error-response.js'
+import { matchesIfNoneMatch, negotiateAccept, pageHeaders } from '../page-headers.js'
 import type { AppEnv } from '../app.js'
 
 export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages): void {
@@ -33,21 +34,10 @@ function withQuery(c: Context<AppEnv>, path: string): string {
   return `${path}${query}`
 }
 
-/** Negotiations by Accept header: clients send a handful of distinct headers, so this stays small. */
-const negotiated = new Map<string, ReturnType<typeof negotiate>>()
-const NEGOTIATED_MAX_ENTRIES = 256
-
 function negotiateOr406(c: Context<AppEnv>) {
   // Node's parsed headers: hono's c.req.header() would build a whole Headers object per request.
   const accept = c.env.incoming.headers.accept
-  if (c.env.incoming.url?.includes('?')) return negotiate(accept, c.req.query('format'))
-  const key = accept ?? ''
-  let format = negotiated.get(key)
-  if (format === undefined && !negotiated.has(key)) {
-    format = negotiate(accept, undefined)
-    if (negotiated.size < NEGOTIATED_MAX_ENTRIES) negotiated.set(key, format)
-  }
-  return format
+  return c.env.incoming.url?.includes('?') ? negotiate(accept, c.req.query('format')) : negotiateAccept(accept)
 }
 
 function notAcceptable(): Response {
@@ -58,16 +48,8 @@ function notAcceptable(): Response {
 }
 
 function pageResponse(c: Context<AppEnv>, page: RenderedPage): Response {
-  const headers: Record<string, string> = {
-    'content-type': page.contentType,
-    etag: page.etag,
-    vary: 'Accept',
-    'x-cache': page.cache,
-    'cache-control': 'max-age=0, must-revalidate',
-  }
-  if (page.serial !== undefined) headers['x-pypi-last-serial'] = String(page.serial)
-  const ifNoneMatch = c.env.incoming.headers['if-none-match']
-  if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === page.etag || tag.trim() === '*')) {
+  const headers = pageHeaders(page)
+  if (matchesIfNoneMatch(c.env.incoming.headers['if-none-match'], page.etag)) {
     c.set('served', { cache: page.cache })
     return new Response(null, { status: 304, headers })
   }
