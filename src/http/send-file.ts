@@ -3,7 +3,6 @@
  * it is faster for large files, and on Node 20 a `Readable.toWeb()` body returned through hono
  * crashes the process when the client disconnects mid-body (nodejs/node#64529).
  */
-import { once } from 'node:events'
 import { open } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
 import type { BlobRef, Download } from '../mirror/index.js'
@@ -33,7 +32,6 @@ export async function sendBlob(res: ServerResponse, ref: BlobRef, headers: Heade
       res.end()
       return
     }
-    const closed = closedPromise(res)
     let current = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
     let other = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
     for (let position = 0; position < ref.size; [current, other] = [other, current]) {
@@ -42,7 +40,7 @@ export async function sendBlob(res: ServerResponse, ref: BlobRef, headers: Heade
       const { bytesRead } = await file.read(current.buffer, 0, Math.min(READ_CHUNK_BYTES, ref.size - position), position)
       if (bytesRead === 0) throw new Error(`blob ${ref.sha256} is shorter than its recorded ${ref.size} bytes`)
       position += bytesRead
-      current.sent = written(res, current.buffer.subarray(0, bytesRead), closed)
+      current.sent = written(res, current.buffer.subarray(0, bytesRead))
     }
     if (!(await current.sent) || !(await other.sent)) return
     res.end()
@@ -54,18 +52,24 @@ export async function sendBlob(res: ServerResponse, ref: BlobRef, headers: Heade
   }
 }
 
-/** Resolves when the response is closed (finished or aborted); never rejects. */
-function closedPromise(res: ServerResponse): Promise<void> {
-  return once(res, 'close').then(
-    () => undefined,
-    () => undefined,
-  )
-}
-
-/** Writes `chunk`; true once the socket took it, false if the response closed first. */
-function written(res: ServerResponse, chunk: Uint8Array, closed: Promise<void>): Promise<boolean> {
-  const flushed = new Promise<boolean>((resolve) => res.write(chunk, (error) => resolve(!error)))
-  return Promise.race([flushed, closed.then(() => false)])
+/**
+ * Writes `chunk`; true once the socket took it, false if the response closed first. The close
+ * listener is removed as soon as the write settles: a reaction left on one long-lived "closed"
+ * promise per chunk would pile up, thousands per download.
+ */
+function written(res: ServerResponse, chunk: Uint8Array): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    if (res.destroyed) {
+      resolve(false)
+      return
+    }
+    const onClose = () => resolve(false)
+    res.once('close', onClose)
+    res.write(chunk, (error) => {
+      res.off('close', onClose)
+      resolve(!error)
+    })
+  })
 }
 
 /**
@@ -83,19 +87,17 @@ export async function sendDownload(res: ServerResponse, download: Download, head
   await download.headway(VERIFY_BEFORE_HEADERS_BYTES)
   const size = download.size
   res.writeHead(200, size === undefined ? headers : { ...headers, 'content-length': String(size) })
-  const closed = closedPromise(res).then(() => 'closed' as const)
   try {
+    // Chunk N's buffer may be reused for chunk N + 2 (see Download.chunks), so the next chunk is
+    // asked for only once the socket has taken the one before the current.
+    let previous: Promise<boolean> = Promise.resolve(true)
     for await (const chunk of download.chunks()) {
       if (res.destroyed) return
-      if (!res.write(chunk)) {
-        const drained = once(res, 'drain').then(
-          () => 'drained' as const,
-          () => 'closed' as const,
-        )
-        const outcome = await Promise.race([drained, closed])
-        if (outcome === 'closed') return
-      }
+      const sent = written(res, chunk)
+      if (!(await previous)) return
+      previous = sent
     }
+    if (!(await previous)) return
     res.end()
   } catch {
     res.destroy()

@@ -18,11 +18,11 @@ import { UpstreamProtocolError, UpstreamTooLargeError, type UpstreamClient } fro
 import type { DropLog } from './drops.js'
 
 /** Bytes read from the temporary file per read call (only readers that fell behind the window read the file). */
-const READ_CHUNK_BYTES = 256 * 1024
+const READ_CHUNK_BYTES = 128 * 1024
 /** Writes are batched to about this size: per-call overhead dominates small writes. */
 const FLUSH_BATCH_BYTES = 1024 * 1024
 /** The upstream is paused while more than this is received but not yet on disk (bounds memory per download). */
-const MAX_UNFLUSHED_BYTES = 8 * 1024 * 1024
+const MAX_UNFLUSHED_BYTES = 4 * 1024 * 1024
 
 export interface DownloadDeps {
   readonly upstream: UpstreamClient
@@ -219,6 +219,9 @@ export class Download {
 
   /**
    * The file's bytes from the start, as they arrive, withholding the last byte until verified.
+   * A yielded chunk may be a view of a buffer this reader reuses: it stays valid until the
+   * consumer asks for the chunk after next, so a consumer must be done with chunk N (e.g. the
+   * socket has taken it) before it requests chunk N + 2.
    * @throws the download's error (IntegrityError, UpstreamError) if it fails: the caller must
    *   then abort its response rather than end it.
    */
@@ -228,6 +231,8 @@ export class Download {
     const shared = this.#file
     const file = shared ?? (await open((await this.#finished).path, 'r'))
     if (shared) this.#users += 1
+    const buffers: Array<Buffer | undefined> = [undefined, undefined]
+    let turn = 0
     try {
       let position = 0
       for (;;) {
@@ -241,12 +246,15 @@ export class Download {
             yield inMemory
             continue
           }
-          // Not in memory, so it is on disk: [0, #flushed) is in the file.
-          const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.min(limit, shared ? this.#flushed : limit) - position))
-          const { bytesRead } = await file.read(buffer, 0, buffer.byteLength, position)
+          // Not in memory, so it is on disk: [0, #flushed) is in the file. Two buffers take
+          // turns (see the contract above), so a reader that fell behind allocates nothing per read.
+          const buffer = (buffers[turn] ??= Buffer.allocUnsafe(READ_CHUNK_BYTES))
+          turn ^= 1
+          const length = Math.min(READ_CHUNK_BYTES, Math.min(limit, shared ? this.#flushed : limit) - position)
+          const { bytesRead } = await file.read(buffer, 0, length, position)
           if (bytesRead === 0) throw new Error('temporary download file is shorter than received')
           position += bytesRead
-          yield bytesRead === buffer.byteLength ? buffer : buffer.subarray(0, bytesRead)
+          yield buffer.subarray(0, bytesRead)
           continue
         }
         if (state === 'verified') return
