@@ -203,14 +203,10 @@ export class TufMirror implements TufFrontend {
       if (error instanceof UpstreamError && !(error instanceof UpstreamHttpError)) this.#recordIfBadData(error, target.url)
       throw error
     })
-    try {
-      const verifier = createDigestVerifier(target.evidence)
-      verifier.update(body)
-      verifier.finish()
-    } catch (error) {
-      this.deps.drops.record({ reason: errorCode(error), what: 'page', url: target.url, detail: describeError(error) })
-      throw error
-    }
+    // A mismatch throws IntegrityError; SimplePages records the drop (once) and falls back.
+    const verifier = createDigestVerifier(target.evidence)
+    verifier.update(body)
+    verifier.finish()
     await this.deps.blobs.putBytes(body).catch((error: unknown) => this.deps.logger.error('store_failed', { url: maskUrl(target.url), detail: describeError(error) }))
     return body
   }
