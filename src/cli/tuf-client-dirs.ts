@@ -2,17 +2,17 @@
  * The two directories of `tuf-proxy tuf-client` as the TUF conformance suite lays them out: the
  * metadata dir (plain names handed over by TufSession, e.g. `root.json`, `%3F.json`, stored
  * byte for byte) and the target dir (one stable file per target path). Writes are temp file +
- * rename, so a reader sees the old file or the new one; temp names start with "." and end in
- * ".tmp", which the suite ignores (it counts `*.json` and reads non-hidden files) and which we
- * sweep on open.
+ * rename (store/'s writeFileAtomic), so a reader sees the old file or the new one; temp names
+ * start with "." and end in ".tmp", which the suite ignores (it counts `*.json` and reads
+ * non-hidden files) and which are swept on open.
  *
  * Deliberately not store/'s trust-state store: its name encoding would re-encode the already
  * quoted role names (`%3F.json` → `%253F%2Ejson`), and the suite expects `<quoted role>.json`.
  */
-import { randomBytes } from 'node:crypto'
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ProxyError } from '../base/index.js'
+import { isTempName, removeStaleTemps, writeFileAtomic } from '../store/index.js'
 import { quoteRoleName } from '../trust/index.js'
 // tuf-session.js, not mirror/index.js: this client needs none of the PyPI mirror's modules
 import type { MetadataStore } from '../mirror/tuf-session.js'
@@ -21,8 +21,6 @@ import type { MetadataStore } from '../mirror/tuf-session.js'
 export class ClientDirError extends ProxyError {
   readonly code = 'local_disk'
 }
-
-const TEMP_NAME = /^\.tuf-client-[0-9a-f]{16}\.tmp$/
 
 function errnoCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined
@@ -38,39 +36,19 @@ function describe(error: unknown): string {
  * @throws {ClientDirError}
  */
 function checkedFileName(name: string): string {
-  if (name === '' || name === '.' || name === '..' || TEMP_NAME.test(name) || /[/\\\0]/.test(name)) {
+  if (name === '' || name === '.' || name === '..' || isTempName(name) || /[/\\\0]/.test(name)) {
     throw new ClientDirError(`refusing to use ${JSON.stringify(name.slice(0, 64))} as a file name`)
   }
   return name
 }
 
-/** Writes `dir/name` atomically; the temp file is removed on failure. @throws {ClientDirError} */
-async function writeFileAtomic(dir: string, name: string, bytes: Uint8Array, fsync: boolean): Promise<void> {
-  const tempPath = join(dir, `.tuf-client-${randomBytes(8).toString('hex')}.tmp`)
-  try {
-    const handle = await open(tempPath, 'wx')
-    try {
-      await handle.writeFile(bytes)
-      if (fsync) await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(tempPath, join(dir, name))
-  } catch (error) {
-    await rm(tempPath, { force: true }).catch(() => undefined)
-    throw new ClientDirError(`cannot write ${join(dir, name)}: ${describe(error)}`, { cause: error })
-  }
-}
-
 /** Removes temp files left by a crashed run. @throws {ClientDirError} when `dir` cannot be listed */
 async function sweepTemps(dir: string): Promise<void> {
-  let names: string[]
   try {
-    names = await readdir(dir)
+    await removeStaleTemps(dir)
   } catch (error) {
     throw new ClientDirError(`cannot read the directory ${dir}: ${describe(error)}`, { cause: error })
   }
-  for (const name of names) if (TEMP_NAME.test(name)) await rm(join(dir, name), { force: true }).catch(() => undefined)
 }
 
 async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
@@ -91,7 +69,7 @@ export async function openMetadataDir(dir: string): Promise<MetadataStore> {
   await sweepTemps(dir)
   return {
     read: (name) => readIfPresent(join(dir, checkedFileName(name))),
-    write: (name, bytes) => writeFileAtomic(dir, checkedFileName(name), bytes, true),
+    write: (name, bytes) => writeFileAtomic({ dir, name: checkedFileName(name), bytes, fsync: true }),
   }
 }
 
@@ -101,7 +79,7 @@ export async function openMetadataDir(dir: string): Promise<MetadataStore> {
  * @throws {ClientDirError}
  */
 export async function installTrustedRoot(dir: string, rootBytes: Uint8Array): Promise<void> {
-  await writeFileAtomic(dir, 'root.json', rootBytes, true)
+  await writeFileAtomic({ dir, name: 'root.json', bytes: rootBytes, fsync: true })
 }
 
 /**
@@ -137,6 +115,6 @@ export async function openTargetDir(dir: string): Promise<TargetDir> {
       return readIfPresent(file)
     },
     // Not fsynced: a target lost in a power cut is simply downloaded again.
-    write: (path, bytes) => writeFileAtomic(dir, checkedFileName(targetFileName(path)), bytes, false),
+    write: (path, bytes) => writeFileAtomic({ dir, name: checkedFileName(targetFileName(path)), bytes, fsync: false }),
   }
 }

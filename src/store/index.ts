@@ -9,3 +9,4 @@ export {
 } from './blobs.js'
 export { type RecordStore, openRecordStore } from './records.js'
 export { type TrustStateStore, openTrustStateStore, trustFileName } from './trust-state.js'
+export { writeFileAtomic, removeStaleTemps, isTempName } from './atomic-file.js'
