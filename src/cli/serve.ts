@@ -98,7 +98,7 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
       upstreamUrl: settings.upstream,
       indexTtlSeconds: settings.indexTtlSeconds,
       isAllowedUrl: (url) => isAllowed(upstream, url),
-      ...(tuf ? { canServeStale: () => tuf.isUsable() } : {}),
+      ...(tuf ? { canServeStale: () => tuf.isUsable(), recordNamespace: 'tuf-page' } : {}),
     },
     { source: tuf ? tuf.pageSource(httpSource) : httpSource, blobs, records, clock, logger, metrics, drops },
   )

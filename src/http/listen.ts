@@ -9,6 +9,8 @@ import type { Hono } from 'hono'
 import type { AppEnv } from './app.js'
 import type { HotPath } from './hot-pages.js'
 
+const IDLE_SOCKET_TIMEOUT_MS = 120_000
+
 export interface Listening {
   readonly address: AddressInfo
   close(graceMs: number): Promise<void>
@@ -20,6 +22,9 @@ export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: str
     if (!hotPath(req, res)) void honoListener(req, res)
   })
   server.keepAliveTimeout = 65_000
+  // A client that stops reading would otherwise pin its file handle, buffers and download reader
+  // forever: a socket on which nothing moves for this long is closed.
+  server.timeout = IDLE_SOCKET_TIMEOUT_MS
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port, options.host, () => {

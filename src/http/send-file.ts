@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
-import type { BlobRef, Download } from '../mirror/index.js'
+import type { BlobRef, Download, FileResult } from '../mirror/index.js'
 
 /** Large reads keep syscalls per megabyte low; measured against 64 KiB in bench/. */
 const READ_CHUNK_BYTES = 1024 * 1024
@@ -23,26 +23,56 @@ export type HeaderMap = Record<string, string>
  * Measured in bench/: a fresh buffer per read (fs.createReadStream) costs about 2.3x the CPU
  * per megabyte and most of the peak memory with many concurrent downloads.
  */
-export async function sendBlob(res: ServerResponse, ref: BlobRef, headers: HeaderMap, isHead: boolean): Promise<void> {
+/**
+ * Sends a cached blob or a download in progress, with `headers` plus `X-Cache`. A blob evicted
+ * between the lookup and the open is looked up once more (it is then downloaded again).
+ */
+export async function sendFileResult(
+  res: ServerResponse,
+  options: { result: FileResult; headers: HeaderMap; isHead: boolean; lookUpAgain: () => Promise<FileResult> },
+): Promise<void> {
+  let { result } = options
+  const { isHead } = options
+  if (result.kind === 'cached') {
+    if (await sendBlob(res, result.ref, { ...options.headers, 'x-cache': result.cache }, isHead)) return
+    result = await options.lookUpAgain()
+    if (result.kind === 'cached') {
+      if (await sendBlob(res, result.ref, { ...options.headers, 'x-cache': result.cache }, isHead)) return
+      throw new Error(`cached blob ${result.ref.sha256} vanished twice while being opened`)
+    }
+  }
+  // Fail with a proper status while nothing is sent yet; after this, failures abort the body.
+  await result.download.headway(VERIFY_BEFORE_HEADERS_BYTES)
+  await sendDownload(res, result.download, { ...options.headers, 'x-cache': result.cache }, isHead)
+}
+
+/** @returns false, having sent nothing, when the blob was evicted before it could be opened */
+async function sendBlob(res: ServerResponse, ref: BlobRef, headers: HeaderMap, isHead: boolean): Promise<boolean> {
   // Opened before the status line: if eviction unlinks the blob later, this descriptor stays valid.
-  const file = await open(ref.path, 'r')
+  let file
+  try {
+    file = await open(ref.path, 'r')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
   try {
     res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
     if (isHead) {
       res.end()
-      return
+      return true
     }
     let current = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
     let other = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
     for (let position = 0; position < ref.size; [current, other] = [other, current]) {
       // A buffer is refilled only once the socket has taken its previous contents.
-      if (!(await current.sent)) return
+      if (!(await current.sent)) return true
       const { bytesRead } = await file.read(current.buffer, 0, Math.min(READ_CHUNK_BYTES, ref.size - position), position)
       if (bytesRead === 0) throw new Error(`blob ${ref.sha256} is shorter than its recorded ${ref.size} bytes`)
       position += bytesRead
       current.sent = written(res, current.buffer.subarray(0, bytesRead))
     }
-    if (!(await current.sent) || !(await other.sent)) return
+    if (!(await current.sent) || !(await other.sent)) return true
     res.end()
   } catch {
     // The client went away or the disk failed mid-body: nothing more to send; close the socket.
@@ -50,6 +80,7 @@ export async function sendBlob(res: ServerResponse, ref: BlobRef, headers: Heade
   } finally {
     await file.close().catch(() => undefined)
   }
+  return true
 }
 
 /**
@@ -76,7 +107,7 @@ function written(res: ServerResponse, chunk: Uint8Array): Promise<boolean> {
  * Streams a download in progress. On a verification failure the response is destroyed short of
  * its end, so the client sees a broken transfer, never a complete corrupt file.
  */
-export async function sendDownload(res: ServerResponse, download: Download, headers: HeaderMap, isHead: boolean): Promise<void> {
+async function sendDownload(res: ServerResponse, download: Download, headers: HeaderMap, isHead: boolean): Promise<void> {
   if (isHead) {
     // A HEAD on a cold file fills the cache (like nginx's proxy_cache_convert_head) and answers with the verified size.
     const ref = await download.finished()

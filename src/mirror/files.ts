@@ -65,12 +65,15 @@ export class Files {
       this.#count('HIT')
       return { kind: 'cached', ref: cached, cache: 'HIT' }
     }
-    const running = this.#downloads.get(target.url)
+    // One download per URL *and* evidence: a request holding other hashes for the same URL must
+    // not be served bytes that were checked against the first request's.
+    const key = downloadKey(target)
+    const running = this.#downloads.get(key)
     if (running) {
       this.#count('MISS')
       return { kind: 'download', download: running, cache: 'MISS' }
     }
-    const result = await this.#lookups.run(target.url, async () => {
+    const result = await this.#lookups.run(key, async () => {
       const again = await this.#cached(target)
       if (again) return { kind: 'cached', ref: again, cache: 'HIT' } as const
       const download = new Download(
@@ -82,10 +85,10 @@ export class Files {
         },
         this.deps,
       )
-      this.#downloads.set(target.url, download)
+      this.#downloads.set(key, download)
       download.finished().then(
-        () => this.#downloads.delete(target.url),
-        () => this.#downloads.delete(target.url),
+        () => this.#downloads.delete(key),
+        () => this.#downloads.delete(key),
       )
       return { kind: 'download', download, cache: 'MISS' } as const
     })
@@ -112,6 +115,11 @@ export class Files {
   #count(cache: 'HIT' | 'MISS'): void {
     this.deps.metrics.inc('tuf_proxy_cache_total', 'Proxied responses by kind and cache outcome', { kind: 'file', result: cache })
   }
+}
+
+function downloadKey(target: FileTarget): string {
+  const checks = hashesToCheck(target.evidence.hashes).map((check) => `${check.algorithm}=${check.hex}`)
+  return `${target.url}\n${checks.join(',')}\n${target.evidence.expectedSize ?? ''}`
 }
 
 function sameEvidence(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

@@ -78,6 +78,11 @@ export interface SimplePagesOptions {
   readonly isAllowedUrl: (url: string) => boolean
   /** whether a last good copy may still be served when revalidation fails (verifying mode: while the TUF metadata is unexpired) */
   readonly canServeStale?: () => boolean
+  /**
+   * records namespace for persisted pages: verifying mode uses its own, so a page stored while
+   * the proxy ran hash-only (with whatever ETag the upstream chose) is never taken as verified
+   */
+  readonly recordNamespace?: string
   /** memory budget for parsed pages, in bytes of upstream body (rough) */
   readonly memoryMaxBytes?: number
 }
@@ -93,20 +98,22 @@ export interface SimplePagesDeps {
 }
 
 const INDEX_KEY = ''
-const RECORD_NAMESPACE = 'page'
 const CACHE_METRIC = 'tuf_proxy_cache_total'
 const CACHE_HELP = 'Proxied responses by kind and cache outcome'
 
 export class SimplePages {
   readonly #memory: LRUCache<string, Entry>
-  readonly #notFound = new Map<string, number>()
+  /** names the upstream said it has no page for, until when; bounded against random-name floods */
+  readonly #notFound = new LRUCache<string, number>({ max: 10_000 })
   readonly #flights = new SingleFlight<{ entry: Entry; cache: CacheStatus }>()
   readonly #counters: Record<CacheStatus, { inc(): void }>
+  readonly #recordNamespace: string
 
   constructor(
     private readonly options: SimplePagesOptions,
     private readonly deps: SimplePagesDeps,
   ) {
+    this.#recordNamespace = options.recordNamespace ?? 'page'
     const counter = (result: CacheStatus) => deps.metrics.counter(CACHE_METRIC, CACHE_HELP, { kind: 'page', result })
     this.#counters = { HIT: counter('HIT'), MISS: counter('MISS'), STALE: counter('STALE') }
     this.#memory = new LRUCache<string, Entry>({
@@ -139,7 +146,7 @@ export class SimplePages {
    */
   peekFresh(key: string, format: SimpleFormat): RenderedPage | undefined {
     const entry = this.#memory.get(key)
-    if (!entry || !isFresh(entry.staleAtMs, this.deps.clock.nowMs())) return undefined
+    if (!entry || !this.#isServable(entry)) return undefined
     this.#count('HIT')
     return this.#render(entry, format, 'HIT')
   }
@@ -150,6 +157,14 @@ export class SimplePages {
     const page = entry.model as ProjectPage
     entry.filesByName ??= new Map(page.files.map((file) => [file.filename, file]))
     return entry.filesByName.get(fileName)
+  }
+
+  /**
+   * Fresh by the TTL, and still vouched for: in verifying mode a page whose TUF metadata has
+   * expired is revalidated (and refused) even inside its TTL.
+   */
+  #isServable(entry: Entry): boolean {
+    return isFresh(entry.staleAtMs, this.deps.clock.nowMs()) && (this.options.canServeStale?.() ?? true)
   }
 
   #url(key: string): string {
@@ -164,7 +179,7 @@ export class SimplePages {
       this.#notFound.delete(key)
     }
     const cached = this.#memory.get(key)
-    if (cached && isFresh(cached.staleAtMs, nowMs)) {
+    if (cached && this.#isServable(cached)) {
       this.#count('HIT')
       return { entry: cached, cache: 'HIT' }
     }
@@ -245,7 +260,7 @@ export class SimplePages {
     if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${url} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
     const files = page.files.filter((file) => {
       if (isSafeFileName(file.filename) && this.options.isAllowedUrl(file.url)) return true
-      this.deps.logger.warn('link_refused', { url: maskUrl(url), file: file.filename, link: file.url, reason: isSafeFileName(file.filename) ? 'host_not_allowed' : 'unsafe_file_name' })
+      this.deps.logger.warn('link_refused', { url: maskUrl(url), file: file.filename, link: maskUrl(file.url), reason: isSafeFileName(file.filename) ? 'host_not_allowed' : 'unsafe_file_name' })
       return false
     })
     return files.length === page.files.length ? page : { ...page, files }
@@ -261,7 +276,7 @@ export class SimplePages {
       fetchedAtMs: entry.fetchedAtMs,
     }
     try {
-      await this.deps.records.put(RECORD_NAMESPACE, key, record)
+      await this.deps.records.put(this.#recordNamespace, key, record)
     } catch (error) {
       this.deps.logger.error('store_failed', { what: 'page record', code: errorCode(error), detail: describeError(error) })
     }
@@ -269,7 +284,7 @@ export class SimplePages {
 
   /** The last good copy from disk, re-parsed from the stored upstream bytes; undefined when unusable. */
   async #load(key: string): Promise<Entry | undefined> {
-    const record = asPageRecord(await this.deps.records.get(RECORD_NAMESPACE, key).catch(() => undefined))
+    const record = asPageRecord(await this.deps.records.get(this.#recordNamespace, key).catch(() => undefined))
     if (!record) return undefined
     const body = await this.deps.blobs.readBytes(record.bodySha256).catch(() => undefined)
     if (!body || sha256Hex(body) !== record.bodySha256) return undefined

@@ -52,6 +52,11 @@ export interface TufSessionOptions {
   readonly isNotFound: (error: unknown) => boolean
   /** Called with the served name (e.g. `3.root.json`, `timestamp.json`) of each accepted download. */
   readonly onVerified?: (name: string, bytes: Uint8Array) => void
+  /**
+   * Count a complete, unexpired set of stored top-level metadata as refreshed, so lookups work
+   * before the first refresh succeeds (the proxy's choice; a TUF client refreshes first, TUF 5.3).
+   */
+  readonly trustLocalMetadata?: boolean
   /** Also persist every verified root as `N.root.json` (off by default: a TUF client's metadata dir holds only plain names). */
   readonly keepRootHistory?: boolean
 }
@@ -377,8 +382,15 @@ export class TufSession {
     this.#served.set('timestamp.json', timestamp)
     if (!snapshot || !tryTrust(() => set.updateSnapshot(snapshot, { fromLocalCache: true }))) return
     this.#served.set('snapshot.json', snapshot)
+    const snapshotVersion = set.timestamp?.snapshotMeta.version
+    if (snapshotVersion !== undefined) this.#served.set(`${snapshotVersion}.snapshot.json`, snapshot)
     if (!targets || !tryTrust(() => set.updateTargets(targets))) return
     this.#served.set('targets.json', targets)
+    const targetsVersion = set.snapshot?.meta.get('targets.json')?.version
+    if (targetsVersion !== undefined) this.#served.set(`${targetsVersion}.targets.json`, targets)
+    // A complete, unexpired local set is usable before any refresh when the caller says so: a
+    // proxy restarted while its upstream is down keeps serving what it verified before.
+    if (this.#options.trustLocalMetadata && this.#options.clock.nowMs() < set.earliestExpiryMs()) this.#ready = true
   }
 
   async #loadRootHistory(currentVersion: number): Promise<void> {

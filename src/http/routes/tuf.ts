@@ -6,7 +6,7 @@ import type { Hono } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { NotFoundError, type Mirror } from '../../mirror/index.js'
 import { BadRequestError } from '../error-response.js'
-import { sendBlob, sendDownload, VERIFY_BEFORE_HEADERS_BYTES } from '../send-file.js'
+import { sendFileResult } from '../send-file.js'
 import type { AppEnv } from '../app.js'
 
 const METADATA_NAME = /^[^/]{1,255}\.json$/
@@ -29,14 +29,12 @@ export function tufRoutes(app: Hono<AppEnv>, mirror: Mirror): void {
     if (path.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
       throw new BadRequestError(`${JSON.stringify(path)} is not a target path`)
     }
-    const result = await tuf.target(path)
-    const headers = { 'content-type': 'application/octet-stream', 'x-cache': result.cache, 'cache-control': 'no-cache' }
-    const isHead = c.req.method === 'HEAD'
-    if (result.kind === 'cached') await sendBlob(c.env.outgoing, result.ref, headers, isHead)
-    else {
-      await result.download.headway(VERIFY_BEFORE_HEADERS_BYTES)
-      await sendDownload(c.env.outgoing, result.download, headers, isHead)
-    }
+    await sendFileResult(c.env.outgoing, {
+      result: await tuf.target(path),
+      headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-cache' },
+      isHead: c.req.method === 'HEAD',
+      lookUpAgain: () => tuf.target(path),
+    })
     return RESPONSE_ALREADY_SENT
   })
 }

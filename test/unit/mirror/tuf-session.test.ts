@@ -97,6 +97,18 @@ describe('TufSession workflow (TUF 5.3-5.6)', () => {
     await assert.rejects(session.findTarget('f'), trustCode('expired'))
   })
 
+  test('trustLocalMetadata: a reopened session answers lookups from unexpired stored metadata while the repository is unreachable', async () => {
+    const sim = new RepositorySimulator()
+    sim.addTarget('targets', 'f', Buffer.from('x')).updateSnapshot()
+    const { session, store } = await openMemorySession({ sim })
+    await session.refresh()
+    const unreachable = { fetch: async () => Promise.reject(new Error('connection refused')) }
+    const offline = (await openMemorySession({ sim, store, fetcher: unreachable, extra: { trustLocalMetadata: true } })).session
+    assert.equal((await offline.findTarget('f'))?.length, 1)
+    const strict = (await openMemorySession({ sim, store, fetcher: unreachable })).session
+    await assert.rejects(strict.findTarget('f'), /connection refused/, 'a TUF client refreshes first (TUF 5.3)')
+  })
+
   test('a reopened session re-verifies stored metadata and reuses it', async () => {
     const sim = new RepositorySimulator()
     const { session, store } = await openMemorySession({ sim })
