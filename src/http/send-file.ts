@@ -14,7 +14,7 @@ const READ_CHUNK_BYTES = 1024 * 1024
  * A cold file smaller than this is verified whole before the status line goes out, so a
  * mismatch is a clean 502; a larger one starts streaming after this many bytes.
  */
-export const VERIFY_BEFORE_HEADERS_BYTES = 1024 * 1024
+const VERIFY_BEFORE_HEADERS_BYTES = 1024 * 1024
 
 export type HeaderMap = Record<string, string>
 

@@ -14,7 +14,7 @@ export interface Drop {
   readonly detail: string
 }
 
-export const DROPS_METRIC = 'tuf_proxy_drops_total'
+const DROPS_METRIC = 'tuf_proxy_drops_total'
 
 export class DropLog {
   readonly #recent: Drop[] = []

@@ -49,10 +49,15 @@ export class Files {
   readonly #downloads = new Map<string, Download>()
   readonly #lookups = new SingleFlight<FileResult>()
 
+  readonly #counters: Record<'HIT' | 'MISS', { inc(): void }>
+
   constructor(
     private readonly options: FilesOptions,
     private readonly deps: FilesDeps,
-  ) {}
+  ) {
+    const counter = (result: 'HIT' | 'MISS') => deps.metrics.counter('tuf_proxy_cache_total', 'Proxied responses by kind and cache outcome', { kind: 'file', result })
+    this.#counters = { HIT: counter('HIT'), MISS: counter('MISS') }
+  }
 
   /**
    * @throws IntegrityError('no_strong_hash') under --require-hashes; HostNotAllowedError
@@ -113,7 +118,7 @@ export class Files {
   }
 
   #count(cache: 'HIT' | 'MISS'): void {
-    this.deps.metrics.inc('tuf_proxy_cache_total', 'Proxied responses by kind and cache outcome', { kind: 'file', result: cache })
+    this.#counters[cache].inc()
   }
 }
 

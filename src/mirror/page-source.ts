@@ -31,9 +31,9 @@ export interface PageSource {
 }
 
 /** PEP 691: ask for JSON first, as pip does, and accept HTML from older indexes. */
-export const UPSTREAM_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1'
+const UPSTREAM_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1'
 
-export function parseSerialHeader(value: string | undefined): number | undefined {
+function parseSerialHeader(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d{1,15}$/.test(value.trim())) return undefined
   return Number(value.trim())
 }

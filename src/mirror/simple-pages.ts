@@ -326,7 +326,7 @@ export class SimplePages {
 }
 
 /** Links point at the proxy's file route, relative to `/simple/<project>/`. */
-export function proxyFileHref(project: string, fileName: string): string {
+function proxyFileHref(project: string, fileName: string): string {
   return `../../files/${project}/${encodeURIComponent(fileName)}`
 }
 
