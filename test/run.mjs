@@ -1,5 +1,5 @@
-// Runs every compiled test file under dist/test with node's test runner. Node 20's `--test`
-// takes no globs, so the files are listed here; unit files run before integration files.
+// Runs every compiled test file under dist/test with node's test runner. The files are listed
+// here rather than globbed so unit files run before integration files and a filter can pick some.
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'

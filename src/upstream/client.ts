@@ -136,7 +136,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     target.password = ''
     for (let attempt = 0; ; attempt++) {
       try {
-        return await request(target, { dispatcher: agent, method: 'GET', headers: hopHeaders, signal })
+        return await request(target, { dispatcher: agent, method: 'GET', headers: hopHeaders, signal: signal ?? null })
       } catch (error) {
         if (signal?.aborted) throw signal.reason
         if (attempt < retries && isRetryableBeforeResponse(error)) continue
