@@ -1,12 +1,40 @@
 /**
  * The root of every error tuf-proxy raises on purpose. Each room derives its own family named
  * for who is at fault (the TUF repository, the upstream, the disk, the operator's config), and
- * `http/error-response.ts` is the one place that maps a family to an HTTP status.
+ * every family says which `Fault` it is. What a fault means for a client (an HTTP status, in
+ * `http/error-response.ts`) and for the operator (a drop or not, in `mirror/drops.ts`) is decided
+ * from the fault alone, each in one table, so a new error cannot silently become a 500 or escape
+ * the drop log.
  *
  * `code` is stable: it is the reason in log lines, metric labels and 502 bodies.
  */
+
+/**
+ * Who or what is at fault:
+ * - `bug`: ours; anything not raised on purpose is one too.
+ * - `bad_request`: the client's (or, for config, the operator's) input is invalid.
+ * - `not_found`: nothing to serve under that name (the upstream or the verified index lists nothing).
+ * - `refused_by_policy`: the operator's policy refuses it (a host not on the allowlist).
+ * - `bad_upstream_data`: the upstream answered, and what it sent fails verification or breaks HTTP.
+ * - `upstream_failed`: the upstream answered with an error status of its own.
+ * - `upstream_unavailable`: no answer at all (refused, DNS, TLS, breaker open).
+ * - `upstream_timeout`: the upstream answered too slowly (TUF's slow-retrieval attack looks the same).
+ * - `storage`: the cache disk is full or failing.
+ */
+export type Fault =
+  | 'bug'
+  | 'bad_request'
+  | 'not_found'
+  | 'refused_by_policy'
+  | 'bad_upstream_data'
+  | 'upstream_failed'
+  | 'upstream_unavailable'
+  | 'upstream_timeout'
+  | 'storage'
+
 export abstract class ProxyError extends Error {
   abstract readonly code: string
+  abstract readonly fault: Fault
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
@@ -17,6 +45,7 @@ export abstract class ProxyError extends Error {
 /** A response body's bytes do not match the evidence we hold for them (hash, length, serial). */
 export class IntegrityError extends ProxyError {
   readonly code: string
+  readonly fault = 'bad_upstream_data'
   constructor(code: 'hash_mismatch' | 'length_mismatch' | 'no_strong_hash' | 'unsupported_hash', message: string) {
     super(message)
     this.code = code
@@ -32,4 +61,9 @@ export function describeError(error: unknown): string {
 /** The stable reason code of an error, `internal` for anything not raised on purpose. */
 export function errorCode(error: unknown): string {
   return error instanceof ProxyError ? error.code : 'internal'
+}
+
+/** The fault of any thrown value: what was not raised on purpose is a bug. */
+export function faultOf(error: unknown): Fault {
+  return error instanceof ProxyError ? error.fault : 'bug'
 }

@@ -1,4 +1,4 @@
-export { ProxyError, IntegrityError, describeError, errorCode } from './errors.js'
+export { ProxyError, IntegrityError, describeError, errorCode, faultOf, type Fault } from './errors.js'
 export {
   STRONG_HASH_ALGORITHMS,
   type StrongHashAlgorithm,

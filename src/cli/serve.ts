@@ -14,6 +14,8 @@ import { createUpstreamClient, createUpstreamHealth, withHealthBreaker } from '.
 import { createLineWriter } from './line-writer.js'
 import { buildTufMirror } from './tuf-mode.js'
 
+/** The longest window over which the upstream body rate floor is averaged. */
+const RATE_WINDOW_MAX_MS = 10_000
 /** nginx-style max_fails / fail_timeout: after this many consecutive failures the upstream is skipped for a while. */
 const BREAKER_MAX_FAILS = 3
 const BREAKER_FAIL_TIMEOUT_MS = 10_000
@@ -74,6 +76,11 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
     connectTimeoutMs: timeoutMs,
     headersTimeoutMs: timeoutMs,
     bodyTimeoutMs: timeoutMs,
+    deadlineMs: settings.upstreamDeadlineMs,
+    minBytesPerSecond: settings.upstreamMinBytesPerSecond,
+    // A window as long as the idle timeout: a body that makes no real progress for that long has
+    // stalled as surely as one that sends nothing. Capped so a drip is ended within seconds.
+    rateWindowMs: Math.min(timeoutMs, RATE_WINDOW_MAX_MS),
     maxRedirects: 5,
     userAgent: 'tuf-proxy/0.1',
   })

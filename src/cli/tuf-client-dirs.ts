@@ -20,6 +20,7 @@ import type { MetadataStore } from '../mirror/tuf-session.js'
 /** The local disk refused a read or write of the client's directories. */
 export class ClientDirError extends ProxyError {
   readonly code = 'local_disk'
+  readonly fault = 'storage'
 }
 
 function errnoCode(error: unknown): string | undefined {

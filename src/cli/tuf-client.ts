@@ -39,10 +39,14 @@ Exit status: 0 on success, 1 on any failure.
 
 /** Connect, response head and body-idle timeouts: the repository is expected to answer promptly. */
 const TIMEOUT_MS = 5_000
+/** TUF §5 slow retrieval: no metadata or target request may drip on for longer than this. */
+const DEADLINE_MS = 60_000
+const MIN_BYTES_PER_SECOND = 1024
 
 /** The command line is wrong: the caller's fault, reported like any other failure. */
 export class TufClientUsageError extends ProxyError {
   readonly code = 'usage'
+  readonly fault = 'bad_request'
 }
 
 interface Invocation {
@@ -124,6 +128,9 @@ function createClient(urls: ReadonlyArray<readonly [string, string]>): UpstreamC
     connectTimeoutMs: TIMEOUT_MS,
     headersTimeoutMs: TIMEOUT_MS,
     bodyTimeoutMs: TIMEOUT_MS,
+    deadlineMs: DEADLINE_MS,
+    minBytesPerSecond: MIN_BYTES_PER_SECOND,
+    rateWindowMs: TIMEOUT_MS,
     maxRedirects: 5,
     userAgent: 'tuf-proxy-tuf-client/0.1',
   })

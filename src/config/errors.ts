@@ -3,4 +3,6 @@ import { ProxyError } from '../base/index.js'
 
 export class ConfigError extends ProxyError {
   readonly code = 'config'
+  /** The operator's input, never a client's; it stops start-up and never reaches HTTP. */
+  readonly fault = 'bad_request'
 }

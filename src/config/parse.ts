@@ -163,6 +163,8 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
     allowedHosts: [...allowedHosts],
     caBundleFile: text('ca-bundle'),
     upstreamTimeoutMs: (int('upstream-timeout') ?? DEFAULTS.upstreamTimeoutSeconds) * 1000,
+    upstreamDeadlineMs: (int('upstream-deadline') ?? DEFAULTS.upstreamDeadlineSeconds) * 1000,
+    upstreamMinBytesPerSecond: bytes('upstream-min-rate') ?? DEFAULTS.upstreamMinBytesPerSecond,
     maxPageBytes: bytes('max-page-bytes') ?? DEFAULTS.maxPageBytes,
     maxFileBytes: bytes('max-file-bytes') ?? DEFAULTS.maxFileBytes,
     logLevel: oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const) ?? 'info',

@@ -27,6 +27,8 @@ export const OPTIONS = [
   { flag: 'allow-host', kind: 'list', valueName: 'HOST', help: 'extra host files may be fetched from (repeatable; files.pythonhosted.org is allowed for pypi.org)' },
   { flag: 'ca-bundle', kind: 'path', valueName: 'FILE', help: 'PEM file of extra CA certificates for a private upstream (TLS is always verified)' },
   { flag: 'upstream-timeout', kind: 'int', valueName: 'SECONDS', min: 1, help: 'connect, response-header and body-idle timeout for upstream requests (default 30)' },
+  { flag: 'upstream-deadline', kind: 'int', valueName: 'SECONDS', min: 1, help: 'total time for one upstream page or metadata request, and for a file request to answer (default 60)' },
+  { flag: 'upstream-min-rate', kind: 'bytes', valueName: 'N', min: 0, help: 'slowest upstream body accepted, in bytes per second over each --upstream-timeout window (at most 10 s); 0 = off (default 16K)' },
   { flag: 'max-page-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest index page accepted from the upstream (default 128M)' },
   { flag: 'max-file-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest file accepted from the upstream (default 20G)' },
   { flag: 'log-level', kind: 'enum', choices: ['debug', 'info', 'warn', 'error'], valueName: 'LEVEL', help: 'least severe log line written (default info)' },
@@ -68,6 +70,9 @@ export interface Settings {
   readonly allowedHosts: readonly string[]
   readonly caBundleFile: string | undefined
   readonly upstreamTimeoutMs: number
+  readonly upstreamDeadlineMs: number
+  /** 0 = no floor */
+  readonly upstreamMinBytesPerSecond: number
   readonly maxPageBytes: number
   readonly maxFileBytes: number
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
@@ -82,6 +87,8 @@ export const DEFAULTS = {
   indexTtlSeconds: 600,
   cacheMaxBytes: 10 * 1024 ** 3,
   upstreamTimeoutSeconds: 30,
+  upstreamDeadlineSeconds: 60,
+  upstreamMinBytesPerSecond: 16 * 1024,
   maxPageBytes: 128 * 1024 ** 2,
   maxFileBytes: 20 * 1024 ** 3,
   tufLayout: 'paths',

@@ -1,11 +1,12 @@
 /**
  * The index room's error family: an upstream simple-repository page (PEP 503 HTML or PEP 691
- * JSON) that cannot be trusted to mean one thing. The upstream index is at fault, so
- * `http/error-response.ts` maps this to 502.
+ * JSON) that cannot be trusted to mean one thing. The upstream index is at fault
+ * (`bad_upstream_data`).
  */
 import { ProxyError } from '../base/index.js'
 
 /** An upstream project list or project page is malformed, hostile or of an unsupported version. */
 export class IndexFormatError extends ProxyError {
   readonly code = 'malformed_index'
+  readonly fault = 'bad_upstream_data'
 }

@@ -1,10 +1,32 @@
 /**
  * The single place where the mirror records that it refused upstream data: one structured log
  * line, one counter increment labelled with the reason code, and an entry in a short ring of
- * recent drops that `/status` shows.
+ * recent drops that `/status` shows. Also the one place that decides, from an error's fault,
+ * whether a failure is such a refusal at all.
  */
-import type { Logger, Metrics } from '../base/index.js'
-import { maskUrl } from '../base/index.js'
+import type { Fault, Logger, Metrics } from '../base/index.js'
+import { describeError, errorCode, faultOf, maskUrl } from '../base/index.js'
+
+/**
+ * Which faults are drops: the upstream answered, and we refused what it sent. An outage, an error
+ * status or a bug of ours is logged by whoever handles it, but is no refusal of upstream data.
+ */
+const IS_DROP: Readonly<Record<Fault, boolean>> = {
+  bad_upstream_data: true,
+  // TUF §1.5.2 slow retrieval: a response too slow to finish is refused like a bad one.
+  upstream_timeout: true,
+  upstream_failed: false,
+  upstream_unavailable: false,
+  not_found: false,
+  refused_by_policy: false,
+  bad_request: false,
+  storage: false,
+  bug: false,
+}
+
+export function isDrop(error: unknown): boolean {
+  return IS_DROP[faultOf(error)]
+}
 
 export interface Drop {
   readonly atMs: number
@@ -32,6 +54,16 @@ export class DropLog {
     if (this.#recent.length > this.keep) this.#recent.shift()
     this.deps.metrics.inc(DROPS_METRIC, 'Upstream responses refused, by reason', { reason: drop.reason })
     this.deps.logger.warn('drop', { reason: entry.reason, what: entry.what, url: entry.url, detail: entry.detail })
+  }
+
+  /**
+   * Records `error` as a drop when its fault makes it one (see IS_DROP).
+   * @returns whether it was recorded, so the caller logs anything else its own way.
+   */
+  recordRefusal(error: unknown, where: { readonly what: string; readonly url: string; readonly detail?: string }): boolean {
+    if (!isDrop(error)) return false
+    this.record({ reason: errorCode(error), what: where.what, url: where.url, detail: where.detail ?? describeError(error) })
+    return true
   }
 
   recent(): readonly Drop[] {

@@ -1,12 +1,13 @@
 /**
  * Outcomes of the mirror's use cases that are not the upstream's or the repository's fault alone:
- * a name nobody lists, a link to a host we do not fetch from, a miss while the upstream is down.
+ * a name nobody lists, a miss while the upstream is down.
  */
-import { ProxyError } from '../base/index.js'
+import { ProxyError, faultOf, type Fault } from '../base/index.js'
 
 /** The upstream (or the verified index) does not list what was asked for. */
 export class NotFoundError extends ProxyError {
   readonly code: string
+  readonly fault = 'not_found'
   constructor(message: string, options?: { cause?: unknown; code?: 'not_found' | 'unknown_target' }) {
     super(message, options)
     this.code = options?.code ?? 'not_found'
@@ -16,8 +17,11 @@ export class NotFoundError extends ProxyError {
 /** A cache miss while the upstream cannot be reached: nothing verified to serve. */
 export class UnavailableError extends ProxyError {
   readonly code: string
+  readonly fault: Fault
   constructor(message: string, options: { cause: unknown; code?: string }) {
     super(message, { cause: options.cause })
     this.code = options.code ?? 'upstream_unreachable'
+    // A timeout stays a timeout (504); whatever else kept the upstream from answering is an outage.
+    this.fault = faultOf(options.cause) === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_unavailable'
   }
 }

@@ -11,10 +11,10 @@
  * discarded, never committed to the cache.
  */
 import { open, type FileHandle } from 'node:fs/promises'
-import { describeError, errorCode, IntegrityError, maskUrl, type Logger } from '../base/index.js'
+import { describeError, errorCode, maskUrl, type Logger } from '../base/index.js'
 import { createDigestVerifier, type DigestEvidence } from '../policy/index.js'
 import type { BlobRef, BlobStore, BlobWriter } from '../store/index.js'
-import { UpstreamProtocolError, UpstreamTooLargeError, type UpstreamClient } from '../upstream/index.js'
+import type { UpstreamClient } from '../upstream/index.js'
 import type { DropLog } from './drops.js'
 
 /** Bytes read from the temporary file per read call (only readers that fell behind the window read the file). */
@@ -153,9 +153,7 @@ export class Download {
       response?.abort()
       await flusher?.catch(() => undefined)
       await writer?.abort().catch(() => undefined)
-      if (error instanceof IntegrityError || error instanceof UpstreamProtocolError || error instanceof UpstreamTooLargeError) {
-        this.deps.drops.record({ reason: error.code, what: 'file', url, detail: error.message })
-      } else {
+      if (!this.deps.drops.recordRefusal(error, { what: 'file', url })) {
         // After verification only caching can fail (e.g. a full disk): clients got good bytes.
         this.deps.logger.warn(verified ? 'cache_write_failed' : 'download_failed', { url: maskUrl(url), code: errorCode(error), detail: describeError(error) })
       }

@@ -29,7 +29,6 @@ import {
 import { IndexFormatError } from '../index/index.js'
 import { StaleUpstreamError, checkSerial, isFresh, notFoundStaleAtMs, staleAtMs } from '../policy/index.js'
 import type { BlobStore, RecordStore } from '../store/index.js'
-import { UpstreamError } from '../upstream/index.js'
 import { SingleFlight } from './coalesce.js'
 import type { DropLog } from './drops.js'
 import { NotFoundError } from './errors.js'
@@ -204,10 +203,7 @@ export class SimplePages {
         this.#memory.delete(key)
         throw error
       }
-      if (errorCode(error) !== 'internal' && !(error instanceof UpstreamError)) {
-        // Verification failures (TUF, integrity) are drops, not outages.
-        this.deps.drops.record({ reason: errorCode(error), what: 'page', url, detail: describeError(error) })
-      }
+      this.deps.drops.recordRefusal(error, { what: 'page', url })
       return fallBack(errorCode(error), error)
     }
     const nowMs = this.deps.clock.nowMs()

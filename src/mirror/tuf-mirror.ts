@@ -14,7 +14,7 @@ import { describeError, errorCode, IntegrityError, maskUrl, type Clock, type Log
 import { createDigestVerifier } from '../policy/index.js'
 import type { BlobStore } from '../store/index.js'
 import { ExpiredMetadataError, TrustError, parseExpires, type TargetFile } from '../trust/index.js'
-import { UpstreamError, UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
+import { UpstreamError, type UpstreamClient } from '../upstream/index.js'
 import type { DropLog } from './drops.js'
 import { NotFoundError, UnavailableError } from './errors.js'
 import type { FileResult, Files, FileTarget } from './files.js'
@@ -200,7 +200,7 @@ export class TufMirror implements TufFrontend {
       if (cached && cached.byteLength === info.length) return cached
     }
     const { body } = await this.deps.upstream.getBytes(target.url, { maxBytes: Math.min(info.length, this.options.maxPageBytes) }).catch((error: unknown) => {
-      if (error instanceof UpstreamError && !(error instanceof UpstreamHttpError)) this.#recordIfBadData(error, target.url)
+      this.deps.drops.recordRefusal(error, { what: 'target', url: target.url })
       throw error
     })
     // A mismatch throws IntegrityError; SimplePages records the drop (once) and falls back.
@@ -209,12 +209,6 @@ export class TufMirror implements TufFrontend {
     verifier.finish()
     await this.deps.blobs.putBytes(body).catch((error: unknown) => this.deps.logger.error('store_failed', { url: maskUrl(target.url), detail: describeError(error) }))
     return body
-  }
-
-  #recordIfBadData(error: UpstreamError, url: string): void {
-    if (error.code === 'upstream_too_large' || error.code === 'upstream_protocol') {
-      this.deps.drops.record({ reason: error.code, what: 'target', url, detail: error.message })
-    }
   }
 
   #isUsable(nowMs: number): boolean {
@@ -255,11 +249,8 @@ export class TufMirror implements TufFrontend {
       } catch (error) {
         this.#lastError = error
         this.deps.metrics.inc(REFRESH_METRIC, REFRESH_HELP, { result: 'failed' })
-        // A timeout is TUF's "slow retrieval" attack as much as an outage, so it counts as a drop.
-        if (error instanceof UpstreamError && !['upstream_too_large', 'upstream_protocol', 'upstream_timeout'].includes(error.code)) {
-          this.deps.logger.warn('tuf_refresh_failed', { code: error.code, detail: error.message })
-        } else {
-          this.deps.drops.record({ reason: errorCode(error), what: 'metadata', url: 'refresh', detail: describeError(error) })
+        if (!this.deps.drops.recordRefusal(error, { what: 'metadata', url: 'refresh' })) {
+          this.deps.logger.warn('tuf_refresh_failed', { code: errorCode(error), detail: describeError(error) })
         }
       } finally {
         this.#refreshing = undefined

@@ -7,6 +7,7 @@ import { ProxyError } from '../base/index.js'
 /** The upstream answered with a page older than one already seen (e.g. a lagging CDN node). */
 export class StaleUpstreamError extends ProxyError {
   readonly code = 'serial_regression'
+  readonly fault = 'bad_upstream_data'
   constructor(
     readonly knownSerial: number,
     readonly receivedSerial: number,

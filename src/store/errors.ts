@@ -6,6 +6,7 @@ import { ProxyError } from '../base/index.js'
 
 export class StoreError extends ProxyError {
   readonly code: string = 'store_io'
+  readonly fault = 'storage'
 }
 
 /** The cache filesystem is full (ENOSPC) or over quota (EDQUOT). Reads keep working. */

@@ -4,7 +4,7 @@
  * `tuf/api/exceptions.py` does. Misuse of the engine (calling steps out of order) is a
  * programming error and throws a plain `Error`, never one of these.
  */
-import { ProxyError } from '../base/index.js'
+import { ProxyError, type Fault } from '../base/index.js'
 
 export type TrustErrorCode =
   | 'bad_signature'
@@ -21,9 +21,12 @@ export type TrustErrorCode =
 /** Base of every refusal by the TUF engine; `code` is the stable reason. */
 export class TrustError extends ProxyError {
   readonly code: TrustErrorCode
+  readonly fault: Fault
   constructor(code: TrustErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
+    // A path no trusted role lists is an answer, not bad data: the repository has no such target.
+    this.fault = code === 'unknown_target' ? 'not_found' : 'bad_upstream_data'
   }
 }
 

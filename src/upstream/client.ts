@@ -1,7 +1,7 @@
 /**
  * The upstream HTTP client: one pooled keep-alive undici Agent per client (never the global
  * dispatcher), GET only, redirects followed by hand so the host allowlist is re-checked on every
- * hop, bounded bodies, typed errors. Knows nothing about PyPI pages or TUF, and decides nothing
+ * hop, bounded bodies, a deadline and a rate floor against slow drips, typed errors. Knows nothing about PyPI pages or TUF, and decides nothing
  * about caching: conditional headers come in from the caller, 304 goes back to it.
  */
 import { rootCertificates } from 'node:tls'
@@ -16,6 +16,7 @@ import {
   mapHeadError,
   UpstreamHttpError,
   UpstreamProtocolError,
+  UpstreamSlowError,
   UpstreamTooLargeError,
 } from './errors.js'
 import { validateUpstreamOptions, type UpstreamOptions } from './options.js'
@@ -63,6 +64,15 @@ export interface UpstreamClient {
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 /** Headers that must not follow a redirect to another origin (RFC 9110 §15.4: credentials are per origin). */
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization']
+/** RFC 9110 §13.1: only these make a GET conditional, and only a conditional GET may be answered 304. */
+const CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since']
+
+/**
+ * A body stream that errors with no 'error' listener takes the whole process down. Each body
+ * gets this one as soon as it exists: whoever reads the body still sees the error (async
+ * iteration and dump() observe it themselves), and a body nobody reads any more fails quietly.
+ */
+function ignoreBodyError(): void {}
 
 interface Opened {
   readonly url: URL
@@ -136,7 +146,9 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     target.password = ''
     for (let attempt = 0; ; attempt++) {
       try {
-        return await request(target, { dispatcher: agent, method: 'GET', headers: hopHeaders, signal: signal ?? null })
+        const response = await request(target, { dispatcher: agent, method: 'GET', headers: hopHeaders, signal: signal ?? null })
+        response.body.on('error', ignoreBodyError)
+        return response
       } catch (error) {
         if (signal?.aborted) throw signal.reason
         if (attempt < retries && isRetryableBeforeResponse(error)) continue
@@ -180,13 +192,22 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     }
   }
 
-  /** Returns the head for 200/304; throws UpstreamHttpError (after discarding the body) otherwise. */
-  async function head(opened: Opened, maxBytes: number): Promise<UpstreamHead & { contentLength: number | undefined }> {
+  /**
+   * Returns the head for 200, and for 304 to a conditional request; throws UpstreamHttpError
+   * (after discarding the body) for any other status.
+   */
+  async function head(opened: Opened, opts: GetOptions): Promise<UpstreamHead & { contentLength: number | undefined }> {
     const { response, url } = opened
+    const { maxBytes } = opts
     const status = response.statusCode
     if (status !== 200 && status !== 304) {
       await discard(response.body)
       throw new UpstreamHttpError(status, maskUrl(url.href))
+    }
+    if (status === 304 && !Object.keys(opts.headers ?? {}).some((name) => CONDITIONAL_HEADERS.includes(name.toLowerCase()))) {
+      // Taken at its word, it would make an empty body "the current version" of whatever was asked.
+      await discard(response.body)
+      throw new UpstreamProtocolError(`upstream answered 304 Not Modified to an unconditional request for ${maskUrl(url.href)}`)
     }
     const headers = flattenHeaders(response.headers)
     const contentLength = status === 304 ? 0 : contentLengthOf(headers)
@@ -197,24 +218,50 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     return { status, url: url.href, headers, contentLength }
   }
 
-  return {
-    async getBytes(url, opts) {
-      const opened = await open(url, opts, 1)
-      const { contentLength, ...rest } = await head(opened, opts.maxBytes)
-      if (rest.status === 304) {
-        await discard(opened.response.body)
-        return { ...rest, body: new Uint8Array(0) }
+  /**
+   * Runs `work` with a signal that aborts at the deadline as well as with the caller's signal; a
+   * deadline that fires becomes an UpstreamSlowError, the caller's abort stays its own reason.
+   */
+  async function withDeadline<T>(url: string, opts: GetOptions, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const deadline = new AbortController()
+    const timer = setTimeout(() => deadline.abort(), settings.deadlineMs)
+    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal
+    try {
+      return await work(signal)
+    } catch (error) {
+      if (deadline.signal.aborted && !opts.signal?.aborted) {
+        throw new UpstreamSlowError(`upstream took longer than ${settings.deadlineMs} ms for ${maskUrl(url)} (--upstream-deadline)`, { cause: error })
       }
-      const body = await readBounded(opened.response.body as Readable, { url: rest.url, maxBytes: opts.maxBytes, contentLength, signal: opts.signal })
-      return { ...rest, body }
-    },
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  const rateLimits = { minBytesPerSecond: settings.minBytesPerSecond, rateWindowMs: settings.rateWindowMs }
+
+  return {
+    getBytes: (url, opts) =>
+      withDeadline(url, opts, async (signal) => {
+        const bounded = { ...opts, signal }
+        const opened = await open(url, bounded, 1)
+        const { contentLength, ...rest } = await head(opened, bounded)
+        if (rest.status === 304) {
+          await discard(opened.response.body)
+          return { ...rest, body: new Uint8Array(0) }
+        }
+        const body = await readBounded(opened.response.body as Readable, { url: rest.url, maxBytes: opts.maxBytes, contentLength, signal, ...rateLimits })
+        return { ...rest, body }
+      }),
 
     async getStream(url, opts) {
-      const opened = await open(url, opts, 0)
-      const result = await head(opened, opts.maxBytes)
+      // The deadline covers the head only: a file's total time cannot be bounded in advance, so
+      // its body is held to the rate floor instead. The body keeps the caller's own signal.
+      const opened = await withDeadline(url, opts, (signal) => open(url, { ...opts, signal }, 0))
+      const result = await head(opened, opts)
       const raw = opened.response.body as Readable
       let aborted = false
-      const limits = { url: result.url, maxBytes: opts.maxBytes, contentLength: result.contentLength, signal: opts.signal }
+      const limits = { url: result.url, maxBytes: opts.maxBytes, contentLength: result.contentLength, signal: opts.signal, ...rateLimits }
       const body = boundedChunks(raw, limits, () => aborted)
       return {
         ...result,

@@ -1,32 +1,46 @@
 /**
  * The UpstreamError family: the upstream (or the network on the way to it) is at fault. Each class
- * has a stable `code`; `http/error-response.ts` maps them to statuses. Also owns the translation of
- * undici's error codes into this family, so no other file needs to know them.
+ * has a stable `code` and a `fault` (an outage, an error status, bad data or slowness). Also owns
+ * the translation of undici's error codes into this family, so no other file needs to know them.
  */
-import { ProxyError } from '../base/index.js'
+import { ProxyError, type Fault } from '../base/index.js'
 
 export abstract class UpstreamError extends ProxyError {}
 
 /** The upstream answered with a status other than 200 or 304 (redirects are followed first). */
 export class UpstreamHttpError extends UpstreamError {
   readonly code = 'upstream_status'
+  readonly fault: Fault
   readonly status: number
   readonly url: string
   constructor(status: number, url: string) {
     super(`upstream answered HTTP ${status} for ${url}`)
     this.status = status
     this.url = url
+    // RFC 9110 §15.5.5/§15.5.11: 404 and 410 say there is nothing under that name.
+    this.fault = status === 404 || status === 410 ? 'not_found' : 'upstream_failed'
   }
 }
 
-/** Connecting, waiting for the response head, or waiting between body chunks took too long. */
+/** Waiting for the response head, or between body chunks, took longer than the idle timeouts. */
 export class UpstreamTimeoutError extends UpstreamError {
-  readonly code = 'upstream_timeout'
+  readonly code: string = 'upstream_timeout'
+  readonly fault = 'upstream_timeout'
+}
+
+/**
+ * The response kept arriving, but too slowly: past the request's total deadline, or below the
+ * minimum body rate. TUF calls this the slow-retrieval attack (TUF spec §1.5.2); a drip of one byte
+ * a second never trips an idle timeout, so only a deadline or a rate floor ends it.
+ */
+export class UpstreamSlowError extends UpstreamTimeoutError {
+  override readonly code = 'slow_retrieval'
 }
 
 /** The response is larger than the caller allowed (by Content-Length, or by counting the body). */
 export class UpstreamTooLargeError extends UpstreamError {
   readonly code = 'upstream_too_large'
+  readonly fault = 'bad_upstream_data'
   constructor(url: string, maxBytes: number) {
     super(`upstream response for ${url} is larger than the limit of ${maxBytes} bytes`)
   }
@@ -35,16 +49,22 @@ export class UpstreamTooLargeError extends UpstreamError {
 /** No response at all: refused, DNS failure, reset before the head, TLS failure. `cause` is kept. */
 export class UpstreamOfflineError extends UpstreamError {
   readonly code = 'upstream_unreachable'
+  readonly fault = 'upstream_unavailable'
 }
 
 /** The URL's host is not in the allowlist, or its scheme is not http/https (anti-SSRF). */
 export class HostNotAllowedError extends UpstreamError {
   readonly code = 'host_not_allowed'
+  readonly fault = 'refused_by_policy'
 }
 
-/** The upstream broke HTTP: a truncated body, a redirect without Location, too many redirects. */
+/**
+ * The upstream broke HTTP: a truncated body, a redirect without Location, too many redirects, a
+ * 304 to a request that was not conditional.
+ */
 export class UpstreamProtocolError extends UpstreamError {
   readonly code = 'upstream_protocol'
+  readonly fault = 'bad_upstream_data'
 }
 
 function codeOf(error: unknown): string {
@@ -52,7 +72,8 @@ function codeOf(error: unknown): string {
   return ''
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
+/** The upstream accepted the request and then went quiet. A connect timeout is no answer at all: offline. */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
 /** Connection failures that are safe to retry once for a GET, since no response byte arrived. */
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'UND_ERR_SOCKET'])

@@ -2,6 +2,7 @@ export {
   UpstreamError,
   UpstreamHttpError,
   UpstreamTimeoutError,
+  UpstreamSlowError,
   UpstreamTooLargeError,
   UpstreamOfflineError,
   HostNotAllowedError,

@@ -12,6 +12,18 @@ export interface UpstreamOptions {
   readonly headersTimeoutMs: number
   /** Longest pause allowed between two body chunks (an idle timeout, not a total). */
   readonly bodyTimeoutMs: number
+  /**
+   * The total time a whole-body request (getBytes: pages, TUF metadata) may take, redirects
+   * included; for a stream (getStream: files), the time until its response head. An idle timeout
+   * alone never ends a slow drip.
+   */
+  readonly deadlineMs: number
+  /**
+   * The slowest body accepted, in bytes per second, averaged over each `rateWindowMs`; 0 turns the
+   * check off. This is what ends a drip in a large file, whose total time cannot be bounded in advance.
+   */
+  readonly minBytesPerSecond: number
+  readonly rateWindowMs: number
   readonly maxRedirects: number
   readonly userAgent: string
   /** Pooled connections per origin; unlimited when absent. */
@@ -29,6 +41,11 @@ export function validateUpstreamOptions(options: UpstreamOptions): UpstreamOptio
   positiveInteger('connectTimeoutMs', options.connectTimeoutMs)
   positiveInteger('headersTimeoutMs', options.headersTimeoutMs)
   positiveInteger('bodyTimeoutMs', options.bodyTimeoutMs)
+  positiveInteger('deadlineMs', options.deadlineMs)
+  positiveInteger('rateWindowMs', options.rateWindowMs)
+  if (!Number.isSafeInteger(options.minBytesPerSecond) || options.minBytesPerSecond < 0) {
+    throw new TypeError(`upstream option "minBytesPerSecond" must be a non-negative integer (got ${String(options.minBytesPerSecond)})`)
+  }
   const { maxRedirects, userAgent, caBundlePem, connectionsPerOrigin } = options
   if (!Number.isSafeInteger(maxRedirects) || maxRedirects < 0 || maxRedirects > 20) {
     throw new TypeError(`upstream option "maxRedirects" must be an integer from 0 to 20 (got ${String(maxRedirects)})`)

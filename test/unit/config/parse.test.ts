@@ -54,6 +54,8 @@ describe('defaults', () => {
       allowedHosts: ['pypi.org', 'files.pythonhosted.org'],
       caBundleFile: undefined,
       upstreamTimeoutMs: 30_000,
+      upstreamDeadlineMs: 60_000,
+      upstreamMinBytesPerSecond: 16 * 1024,
       maxPageBytes: 128 * 1024 ** 2,
       maxFileBytes: 20 * 1024 ** 3,
       logLevel: 'info',
@@ -83,6 +85,9 @@ describe('conversions, one row per form', () => {
     { name: 'port at its max', set: { port: '65535' }, pick: (s) => s.port, want: 65535 },
     { name: 'index-ttl 0', set: { 'index-ttl': '0' }, pick: (s) => s.indexTtlSeconds, want: 0 },
     { name: 'upstream-timeout in ms', set: { 'upstream-timeout': '7' }, pick: (s) => s.upstreamTimeoutMs, want: 7000 },
+    { name: 'upstream-deadline in ms', set: { 'upstream-deadline': '9' }, pick: (s) => s.upstreamDeadlineMs, want: 9000 },
+    { name: 'upstream-min-rate in bytes', set: { 'upstream-min-rate': '4K' }, pick: (s) => s.upstreamMinBytesPerSecond, want: 4096 },
+    { name: 'upstream-min-rate 0 turns the floor off', set: { 'upstream-min-rate': '0' }, pick: (s) => s.upstreamMinBytesPerSecond, want: 0 },
     // bytes
     { name: 'bytes plain', set: { 'max-page-bytes': '1234' }, pick: (s) => s.maxPageBytes, want: 1234 },
     { name: 'bytes B', set: { 'max-page-bytes': '1234B' }, pick: (s) => s.maxPageBytes, want: 1234 },

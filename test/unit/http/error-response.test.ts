@@ -25,6 +25,7 @@ import {
   UpstreamHttpError,
   UpstreamOfflineError,
   UpstreamProtocolError,
+  UpstreamSlowError,
   UpstreamTimeoutError,
   UpstreamTooLargeError,
 } from '../../../src/upstream/index.js'
@@ -43,6 +44,9 @@ const rows: Array<[string, unknown, number]> = [
   ['upstream 500', new UpstreamHttpError(500, URL_), 502],
   ['upstream 403', new UpstreamHttpError(403, URL_), 502],
   ['upstream timeout', new UpstreamTimeoutError('slow'), 504],
+  ['slow retrieval (deadline or rate floor)', new UpstreamSlowError('drip'), 504],
+  ['upstream 410', new UpstreamHttpError(410, URL_), 404],
+  ['unavailable: a timeout stays a timeout', new UnavailableError('slow', { cause: new UpstreamTimeoutError('slow') }), 504],
   ['upstream offline', new UpstreamOfflineError('refused', { cause: new Error('ECONNREFUSED') }), 503],
   ['upstream too large', new UpstreamTooLargeError(URL_, 10), 502],
   ['upstream protocol', new UpstreamProtocolError('truncated'), 502],

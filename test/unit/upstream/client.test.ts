@@ -26,6 +26,9 @@ async function setup(
     connectTimeoutMs: 2000,
     headersTimeoutMs: 2000,
     bodyTimeoutMs: 2000,
+    deadlineMs: 10_000,
+    minBytesPerSecond: 0,
+    rateWindowMs: 1000,
     maxRedirects: 3,
     userAgent: 'tuf-proxy-test/1',
     ...overrides,
@@ -154,7 +157,7 @@ describe('upstream client: redirects and the host allowlist', () => {
 
 describe('upstream client: options are validated eagerly', () => {
   const base: UpstreamOptions = {
-    allowedHosts: ['pypi.org'], connectTimeoutMs: 1, headersTimeoutMs: 1, bodyTimeoutMs: 1, maxRedirects: 1, userAgent: 'x',
+    allowedHosts: ['pypi.org'], connectTimeoutMs: 1, headersTimeoutMs: 1, bodyTimeoutMs: 1, deadlineMs: 1, minBytesPerSecond: 0, rateWindowMs: 1, maxRedirects: 1, userAgent: 'x',
   }
   const cases: Array<[string, Partial<UpstreamOptions>]> = [
     ['connectTimeoutMs', { connectTimeoutMs: 0 }],

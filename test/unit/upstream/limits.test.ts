@@ -6,6 +6,7 @@ import {
   createUpstreamClient,
   UpstreamOfflineError,
   UpstreamProtocolError,
+  UpstreamSlowError,
   UpstreamTimeoutError,
   UpstreamTooLargeError,
   type UpstreamClient,
@@ -26,6 +27,9 @@ async function setup(overrides: Partial<UpstreamOptions> = {}): Promise<{ server
     connectTimeoutMs: 2000,
     headersTimeoutMs: 2000,
     bodyTimeoutMs: 2000,
+    deadlineMs: 10_000,
+    minBytesPerSecond: 0,
+    rateWindowMs: 1000,
     maxRedirects: 3,
     userAgent: 'tuf-proxy-test/1',
     ...overrides,
@@ -130,7 +134,7 @@ describe('upstream client: timeouts and unreachable upstreams', () => {
     await once(probe, 'close')
     const host = `127.0.0.1:${address.port}`
     const client = createUpstreamClient({
-      allowedHosts: [host], connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, maxRedirects: 0, userAgent: 't',
+      allowedHosts: [host], connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, deadlineMs: 10_000, minBytesPerSecond: 0, rateWindowMs: 1000, maxRedirects: 0, userAgent: 't',
     })
     cleanups.push(() => client.close())
     await assert.rejects(client.getBytes(`http://${host}/`, { maxBytes: 10 }), (error: unknown) => {
@@ -211,5 +215,94 @@ describe('upstream client: connection reuse and aborts', () => {
     await iterator.next()
     controller.abort(new Error('reader gone'))
     await assert.rejects(iterator.next(), /reader gone/)
+  })
+})
+
+describe('upstream client: hostile bodies never reach the process as an unhandled error', () => {
+  test('a Content-Length over maxBytes with the whole body sent: refused, and the process keeps running', async () => {
+    const { server, client } = await setup()
+    // A file whose index lists a smaller size than the real one: every byte arrives at once.
+    server.route('/larger-than-listed', (_req, res) => res.end(Buffer.alloc(256 * 1024, 7)))
+    const uncaught: unknown[] = []
+    const onUncaught = (error: unknown) => void uncaught.push(error)
+    process.on('uncaughtException', onUncaught)
+    try {
+      for (let i = 0; i < 5; i++) {
+        await assert.rejects(client.getStream(`${server.origin}/larger-than-listed`, { maxBytes: 1000 }), UpstreamTooLargeError)
+        await assert.rejects(client.getBytes(`${server.origin}/larger-than-listed`, { maxBytes: 1000 }), UpstreamTooLargeError)
+      }
+      // The destroyed bodies' errors are emitted on later ticks; give them every chance to surface.
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      process.off('uncaughtException', onUncaught)
+    }
+    assert.deepEqual(uncaught.map(String), [])
+  })
+})
+
+describe('upstream client: slow drips end at the deadline or the rate floor (TUF slow retrieval)', () => {
+  function drip(server: TestServer, path: string, intervalMs: number): void {
+    server.route(path, (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '100000' })
+      const timer = setInterval(() => res.write('x'), intervalMs)
+      res.on('close', () => clearInterval(timer))
+    })
+  }
+
+  test('getBytes: a body that keeps trickling past deadlineMs fails with slow_retrieval', async () => {
+    const { server, client } = await setup({ deadlineMs: 400, bodyTimeoutMs: 5000 })
+    drip(server, '/drip', 50)
+    await assert.rejects(client.getBytes(`${server.origin}/drip`, { maxBytes: 1e6 }), (error: unknown) => {
+      assert.ok(error instanceof UpstreamSlowError, String(error))
+      assert.equal(error.code, 'slow_retrieval')
+      assert.equal(error.fault, 'upstream_timeout')
+      return true
+    })
+  })
+
+  test('getStream: a file body below minBytesPerSecond fails with slow_retrieval although no idle timeout fires', async () => {
+    const { server, client } = await setup({ minBytesPerSecond: 1000, rateWindowMs: 300, bodyTimeoutMs: 5000, deadlineMs: 5000 })
+    drip(server, '/drip-file', 50)
+    const stream = await client.getStream(`${server.origin}/drip-file`, { maxBytes: 1e6 })
+    let received = 0
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of stream.body) received += chunk.byteLength
+      })(),
+      UpstreamSlowError,
+    )
+    assert.ok(received > 0 && received < 100, `received ${received} bytes before the floor ended it`)
+  })
+
+  test('getStream: the deadline covers the head, not the rest of a body that flows at a good rate', async () => {
+    const { server, client } = await setup({ minBytesPerSecond: 1000, rateWindowMs: 200, deadlineMs: 300 })
+    server.route('/steady', (_req, res) => {
+      res.writeHead(200, { 'Content-Length': String(20 * 4096) })
+      let sent = 0
+      const timer = setInterval(() => {
+        res.write(Buffer.alloc(4096))
+        if (++sent === 20) {
+          clearInterval(timer)
+          res.end()
+        }
+      }, 40)
+      res.on('close', () => clearInterval(timer))
+    })
+    const stream = await client.getStream(`${server.origin}/steady`, { maxBytes: 1e6 })
+    assert.equal(await drain(stream.body), 20 * 4096)
+  })
+})
+
+describe('upstream client: 304 only answers a conditional request (RFC 9110 §15.4.5)', () => {
+  test('a 304 to an unconditional GET is a protocol error, for bytes and streams', async () => {
+    const { server, client } = await setup()
+    server.route('/unasked-304', (_req, res) => {
+      res.writeHead(304)
+      res.end()
+    })
+    await assert.rejects(client.getBytes(`${server.origin}/unasked-304`, { maxBytes: 100 }), UpstreamProtocolError)
+    await assert.rejects(client.getStream(`${server.origin}/unasked-304`, { maxBytes: 100 }), UpstreamProtocolError)
+    const answered = await client.getBytes(`${server.origin}/unasked-304`, { maxBytes: 100, headers: { 'If-None-Match': '"v1"' } })
+    assert.equal(answered.status, 304)
   })
 })

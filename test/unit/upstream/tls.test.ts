@@ -45,7 +45,7 @@ describe('upstream client: TLS is always verified; caBundlePem adds a CA', () =>
     server?.close()
   })
 
-  const options = { connectTimeoutMs: 2000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, maxRedirects: 0, userAgent: 't' }
+  const options = { connectTimeoutMs: 2000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, deadlineMs: 10_000, minBytesPerSecond: 0, rateWindowMs: 1000, maxRedirects: 0, userAgent: 't' }
 
   test('an unknown CA is refused as UpstreamOfflineError, keeping the TLS cause', async (t) => {
     if (!pair) return skipOrFail(t)
