@@ -314,7 +314,7 @@ export class SimplePages {
     if (!rendered) {
       const text = entry.key === INDEX_KEY ? renderList(entry.model as ProjectList, format) : renderPage(proxied(entry.key, entry.model as ProjectPage), format)
       const body = Buffer.from(text, 'utf8')
-      rendered = { body, etag: `"${sha256Hex(body).slice(0, 32)}"` }
+      rendered = { body, etag: representationEtag(format, sha256Hex(body)) }
       entry.rendered.set(format, rendered)
     }
     return { body: rendered.body, etag: rendered.etag, contentType: contentTypeOf(format), cache, serial: entry.serial }
@@ -323,6 +323,15 @@ export class SimplePages {
   #count(cache: CacheStatus): void {
     this.#counters[cache].inc()
   }
+}
+
+/**
+ * RFC 9110 §8.8.3: a strong ETag names one representation, and text/html and v1+html answers
+ * carry the same bytes under different Content-Types, so the format is part of the tag; else an
+ * If-None-Match from one would earn a 304 for the other.
+ */
+function representationEtag(format: SimpleFormat, bodySha256: string): string {
+  return `"${sha256Hex(Buffer.from(`${format}:${bodySha256}`, 'utf8')).slice(0, 32)}"`
 }
 
 /** Links point at the proxy's file route, relative to `/simple/<project>/`. */
