@@ -7,10 +7,11 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, type Logger } from '../base/index.js'
 import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
-import { createApp, listen } from '../http/index.js'
+import { createApp, listen, type Listening } from '../http/index.js'
 import { DropLog, Files, httpPageSource, Mirror, SimplePages, type TufMirror } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
 import { createUpstreamClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
+import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
 import { buildTufMirror } from './tuf-mode.js'
 
@@ -22,6 +23,10 @@ const BREAKER_FAIL_TIMEOUT_MS = 10_000
 
 /** Start and stop lines are written at any --log-level: supervisors read the bound port from them. */
 const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['listening', 'shutting_down', 'stopped'])
+
+/** Log lines that never reached stdout: routine ones shed behind a slow reader, any when stdout is gone. */
+const LOG_LOST_METRIC = 'tuf_proxy_log_lines_lost_total'
+const LOG_LOST_HELP = 'Log lines not written to stdout, by level and reason (shed: routine line behind a slow reader; closed: stdout gone)'
 
 /** How long running responses may finish after SIGTERM before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -54,20 +59,32 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tuf-proxy serve: ${error.message}\nRun 'tuf-proxy serve --help' for the flags.\n`)
     return 2
   }
-  const out = createLineWriter(process.stdout.fd)
+  const metrics = new Metrics()
+  metrics.declareCounter(LOG_LOST_METRIC, LOG_LOST_HELP)
+  const out = createLineWriter({
+    fd: process.stdout.fd,
+    onLost: (level, reason) => metrics.inc(LOG_LOST_METRIC, LOG_LOST_HELP, { level, reason }),
+  })
   const logger = createJsonLogger({ write: out.write, level: settings.logLevel, unfiltered: LIFECYCLE_EVENTS })
+  let inFlight: () => ReturnType<Listening['inFlight']> = () => []
+  installLastWords({ logger, writer: out, inFlight: () => inFlight() })
   try {
-    return await serve(settings, logger, out.flush)
+    return await serve(settings, { logger, metrics, flush: out.flush, onListening: (listening) => (inFlight = listening.inFlight) })
   } catch (error) {
     logger.error('startup_failed', { detail: describeError(error) })
-    out.flush()
     return 1
   }
 }
 
-async function serve(settings: Settings, logger: Logger, flush: () => void): Promise<number> {
+interface ServeDeps {
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly flush: () => void
+  readonly onListening: (listening: Listening) => void
+}
+
+async function serve(settings: Settings, { logger, metrics, flush, onListening }: ServeDeps): Promise<number> {
   const clock = systemClock
-  const metrics = new Metrics()
   const timeoutMs = settings.upstreamTimeoutMs
   const health = createUpstreamHealth({ maxFails: BREAKER_MAX_FAILS, failTimeoutMs: BREAKER_FAIL_TIMEOUT_MS, clock })
   const client = createUpstreamClient({
@@ -120,7 +137,8 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
   const { app, hotPath } = createApp({ mirror, metrics, logger, clock })
-  const listening = await listen(app, hotPath, { host: settings.host, port: settings.port })
+  const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, clock })
+  onListening(listening)
   logger.info('listening', {
     host: listening.address.address,
     port: listening.address.port,
@@ -140,8 +158,8 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
         .then(() => upstream.close())
         .catch((error: unknown) => logger.error('shutdown_failed', { detail: describeError(error) }))
         .finally(() => {
+          // Written out, however slow the reader, by the exit flush (last-words.ts).
           logger.info('stopped')
-          flush()
           resolve(0)
         })
     }

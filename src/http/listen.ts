@@ -3,9 +3,10 @@
  * accepting, let running responses finish for a grace period, then close what is left.
  */
 import { getRequestListener } from '@hono/node-server'
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Hono } from 'hono'
+import type { Clock } from '../base/index.js'
 import type { AppEnv } from './app.js'
 import type { HotPath } from './hot-pages.js'
 
@@ -14,11 +15,19 @@ const IDLE_SOCKET_TIMEOUT_MS = 120_000
 export interface Listening {
   readonly address: AddressInfo
   close(graceMs: number): Promise<void>
+  /** The requests being answered now, oldest first: what a dying process names in its last line. */
+  inFlight(): Array<{ method: string; path: string; ms: number }>
 }
 
-export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: string; port: number }): Promise<Listening> {
+export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: string; port: number; clock: Clock }): Promise<Listening> {
   const honoListener = getRequestListener(app.fetch)
+  const { clock } = options
+  // A Set keeps insertion order, so the oldest request is listed first.
+  const running = new Set<{ req: IncomingMessage; startMs: number }>()
   const server = createServer((req, res) => {
+    const request = { req, startMs: clock.nowMs() }
+    running.add(request)
+    res.once('close', () => running.delete(request))
     if (!hotPath(req, res)) void honoListener(req, res)
   })
   server.keepAliveTimeout = 65_000
@@ -31,6 +40,10 @@ export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: str
       server.off('error', reject)
       resolve({
         address: server.address() as AddressInfo,
+        inFlight: () => {
+          const nowMs = clock.nowMs()
+          return [...running].map(({ req, startMs }) => ({ method: req.method ?? '', path: pathOf(req.url), ms: nowMs - startMs }))
+        },
         close: (graceMs) =>
           new Promise<void>((done) => {
             const timer = setTimeout(() => server.closeAllConnections(), graceMs)
@@ -44,4 +57,10 @@ export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: str
       })
     })
   })
+}
+
+/** The path as the request log writes it: no query string, and bounded (targets may be hostile). */
+function pathOf(target: string | undefined): string {
+  const path = (target ?? '').split('?')[0] ?? ''
+  return path.length > 256 ? `${path.slice(0, 256)}…` : path
 }

@@ -48,8 +48,11 @@ export function scanHtml(html: string, handler: HtmlHandler): void {
   }
 }
 
-/** Reads the construct starting at `<` (index `lt`) and returns the index after it. */
-function readMarkup(html: string, lt: number, handler: HtmlHandler): number {
+/**
+ * Reads the construct starting at `<` (index `lt`) and returns the index after it; `html.length`
+ * when the construct runs to the end (unterminated), which a caller scanning slices treats as "wait for more".
+ */
+export function readMarkup(html: string, lt: number, handler: HtmlHandler): number {
   const length = html.length
   const next = html.charCodeAt(lt + 1)
   if (html.startsWith('<!--', lt)) {

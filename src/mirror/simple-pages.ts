@@ -12,17 +12,13 @@ import { describeError, errorCode, maskUrl, sha256Hex, type Clock, type Logger, 
 import {
   contentTypeOf,
   normalizeName,
-  parseProjectListHtml,
-  parseProjectListJson,
   parseProjectPageHtml,
   parseProjectPageJson,
-  renderProjectListHtml,
-  renderProjectListJson,
   renderProjectPageHtml,
   renderProjectPageJson,
   rewriteFileUrls,
+  type IndexMeta,
   type ProjectFile,
-  type ProjectList,
   type ProjectPage,
   type SimpleFormat,
 } from '../index/index.js'
@@ -33,6 +29,8 @@ import { SingleFlight } from './coalesce.js'
 import type { DropLog } from './drops.js'
 import { NotFoundError } from './errors.js'
 import { isSafeFileName } from './file-names.js'
+import { representationEtag } from './page-etag.js'
+import { renderProjectList, sha256Sliced, storeSliced } from './project-list.js'
 import type { PageSource, PageValidators } from './page-source.js'
 
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE'
@@ -47,7 +45,8 @@ export interface RenderedPage {
 
 interface Entry {
   readonly key: string
-  readonly model: ProjectPage | ProjectList
+  /** the project list keeps no model, only its meta: it is rendered when parsed (project-list.ts) */
+  readonly model: ProjectPage | { readonly meta: IndexMeta }
   readonly validators: PageValidators
   readonly serial: number | undefined
   readonly bodySha256: string
@@ -57,6 +56,12 @@ interface Entry {
   readonly staleAtMs: number
   readonly rendered: Map<SimpleFormat, { body: Uint8Array; etag: string }>
   filesByName?: ReadonlyMap<string, ProjectFile>
+}
+
+/** A parsed page, with the renderings made so far (all of them for the project list). */
+interface Parsed {
+  readonly model: Entry['model']
+  readonly rendered: Map<SimpleFormat, { body: Uint8Array; etag: string }>
 }
 
 /** What is persisted per page: the upstream's bytes live in the blob store and are re-parsed on load. */
@@ -214,16 +219,18 @@ export class SimplePages {
       await this.#persist(key, entry)
       return { entry, cache: 'HIT' }
     }
-    let model: ProjectPage | ProjectList
+    let parsed: Parsed
     try {
-      model = this.#parse(key, fetched.body, fetched.contentType, url)
-      checkSerial(previous?.serial, fetched.serial ?? model.meta.lastSerial)
+      parsed = await this.#parse(key, fetched.body, fetched.contentType, url)
+      checkSerial(previous?.serial, fetched.serial ?? parsed.model.meta.lastSerial)
     } catch (error) {
       if (!(error instanceof IndexFormatError || error instanceof StaleUpstreamError)) throw error
       this.deps.drops.record({ reason: error.code, what: key === INDEX_KEY ? 'index' : 'page', url, detail: error.message })
       return fallBack(error.code, error)
     }
-    const bodySha256 = sha256Hex(fetched.body)
+    const { model, rendered } = parsed
+    // The project list's ~44 MB are hashed a slice at a time; a page in one go.
+    const bodySha256 = key === INDEX_KEY ? await sha256Sliced(fetched.body) : sha256Hex(fetched.body)
     const entry: Entry = {
       key,
       model,
@@ -234,11 +241,12 @@ export class SimplePages {
       contentType: fetched.contentType,
       fetchedAtMs: nowMs,
       staleAtMs: staleAtMs(nowMs, this.options.indexTtlSeconds),
-      rendered: new Map(),
+      rendered,
     }
     this.#memory.set(key, entry)
     try {
-      await this.deps.blobs.putBytes(fetched.body)
+      if (key === INDEX_KEY) await storeSliced(this.deps.blobs, fetched.body, bodySha256)
+      else await this.deps.blobs.putBytes(fetched.body)
       await this.#persist(key, entry)
     } catch (error) {
       // The page is good and in memory; losing the disk copy only costs a refetch after a restart.
@@ -247,10 +255,18 @@ export class SimplePages {
     return { entry, cache: 'MISS' }
   }
 
-  #parse(key: string, body: Uint8Array, contentType: string, url: string): ProjectPage | ProjectList {
+  /** The project list is parsed and rendered in slices (project-list.ts); a page in one go, rendered on demand. */
+  async #parse(key: string, body: Uint8Array, contentType: string, url: string): Promise<Parsed> {
+    if (key === INDEX_KEY) {
+      const list = await renderProjectList(body, contentType, url)
+      return { model: { meta: list.meta }, rendered: list.rendered }
+    }
+    return { model: this.#parsePage(key, body, contentType, url), rendered: new Map() }
+  }
+
+  #parsePage(key: string, body: Uint8Array, contentType: string, url: string): ProjectPage {
     const text = new TextDecoder('utf-8', { fatal: false }).decode(body)
     const isJson = /^application\/vnd\.pypi\.simple\.(v1|latest)\+json/i.test(contentType.trim())
-    if (key === INDEX_KEY) return isJson ? parseProjectListJson(text, url) : parseProjectListHtml(text, url)
     const page = isJson ? parseProjectPageJson(text, url) : parseProjectPageHtml(text, url)
     // A page that names another project must not be served for this one (a confused or hostile upstream).
     if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${url} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
@@ -283,9 +299,9 @@ export class SimplePages {
     const record = asPageRecord(await this.deps.records.get(this.#recordNamespace, key).catch(() => undefined))
     if (!record) return undefined
     const body = await this.deps.blobs.readBytes(record.bodySha256).catch(() => undefined)
-    if (!body || sha256Hex(body) !== record.bodySha256) return undefined
+    if (!body || (key === INDEX_KEY ? await sha256Sliced(body) : sha256Hex(body)) !== record.bodySha256) return undefined
     try {
-      const model = this.#parse(key, body, record.contentType, this.#url(key))
+      const { model, rendered } = await this.#parse(key, body, record.contentType, this.#url(key))
       const entry: Entry = {
         key,
         model,
@@ -296,7 +312,7 @@ export class SimplePages {
         contentType: record.contentType,
         fetchedAtMs: record.fetchedAtMs,
         staleAtMs: staleAtMs(record.fetchedAtMs, this.options.indexTtlSeconds),
-        rendered: new Map(),
+        rendered,
       }
       this.#memory.set(key, entry)
       return entry
@@ -308,9 +324,9 @@ export class SimplePages {
   #render(entry: Entry, format: SimpleFormat, cache: CacheStatus): RenderedPage {
     let rendered = entry.rendered.get(format)
     if (!rendered) {
-      const text = entry.key === INDEX_KEY ? renderList(entry.model as ProjectList, format) : renderPage(proxied(entry.key, entry.model as ProjectPage), format)
-      const body = Buffer.from(text, 'utf8')
-      rendered = { body, etag: `"${sha256Hex(body).slice(0, 32)}"` }
+      // Only project pages get here: the project list's map is filled when it is parsed.
+      const body = Buffer.from(renderPage(proxied(entry.key, entry.model as ProjectPage), format), 'utf8')
+      rendered = { body, etag: representationEtag(format, sha256Hex(body)) }
       entry.rendered.set(format, rendered)
     }
     return { body: rendered.body, etag: rendered.etag, contentType: contentTypeOf(format), cache, serial: entry.serial }
@@ -332,10 +348,6 @@ function proxied(project: string, page: ProjectPage): ProjectPage {
 
 function renderPage(page: ProjectPage, format: SimpleFormat): string {
   return format === 'json-v1' ? renderProjectPageJson(page) : renderProjectPageHtml(page)
-}
-
-function renderList(list: ProjectList, format: SimpleFormat): string {
-  return format === 'json-v1' ? renderProjectListJson(list) : renderProjectListHtml(list)
 }
 
 function asPageRecord(value: unknown): PageRecord | undefined {
