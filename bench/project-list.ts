@@ -43,8 +43,9 @@ function generatedList(): Uint8Array {
 async function main(): Promise<void> {
   const body = generatedList()
   const source: PageSource = {
-    fetch: async () => ({
+    fetch: async (url) => ({
       kind: 'page',
+      url,
       body,
       contentType: format === 'json' ? 'application/vnd.pypi.simple.v1+json' : 'text/html; charset=utf-8',
       validators: {},

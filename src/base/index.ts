@@ -1,9 +1,12 @@
 export { ProxyError, IntegrityError, describeError, errorCode, faultOf, type Fault } from './errors.js'
 export {
-  STRONG_HASH_ALGORITHMS,
-  type StrongHashAlgorithm,
+  HASH_ALGORITHMS,
+  STRONG_HASH_NAMES,
+  type HashAlgorithm,
+  type HashAlgorithmName,
+  type HashCheck,
   type Hasher,
-  isStrongHashAlgorithm,
+  findHashAlgorithm,
   createHasher,
   digestHex,
   sha256Hex,

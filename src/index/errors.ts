@@ -10,3 +10,13 @@ export class IndexFormatError extends ProxyError {
   readonly code = 'malformed_index'
   readonly fault = 'bad_upstream_data'
 }
+
+/**
+ * One file link on a page is malformed or hostile (a refused scheme, a bad digest, conflicting
+ * duplicate digests, a link text that is not its file name). The link is dropped and the rest of
+ * the page kept, so this is reported as a drop and never thrown to a client.
+ */
+export class LinkFormatError extends ProxyError {
+  readonly code = 'malformed_link'
+  readonly fault = 'bad_upstream_data'
+}

@@ -1,22 +1,13 @@
 /**
  * The checks on one file entry that HTML and JSON pages share: the URL (absolute http(s) only),
- * the hashes (hex, of the right length when the algorithm is known), the filename (a plain name
- * that matches the URL's last path segment) and the api-version. It deliberately does not judge
- * hosts: an off-host absolute link is kept as is, and the caller's host allowlist decides.
+ * the hashes (hex, of the length base/'s hash table gives when the algorithm is known, names
+ * spelled as the table spells them), the filename (a plain name that matches the URL's last path
+ * segment) and the api-version. It deliberately does not judge hosts: an off-host absolute link
+ * is kept as is, and the caller's host allowlist decides.
  */
+import { findHashAlgorithm } from '../base/index.js'
 import { IndexFormatError } from './errors.js'
 
-// Digest lengths (hex characters) of the algorithms hashlib guarantees plus our BLAKE2b-256.
-const HEX_LENGTH: ReadonlyMap<string, number> = new Map([
-  ['md5', 32],
-  ['sha1', 40],
-  ['sha224', 56],
-  ['sha256', 64],
-  ['sha384', 96],
-  ['sha512', 128],
-  ['blake2b', 128],
-  ['blake2b_256', 64],
-])
 const HASH_NAME = /^[a-z0-9_]{1,32}$/
 const HEX = /^[0-9a-f]+$/
 // C0 controls, DEL, and both slashes: a filename that is not one plain path segment.
@@ -48,17 +39,20 @@ export function resolveHttpUrl(href: string, baseUrl: string, where: string): UR
 }
 
 /**
- * Checks algorithm names and hex digests and lower-cases them (PEP 691: values are hex).
+ * Checks algorithm names and hex digests and lower-cases them (PEP 691: values are hex). A known
+ * algorithm takes the hash table's name (`blake2b-256` becomes `blake2b_256`); an unknown one
+ * is kept as written, lower-cased, for clients that know it.
  * @throws {IndexFormatError} on a bad name, non-hex value, wrong length or conflicting duplicate
  */
 export function checkHashes(entries: Iterable<readonly [string, unknown]>, where: string): Readonly<Record<string, string>> {
   const hashes = new Map<string, string>()
   for (const [rawName, rawValue] of entries) {
-    const name = rawName.toLowerCase()
+    const algorithm = findHashAlgorithm(rawName)
+    const name = algorithm?.name ?? rawName.toLowerCase()
     if (!HASH_NAME.test(name)) throw new IndexFormatError(`${where}: hash name ${quote(rawName)} is not a hash algorithm name`)
     if (typeof rawValue !== 'string') throw new IndexFormatError(`${where}: hash ${quote(name)} must be a string of hex digits`)
     const value = rawValue.toLowerCase()
-    const expectedLength = HEX_LENGTH.get(name)
+    const expectedLength = algorithm?.hexLength
     if (!HEX.test(value) || (expectedLength !== undefined && value.length !== expectedLength)) {
       throw new IndexFormatError(`${where}: hash ${quote(name)} value ${quote(rawValue)} is not ${expectedLength ?? 'some'} hex digits`)
     }
@@ -80,8 +74,8 @@ export function fragmentHashes(fragment: string, where: string): Readonly<Record
   for (const part of fragment.replace(/^#/, '').split('&')) {
     const eq = part.indexOf('=')
     if (eq <= 0) continue
-    const name = part.slice(0, eq).toLowerCase()
-    if (HEX_LENGTH.has(name)) entries.push([name, part.slice(eq + 1)])
+    const name = part.slice(0, eq)
+    if (findHashAlgorithm(name) !== undefined) entries.push([name, part.slice(eq + 1)])
   }
   return checkHashes(entries, where)
 }

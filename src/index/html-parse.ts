@@ -5,6 +5,7 @@
  * matching the page to the requested project are the caller's job.
  */
 import { IndexFormatError } from './errors.js'
+import { FileCollector, type PageParseOptions } from './file-collector.js'
 import { checkApiVersion, checkFilename, checkHashes, fragmentHashes, quote, resolveHttpUrl } from './file-fields.js'
 import { decodeEntities, scanHtml } from './html-tokenizer.js'
 import type { IndexMeta, ProjectFile, ProjectList, ProjectPage } from './model.js'
@@ -16,7 +17,7 @@ interface Anchor {
   readonly attributes: ReadonlyMap<string, string>
   /** Entity-decoded link text with surrounding ASCII whitespace removed. */
   readonly text: string
-  /** The `<base href>` seen before this anchor, else the page URL. */
+  /** The `<base href>` seen before this anchor, else the URL the page came from. */
   readonly baseUrl: string
 }
 
@@ -33,7 +34,10 @@ function trimAsciiWhitespace(text: string): string {
   return text.slice(start, end)
 }
 
-/** One pass over the page: anchors go to `onAnchor` in order, the page's meta is returned. */
+/**
+ * One pass over the page: anchors go to `onAnchor` in order, the page's meta is returned.
+ * `pageUrl` is where the page came from (after redirects), which relative links resolve against.
+ */
 function scanPage(html: string, pageUrl: string, onAnchor: (anchor: Anchor) => void): IndexMeta {
   let apiVersion: string | undefined
   let lastSerial: number | undefined
@@ -128,28 +132,25 @@ function parseFileAnchor(anchor: Anchor, where: string): ProjectFile {
 }
 
 /**
- * Parses a PEP 503 project page. The name is the normalized last path segment of `pageUrl`.
- * @throws {IndexFormatError} on a refused link, bad hash, filename/URL mismatch, bad attribute
- *   value or unsupported repository version
+ * Parses a PEP 503 project page. The name is the normalized last path segment of `pageUrl`;
+ * relative links resolve against `options.baseUrl` (where a redirect led), else `pageUrl`. A
+ * link that fails its checks (a refused scheme, a bad hash, a filename/URL mismatch, a bad
+ * attribute value) is dropped and reported to `options.onDroppedLink`; the rest of the page stays.
+ * @throws {IndexFormatError} when the page as a whole is unusable: an unsupported repository
+ *   version or a refused `<base href>`
  * @throws {Error} when `pageUrl` does not end in a valid project name (caller misuse)
  */
-export function parseProjectPageHtml(html: string, pageUrl: string): ProjectPage {
+export function parseProjectPageHtml(html: string, pageUrl: string, options: PageParseOptions = {}): ProjectPage {
   const name = projectNameFromUrl(pageUrl)
-  const files: ProjectFile[] = []
-  const seen = new Set<string>()
+  const collector = new FileCollector(options.onDroppedLink)
   let index = 0
-  const meta = scanPage(html, pageUrl, (anchor) => {
+  const meta = scanPage(html, options.baseUrl ?? pageUrl, (anchor) => {
     index++
     // An anchor without href (e.g. <a name=…>) is not a link.
     if (!anchor.attributes.has('href')) return
-    const file = parseFileAnchor(anchor, `anchor ${index}`)
-    // Keep the first of duplicate filenames: a later entry must not shadow (replace the URL or
-    // hashes of) a file already listed, which is what a hostile page appending links would try.
-    if (seen.has(file.filename)) return
-    seen.add(file.filename)
-    files.push(file)
+    collector.add(() => parseFileAnchor(anchor, `anchor ${index}`))
   })
-  return { name, meta, files }
+  return { name, meta, files: collector.files }
 }
 
 /**

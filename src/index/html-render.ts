@@ -2,10 +2,13 @@
  * Model → PEP 503 HTML, in the shape PyPI's templates produce: one anchor per file with the hash
  * fragment and the PEP 592 / 658 / 714 attributes, the PEP 629 meta tag and PyPI's
  * `<!--SERIAL n-->` comment. Output is deterministic (same model, same bytes) and every value is
- * escaped. HTML carries one hash per link (PEP 503), so other digests are left out, as are PEP 700
- * fields and `extra`, which have no HTML form.
+ * escaped. PEP 503's fragment is one `#<hashname>=<hashvalue>`, and clients that follow it
+ * refuse more (uv reads the whole fragment as one pair), so a link carries the first of its
+ * digests in the hash table's order: the strongest when there is one, a weak one rather than
+ * none (the proxy verified it, and pip checks md5 and sha1 too). The JSON form keeps every
+ * digest. PEP 700 fields and `extra` have no HTML form and are left out.
  */
-import { STRONG_HASH_ALGORITHMS } from '../base/index.js'
+import { HASH_ALGORITHMS } from '../base/index.js'
 import type { IndexMeta, ProjectFile, ProjectList, ProjectPage } from './model.js'
 import { normalizeName } from './names.js'
 
@@ -18,16 +21,16 @@ function escapeHtml(text: string): string {
   return HTML_SPECIAL.test(text) ? text.replace(HTML_SPECIAL_GLOBAL, (char) => ESCAPES[char] ?? char) : text
 }
 
-/** sha256 when listed (what pip and PyPI use), else the first strong one; weak ones never. */
+/** The first listed digest in the hash table's order (sha256 first, weak ones last) as `<name>=<hex>`. */
 function pickHash(hashes: Readonly<Record<string, string>>): string | undefined {
-  const algorithm = hashes['sha256'] !== undefined ? 'sha256' : STRONG_HASH_ALGORITHMS.find((name) => hashes[name] !== undefined)
-  return algorithm === undefined ? undefined : `${algorithm}=${hashes[algorithm] ?? ''}`
+  const algorithm = HASH_ALGORITHMS.find(({ name }) => hashes[name] !== undefined)
+  return algorithm === undefined ? undefined : `${algorithm.name}=${hashes[algorithm.name] ?? ''}`
 }
 
 function coreMetadataValue(coreMetadata: ProjectFile['coreMetadata']): string | undefined {
   if (coreMetadata === false) return undefined
   if (coreMetadata === true) return 'true'
-  // PEP 658: one `<name>=<hex>`; with no strong hash, "true" still says the file exists.
+  // PEP 658: one `<name>=<hex>`; with no hash the table knows, "true" still says the file exists.
   return pickHash(coreMetadata) ?? 'true'
 }
 

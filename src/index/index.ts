@@ -3,7 +3,8 @@
  * parsing untrusted upstream pages into it, rendering it as HTML or JSON, PEP 691 content
  * negotiation, name normalization and link rewriting. Pure string ⇄ model; imports only base/.
  */
-export { IndexFormatError } from './errors.js'
+export { IndexFormatError, LinkFormatError } from './errors.js'
+export type { PageParseOptions } from './file-collector.js'
 export { normalizeName, isValidProjectName } from './names.js'
 export type { IndexMeta, ProjectList, ProjectFile, ProjectPage } from './model.js'
 export { parseProjectPageHtml, parseProjectListHtml } from './html-parse.js'

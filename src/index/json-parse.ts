@@ -5,6 +5,7 @@
  * allowlisting and matching the page to the requested project are the caller's job.
  */
 import { IndexFormatError } from './errors.js'
+import { FileCollector, type PageParseOptions } from './file-collector.js'
 import { checkApiVersion, checkFilename, checkHashes, quote, resolveHttpUrl } from './file-fields.js'
 import type { IndexMeta, ProjectFile, ProjectList, ProjectPage } from './model.js'
 import { isValidProjectName, normalizeName } from './names.js'
@@ -66,7 +67,7 @@ function parseCoreMetadata(value: unknown, where: string): ProjectFile['coreMeta
   throw new IndexFormatError(`${where}: core-metadata must be true, false or a hashes object (PEP 691, PEP 714)`)
 }
 
-function parseFile(value: unknown, pageUrl: string, where: string): ProjectFile {
+function parseFile(value: unknown, baseUrl: string, where: string): ProjectFile {
   if (!isRecord(value)) throw new IndexFormatError(`${where} must be an object`)
   const { filename, url: href, hashes } = value
   if (typeof filename !== 'string') throw new IndexFormatError(`${where}: filename must be a string`)
@@ -74,7 +75,7 @@ function parseFile(value: unknown, pageUrl: string, where: string): ProjectFile 
   const at = `${where} (${quote(filename)})`
   if (!isRecord(hashes)) throw new IndexFormatError(`${at}: hashes must be an object (PEP 691)`)
   // PEP 691: url may be relative to the page; hashes live in `hashes`, so a fragment is dropped.
-  const url = resolveHttpUrl(href, pageUrl, at)
+  const url = resolveHttpUrl(href, baseUrl, at)
   url.hash = ''
   checkFilename(filename, url, at)
 
@@ -119,28 +120,24 @@ function parseVersions(value: unknown): { versions?: readonly string[] } {
 }
 
 /**
- * Parses a PEP 691 project detail response. Relative file URLs resolve against `pageUrl`.
- * @throws {IndexFormatError} on invalid JSON, a wrong type anywhere, a refused link, bad hash,
- *   filename/URL mismatch or unsupported api-version
+ * Parses a PEP 691 project detail response. Relative file URLs resolve against
+ * `options.baseUrl` (where a redirect led), else `pageUrl`. A file entry that fails its checks
+ * (a wrong type, a refused link, a bad hash, a filename/URL mismatch) is dropped and reported to
+ * `options.onDroppedLink`; the rest of the page stays.
+ * @throws {IndexFormatError} when the page as a whole is unusable: invalid JSON, a bad `meta`,
+ *   `name`, `files` or `versions`, or an unsupported api-version
  */
-export function parseProjectPageJson(json: string, pageUrl: string): ProjectPage {
+export function parseProjectPageJson(json: string, pageUrl: string, options: PageParseOptions = {}): ProjectPage {
   const page = decode(json, 'project page')
   const meta = parseMeta(page['meta'])
   const name = page['name']
   if (typeof name !== 'string' || !isValidProjectName(name)) throw new IndexFormatError('name must be a valid project name (PEP 691, PEP 508)')
   const rawFiles = page['files']
   if (!Array.isArray(rawFiles)) throw new IndexFormatError('files must be an array (PEP 691)')
-  const files: ProjectFile[] = []
-  const seen = new Set<string>()
-  rawFiles.forEach((rawFile: unknown, index) => {
-    const file = parseFile(rawFile, pageUrl, `files[${index}]`)
-    // Keep the first of duplicate filenames: a later entry must not shadow (replace the URL or
-    // hashes of) a file already listed, which is what a hostile page appending entries would try.
-    if (seen.has(file.filename)) return
-    seen.add(file.filename)
-    files.push(file)
-  })
-  return { name: normalizeName(name), meta, ...parseVersions(page['versions']), files, ...extraOf(page, PAGE_KEYS) }
+  const baseUrl = options.baseUrl ?? pageUrl
+  const collector = new FileCollector(options.onDroppedLink)
+  rawFiles.forEach((rawFile: unknown, index) => collector.add(() => parseFile(rawFile, baseUrl, `files[${index}]`)))
+  return { name: normalizeName(name), meta, ...parseVersions(page['versions']), files: collector.files, ...extraOf(page, PAGE_KEYS) }
 }
 
 /**

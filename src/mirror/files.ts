@@ -123,14 +123,14 @@ export class Files {
 }
 
 function downloadKey(target: FileTarget): string {
-  const checks = hashesToCheck(target.evidence.hashes).map((check) => `${check.algorithm}=${check.hex}`)
+  const checks = hashesToCheck(target.evidence.hashes).map((check) => `${check.algorithm.name}=${check.hex}`)
   return `${target.url}\n${checks.join(',')}\n${target.evidence.expectedSize ?? ''}`
 }
 
 function sameEvidence(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const left = hashesToCheck(a)
   const right = hashesToCheck(b)
-  return left.length === right.length && left.every((check, i) => check.algorithm === right[i]?.algorithm && check.hex === right[i]?.hex)
+  return left.length === right.length && left.every((check, i) => check.algorithm.name === right[i]?.algorithm.name && check.hex === right[i]?.hex)
 }
 
 function asFileRecord(value: unknown): FileRecord | undefined {

@@ -16,6 +16,8 @@ export type PageFetch =
   | { readonly kind: 'not-modified' }
   | {
       readonly kind: 'page'
+      /** where the bytes finally came from, after redirects: relative links resolve against it */
+      readonly url: string
       readonly body: Uint8Array
       readonly contentType: string
       readonly validators: PageValidators
@@ -49,6 +51,7 @@ export function httpPageSource(upstream: UpstreamClient, maxPageBytes: number): 
         if (response.status === 304) return { kind: 'not-modified' }
         return {
           kind: 'page',
+          url: response.url,
           body: response.body,
           contentType: response.headers['content-type'] ?? 'text/html',
           validators: { etag: response.headers.etag, lastModified: response.headers['last-modified'] },

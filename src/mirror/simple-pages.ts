@@ -2,8 +2,9 @@
  * The project list (`/simple/`) and project pages (`/simple/<project>/`): fetch from a PageSource,
  * parse into the index model, keep the last good copy in memory and on disk, revalidate after the
  * TTL, and serve the last good copy (marked STALE) when the upstream fails, sends a malformed page
- * or an older serial. Rendered bytes and their ETag are kept per format, so a hot page costs one
- * map lookup.
+ * or an older serial (or none after one). A malformed link costs that link, not the page; a page
+ * malformed as a whole is remembered briefly, as a 404 is, so it is not re-fetched per request.
+ * Rendered bytes and their ETag are kept per format, so a hot page costs one map lookup.
  *
  * Freshness rules live in policy/; parsing and rendering in index/; HTTP details in http/.
  */
@@ -18,12 +19,14 @@ import {
   renderProjectPageJson,
   rewriteFileUrls,
   type IndexMeta,
+  type LinkFormatError,
+  type PageParseOptions,
   type ProjectFile,
   type ProjectPage,
   type SimpleFormat,
 } from '../index/index.js'
 import { IndexFormatError } from '../index/index.js'
-import { StaleUpstreamError, checkSerial, isFresh, notFoundStaleAtMs, staleAtMs } from '../policy/index.js'
+import { StaleUpstreamError, checkSerial, isFresh, negativeStaleAtMs, staleAtMs } from '../policy/index.js'
 import type { BlobStore, RecordStore } from '../store/index.js'
 import { SingleFlight } from './coalesce.js'
 import type { DropLog } from './drops.js'
@@ -47,7 +50,10 @@ interface Entry {
   readonly key: string
   /** the project list keeps no model, only its meta: it is rendered when parsed (project-list.ts) */
   readonly model: ProjectPage | { readonly meta: IndexMeta }
+  /** where the page came from after redirects, which its relative links were resolved against */
+  readonly baseUrl: string
   readonly validators: PageValidators
+  /** the page's serial; pages with a lower one or none are refused, so it is the highest seen */
   readonly serial: number | undefined
   readonly bodySha256: string
   readonly bodyBytes: number
@@ -68,6 +74,8 @@ interface Parsed {
 interface PageRecord {
   readonly bodySha256: string
   readonly contentType: string
+  /** absent in records written before redirects were followed: then the page URL */
+  readonly baseUrl?: string | undefined
   readonly etag?: string | undefined
   readonly lastModified?: string | undefined
   readonly serial?: number | undefined
@@ -109,6 +117,8 @@ export class SimplePages {
   readonly #memory: LRUCache<string, Entry>
   /** names the upstream said it has no page for, until when; bounded against random-name floods */
   readonly #notFound = new LRUCache<string, number>({ max: 10_000 })
+  /** pages refused as malformed as a whole, until when, and why; bounded likewise */
+  readonly #malformed = new LRUCache<string, { readonly untilMs: number; readonly error: IndexFormatError }>({ max: 10_000 })
   readonly #flights = new SingleFlight<{ entry: Entry; cache: CacheStatus }>()
   readonly #counters: Record<CacheStatus, { inc(): void }>
   readonly #recordNamespace: string
@@ -187,12 +197,27 @@ export class SimplePages {
       this.#count('HIT')
       return { entry: cached, cache: 'HIT' }
     }
-    const result = await this.#flights.run(key, async () => this.#revalidate(key, cached ?? (await this.#load(key))))
+    const result = await this.#flights.run(key, async () => {
+      const known = cached ? { entry: cached, serial: cached.serial } : await this.#load(key)
+      const malformed = this.#malformed.get(key)
+      if (malformed !== undefined && this.deps.clock.nowMs() < malformed.untilMs) {
+        // Already dropped and logged; serve what there is without asking the upstream again.
+        if (!known.entry || !(this.options.canServeStale?.() ?? true)) throw malformed.error
+        return { entry: known.entry, cache: 'STALE' as const }
+      }
+      this.#malformed.delete(key)
+      return this.#revalidate(key, known.entry, known.serial)
+    })
     this.#count(result.cache)
     return result
   }
 
-  async #revalidate(key: string, previous: Entry | undefined): Promise<{ entry: Entry; cache: CacheStatus }> {
+  /**
+   * @param previous the last good copy, if any
+   * @param knownSerial the highest serial seen for the page: the last good copy's, or the stored
+   *   record's when the copy itself is gone
+   */
+  async #revalidate(key: string, previous: Entry | undefined, knownSerial: number | undefined): Promise<{ entry: Entry; cache: CacheStatus }> {
     const url = this.#url(key)
     const fallBack = (reason: string, error: unknown): { entry: Entry; cache: CacheStatus } => {
       if (!previous || !(this.options.canServeStale?.() ?? true)) throw error
@@ -204,7 +229,7 @@ export class SimplePages {
       fetched = await this.deps.source.fetch(url, previous?.validators)
     } catch (error) {
       if (error instanceof NotFoundError) {
-        this.#notFound.set(key, notFoundStaleAtMs(this.deps.clock.nowMs(), this.options.indexTtlSeconds))
+        this.#notFound.set(key, negativeStaleAtMs(this.deps.clock.nowMs(), this.options.indexTtlSeconds))
         this.#memory.delete(key)
         throw error
       }
@@ -220,20 +245,26 @@ export class SimplePages {
       return { entry, cache: 'HIT' }
     }
     let parsed: Parsed
+    const droppedLinks: LinkFormatError[] = []
     try {
-      parsed = await this.#parse(key, fetched.body, fetched.contentType, url)
-      checkSerial(previous?.serial, fetched.serial ?? parsed.model.meta.lastSerial)
+      parsed = await this.#parse(key, { body: fetched.body, contentType: fetched.contentType, baseUrl: fetched.url, onDroppedLink: (error: LinkFormatError) => droppedLinks.push(error) })
+      checkSerial(knownSerial, fetched.serial ?? parsed.model.meta.lastSerial)
     } catch (error) {
       if (!(error instanceof IndexFormatError || error instanceof StaleUpstreamError)) throw error
-      this.deps.drops.record({ reason: error.code, what: key === INDEX_KEY ? 'index' : 'page', url, detail: error.message })
+      this.deps.drops.recordRefusal(error, { what: key === INDEX_KEY ? 'index' : 'page', url })
+      if (error instanceof IndexFormatError) {
+        this.#malformed.set(key, { untilMs: negativeStaleAtMs(nowMs, this.options.indexTtlSeconds), error })
+      }
       return fallBack(error.code, error)
     }
+    for (const error of droppedLinks) this.deps.drops.recordRefusal(error, { what: 'link', url: fetched.url })
     const { model, rendered } = parsed
     // The project list's ~44 MB are hashed a slice at a time; a page in one go.
     const bodySha256 = key === INDEX_KEY ? await sha256Sliced(fetched.body) : sha256Hex(fetched.body)
     const entry: Entry = {
       key,
       model,
+      baseUrl: fetched.url,
       validators: fetched.validators,
       serial: fetched.serial ?? model.meta.lastSerial,
       bodySha256,
@@ -255,19 +286,26 @@ export class SimplePages {
     return { entry, cache: 'MISS' }
   }
 
-  /** The project list is parsed and rendered in slices (project-list.ts); a page in one go, rendered on demand. */
-  async #parse(key: string, body: Uint8Array, contentType: string, url: string): Promise<Parsed> {
+  /**
+   * The project list is parsed and rendered in slices (project-list.ts); a page in one go,
+   * rendered on demand.
+   * @param page.baseUrl where the bytes came from after redirects; relative links resolve against it
+   * @param page.onDroppedLink told about each file link left out (absent when re-reading a stored page)
+   */
+  async #parse(key: string, page: { body: Uint8Array; contentType: string; baseUrl: string } & PageParseOptions): Promise<Parsed> {
+    const url = this.#url(key)
     if (key === INDEX_KEY) {
-      const list = await renderProjectList(body, contentType, url)
+      const list = await renderProjectList(page.body, page.contentType, url)
       return { model: { meta: list.meta }, rendered: list.rendered }
     }
-    return { model: this.#parsePage(key, body, contentType, url), rendered: new Map() }
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(page.body)
+    const isJson = /^application\/vnd\.pypi\.simple\.(v1|latest)\+json/i.test(page.contentType.trim())
+    return { model: this.#checkProjectPage(key, isJson ? parseProjectPageJson(text, url, page) : parseProjectPageHtml(text, url, page)), rendered: new Map() }
   }
 
-  #parsePage(key: string, body: Uint8Array, contentType: string, url: string): ProjectPage {
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(body)
-    const isJson = /^application\/vnd\.pypi\.simple\.(v1|latest)\+json/i.test(contentType.trim())
-    const page = isJson ? parseProjectPageJson(text, url) : parseProjectPageHtml(text, url)
+  /** The page must be this project's, and each link must be one the proxy may offer. */
+  #checkProjectPage(key: string, page: ProjectPage): ProjectPage {
+    const url = this.#url(key)
     // A page that names another project must not be served for this one (a confused or hostile upstream).
     if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${url} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
     const files = page.files.filter((file) => {
@@ -282,6 +320,7 @@ export class SimplePages {
     const record: PageRecord = {
       bodySha256: entry.bodySha256,
       contentType: entry.contentType,
+      baseUrl: entry.baseUrl,
       etag: entry.validators.etag,
       lastModified: entry.validators.lastModified,
       serial: entry.serial,
@@ -294,17 +333,23 @@ export class SimplePages {
     }
   }
 
-  /** The last good copy from disk, re-parsed from the stored upstream bytes; undefined when unusable. */
-  async #load(key: string): Promise<Entry | undefined> {
+  /**
+   * The last good copy from disk, re-parsed from the stored upstream bytes (entry undefined when
+   * unusable), and the serial on record, which still counts when the stored bytes are gone.
+   */
+  async #load(key: string): Promise<{ entry: Entry | undefined; serial: number | undefined }> {
     const record = asPageRecord(await this.deps.records.get(this.#recordNamespace, key).catch(() => undefined))
-    if (!record) return undefined
+    if (!record) return { entry: undefined, serial: undefined }
+    const serial = record.serial
     const body = await this.deps.blobs.readBytes(record.bodySha256).catch(() => undefined)
-    if (!body || (key === INDEX_KEY ? await sha256Sliced(body) : sha256Hex(body)) !== record.bodySha256) return undefined
+    if (!body || (key === INDEX_KEY ? await sha256Sliced(body) : sha256Hex(body)) !== record.bodySha256) return { entry: undefined, serial }
+    const baseUrl = record.baseUrl ?? this.#url(key)
     try {
-      const { model, rendered } = await this.#parse(key, body, record.contentType, this.#url(key))
+      const { model, rendered } = await this.#parse(key, { body, contentType: record.contentType, baseUrl })
       const entry: Entry = {
         key,
         model,
+        baseUrl,
         validators: { etag: record.etag, lastModified: record.lastModified },
         serial: record.serial,
         bodySha256: record.bodySha256,
@@ -315,9 +360,9 @@ export class SimplePages {
         rendered,
       }
       this.#memory.set(key, entry)
-      return entry
+      return { entry, serial }
     } catch {
-      return undefined
+      return { entry: undefined, serial }
     }
   }
 
@@ -359,6 +404,7 @@ function asPageRecord(value: unknown): PageRecord | undefined {
   return {
     bodySha256: record.bodySha256,
     contentType: record.contentType,
+    baseUrl: optionalString(record.baseUrl),
     etag: optionalString(record.etag),
     lastModified: optionalString(record.lastModified),
     serial: typeof record.serial === 'number' ? record.serial : undefined,

@@ -10,6 +10,7 @@
  *   `<name>/<blake2b>.<name>.html` under the targets base. Distribution files are not targets:
  *   the verified page's hashes bind them.
  */
+import { findHashAlgorithm } from '../base/index.js'
 import type { TargetFile } from '../trust/index.js'
 
 export type TufLayoutName = 'paths' | 'warehouse'
@@ -86,13 +87,16 @@ export function warehouseLayout(targetsUrl: string, upstreamUrl: string): TufLay
   }
 }
 
-/** TUF hash names as the streaming verifier knows them; undefined for an algorithm it cannot check. */
+/**
+ * TUF hash names (`blake2b-256`) as the index and the verifier spell them (`blake2b_256`);
+ * undefined when one is unknown or weak, as the trust engine refuses those too.
+ */
 export function evidenceHashes(info: TargetFile): Record<string, string> | undefined {
   const hashes: Record<string, string> = {}
-  for (const [algorithm, hex] of Object.entries(info.hashes)) {
-    const name = algorithm === 'blake2b-256' ? 'blake2b_256' : algorithm
-    if (!['sha256', 'sha384', 'sha512', 'blake2b_256'].includes(name)) return undefined
-    hashes[name] = hex.toLowerCase()
+  for (const [name, hex] of Object.entries(info.hashes)) {
+    const algorithm = findHashAlgorithm(name)
+    if (algorithm === undefined || !algorithm.isStrong) return undefined
+    hashes[algorithm.name] = hex.toLowerCase()
   }
   return Object.keys(hashes).length > 0 ? hashes : undefined
 }

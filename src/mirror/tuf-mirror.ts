@@ -163,7 +163,8 @@ export class TufMirror implements TufFrontend {
         const etag = `"tuf-${Object.values(info.hashes)[0] ?? ''}-${info.length}"`
         if (previous?.etag === etag) return { kind: 'not-modified' }
         const body = await this.#targetBytes(info)
-        return { kind: 'page', body, contentType: 'text/html', validators: { etag }, serial: undefined }
+        // The page is named by its URL, not by where the target bytes were downloaded from.
+        return { kind: 'page', url, body, contentType: 'text/html', validators: { etag }, serial: undefined }
       },
     }
   }

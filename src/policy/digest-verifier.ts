@@ -1,14 +1,14 @@
 /**
- * Streaming verification of a body against the evidence for it: every strong hash worth checking
- * (see `hashesToCheck`) and an expected length. Bytes are fed as they arrive, so a verdict is
+ * Streaming verification of a body against the evidence for it: every listed digest the hash
+ * table can compute, weak ones included (see `hashesToCheck`), and an expected length. Bytes are fed as they arrive, so a verdict is
  * ready as soon as the last byte is in and memory stays flat whatever the size.
  *
  * It does not decide whether evidence is required; `file-policy.ts` does.
  */
-import { IntegrityError, createHasher, hashesToCheck, type Hasher, type StrongHashAlgorithm } from '../base/index.js'
+import { IntegrityError, hashesToCheck, type HashCheck, type Hasher } from '../base/index.js'
 
 export interface DigestEvidence {
-  /** algorithm → lower-case hex, as listed by the index or TUF; weak or unknown names are ignored here */
+  /** algorithm → hex, as listed by the index or TUF; names the hash table lacks cannot be checked */
   readonly hashes: Readonly<Record<string, string>>
   readonly expectedSize?: number | undefined
 }
@@ -22,9 +22,10 @@ export interface DigestVerifier {
 }
 
 export function createDigestVerifier(evidence: DigestEvidence): DigestVerifier {
-  const checks: Array<{ algorithm: StrongHashAlgorithm; hex: string; hasher: Hasher }> = hashesToCheck(evidence.hashes).map(
-    (check) => ({ ...check, hasher: createHasher(check.algorithm) }),
-  )
+  const checks: Array<HashCheck & { readonly hasher: Hasher }> = hashesToCheck(evidence.hashes).map((check) => ({
+    ...check,
+    hasher: check.algorithm.createHasher(),
+  }))
   const expectedSize = evidence.expectedSize
   let receivedBytes = 0
   let finished = false
@@ -49,7 +50,7 @@ export function createDigestVerifier(evidence: DigestEvidence): DigestVerifier {
       for (const check of checks) {
         const actual = check.hasher.digestHex()
         if (actual !== check.hex) {
-          throw new IntegrityError('hash_mismatch', `${check.algorithm} is ${actual}, expected ${check.hex}`)
+          throw new IntegrityError('hash_mismatch', `${check.algorithm.name} is ${actual}, expected ${check.hex}`)
         }
       }
     },

@@ -16,15 +16,20 @@ export function isFresh(staleAtEpochMs: number, nowMs: number): boolean {
 
 /**
  * PyPI's serial (`X-PyPI-Last-Serial`, `meta._last-serial`) only grows for a project; a lower one
- * than already seen means a stale replica answered.
- * @throws StaleUpstreamError when `receivedSerial` is lower than `knownSerial`
+ * than already seen means a stale replica answered. A page without a serial after one with a
+ * serial is not newer either: accepting it would forget the serial and let any older page back.
+ * Once a received page passes, its serial is the highest seen.
+ * @throws StaleUpstreamError when a serial is known and `receivedSerial` is missing or lower
  */
 export function checkSerial(knownSerial: number | undefined, receivedSerial: number | undefined): void {
-  if (knownSerial === undefined || receivedSerial === undefined) return
-  if (receivedSerial < knownSerial) throw new StaleUpstreamError(knownSerial, receivedSerial)
+  if (knownSerial === undefined) return
+  if (receivedSerial === undefined || receivedSerial < knownSerial) throw new StaleUpstreamError(knownSerial, receivedSerial)
 }
 
-/** How long an upstream 404 is remembered, so a flood of misses does not hammer the upstream. */
-export function notFoundStaleAtMs(nowMs: number, ttlSeconds: number): number {
+/**
+ * Until when a negative result is remembered (an upstream 404, or a page refused as malformed as
+ * a whole), so a flood of requests for it does not hammer the upstream: the TTL, at most a minute.
+ */
+export function negativeStaleAtMs(nowMs: number, ttlSeconds: number): number {
   return nowMs + Math.min(ttlSeconds, 60) * 1000
 }

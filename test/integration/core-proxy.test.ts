@@ -198,7 +198,7 @@ describe('core proxy behaviour', () => {
   test('malformed upstream pages are dropped, not relayed; upstream 404 passes through', async (t) => {
     const proxy = await withProxy(upstream)
     t.after(() => proxy.dispose())
-    upstream.route('/simple/broken/', (_req, res) => res.writeHead(200, { 'content-type': 'application/vnd.pypi.simple.v1+json' }).end('{"meta": {"api-version": "1.0"}, "name": "broken", "files": [{"filename": 3}]}'))
+    upstream.route('/simple/broken/', (_req, res) => res.writeHead(200, { 'content-type': 'application/vnd.pypi.simple.v1+json' }).end('{"meta": {"api-version": "1.0"}, "name": "broken", "files": {}}'))
     const broken = await get(`${proxy.url}/simple/broken/`)
     assert.equal(broken.status, 502)
     assert.equal(JSON.parse(broken.text).error, 'malformed_index')

@@ -1,10 +1,12 @@
 /**
  * METAFILES and TARGETS entries (TUF 4.4, 4.5): the version/length/hashes that bind one
- * file's bytes, and the check of bytes against them. Hashes use an allowlist: an algorithm we
- * cannot compute is a mismatch, never a pass (tuf-conformance
- * test_download_with_unknown_hash_algorithm; python-tuf raises LengthOrHashMismatchError too).
+ * file's bytes, and the check of bytes against them. Hash names are read through base/'s table
+ * (TUF spells BLAKE2b-256 `blake2b-256`); an algorithm it lacks, or a weak one, is a mismatch,
+ * never a pass (tuf-conformance test_download_with_unknown_hash_algorithm; python-tuf raises
+ * LengthOrHashMismatchError too). Weak ones are refused because signed metadata is the only
+ * evidence a target has, and md5 or sha1 would let a colliding file through.
  */
-import { createHash } from 'node:crypto'
+import { findHashAlgorithm } from '../../base/index.js'
 import { LengthOrHashMismatchError } from '../errors.js'
 import { expectHashes, expectInteger, expectObject, unknownFields, type JsonObject } from './guards.js'
 
@@ -22,7 +24,6 @@ export interface TargetFile {
   readonly unrecognized: JsonObject
 }
 
-const SUPPORTED_HASHES: ReadonlySet<string> = new Set(['sha256', 'sha384', 'sha512'])
 const TARGET_FIELDS = new Set(['length', 'hashes'])
 
 /**
@@ -51,15 +52,18 @@ export function decodeTargetFile(path: string, value: unknown, where: string): T
 
 /**
  * Checks `bytes` against an optional length and every listed hash.
- * @throws {LengthOrHashMismatchError} wrong length, wrong digest, or an algorithm not in the allowlist
+ * @throws {LengthOrHashMismatchError} wrong length, wrong digest, or an algorithm that is unknown or weak
  */
 export function verifyLengthAndHashes(what: string, bytes: Uint8Array, expected: { readonly length?: number | undefined; readonly hashes?: Readonly<Record<string, string>> | undefined }): void {
   if (expected.length !== undefined && bytes.byteLength !== expected.length) {
     throw new LengthOrHashMismatchError(`${what}: length ${bytes.byteLength} does not match the expected ${expected.length}`)
   }
   for (const [algorithm, hex] of Object.entries(expected.hashes ?? {})) {
-    if (!SUPPORTED_HASHES.has(algorithm)) throw new LengthOrHashMismatchError(`${what}: unsupported hash algorithm ${JSON.stringify(algorithm)}`)
-    if (createHash(algorithm).update(bytes).digest('hex') !== hex) throw new LengthOrHashMismatchError(`${what}: ${algorithm} digest does not match`)
+    const known = findHashAlgorithm(algorithm)
+    if (known === undefined || !known.isStrong) throw new LengthOrHashMismatchError(`${what}: unsupported hash algorithm ${JSON.stringify(algorithm)}`)
+    const hasher = known.createHasher()
+    hasher.update(bytes)
+    if (hasher.digestHex() !== hex) throw new LengthOrHashMismatchError(`${what}: ${algorithm} digest does not match`)
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { IndexFormatError, parseProjectListHtml, parseProjectPageHtml } from '../../../src/index/index.js'
+import { IndexFormatError, LinkFormatError, parseProjectListHtml, parseProjectPageHtml } from '../../../src/index/index.js'
 
 const fixture = (name: string): string => readFileSync(new URL(`../../../../test/fixtures/index/${name}`, import.meta.url), 'utf8')
 const PAGE_URL = 'https://example.com/simple/holygrail/'
@@ -18,6 +18,18 @@ function rejects(html: string, message: RegExp): void {
     assert.match(error.message, message)
     return true
   })
+}
+
+/** One bad link costs that link: the page parses, the link is reported and absent, a good one beside it stays. */
+function dropsLink(body: string, message: RegExp): void {
+  const dropped: LinkFormatError[] = []
+  const good = `<a href="/f/good-1.whl#sha256=${SHA}">good-1.whl</a>`
+  const parsed = parseProjectPageHtml(page(`${body}${good}`), PAGE_URL, { onDroppedLink: (error) => dropped.push(error) })
+  assert.deepEqual(parsed.files.map((file) => file.filename), ['good-1.whl'])
+  assert.equal(dropped.length, 1, `one dropped link, got ${dropped.map((error) => error.message).join('; ')}`)
+  assert.ok(dropped[0] instanceof LinkFormatError)
+  assert.equal(dropped[0].code, 'malformed_link')
+  assert.match(dropped[0].message, message)
 }
 
 describe('parseProjectPageHtml: spec and PyPI pages', () => {
@@ -102,8 +114,8 @@ describe('parseProjectPageHtml: hostile pages', () => {
     ['ftp:', '<a href="ftp://example.com/x-1.whl">x-1.whl</a>'],
   ]
   for (const [name, anchor] of hostileLinks) {
-    test(`refuses a ${name} link (only http and https are allowed)`, () => {
-      rejects(page(anchor), /only http and https/)
+    test(`drops a ${name} link (only http and https are allowed) and keeps the rest of the page`, () => {
+      dropsLink(anchor, /only http and https/)
     })
   }
 
@@ -122,13 +134,13 @@ describe('parseProjectPageHtml: hostile pages', () => {
     assert.deepEqual(parsed.files[0]?.hashes, { sha256: SHA })
   })
 
-  test('refuses link text that differs from the URL file name (PEP 503), which would let a page advertise one file and serve another', () => {
-    rejects(page('<a href="/f/evil-1.whl">good-1.whl</a>'), /does not match/)
+  test('drops a link whose text differs from the URL file name (PEP 503), which would let a page advertise one file and serve another', () => {
+    dropsLink('<a href="/f/evil-1.whl">good-1.whl</a>', /does not match/)
   })
 
-  test('refuses a filename that is not one plain path segment', () => {
-    rejects(page('<a href="/f/..">..</a>'), /plain file name/)
-    rejects(page('<a href="/f/a%2Fb.whl">a/b.whl</a>'), /plain file name/)
+  test('drops a link whose filename is not one plain path segment', () => {
+    dropsLink('<a href="/f/..">..</a>', /plain file name/)
+    dropsLink('<a href="/f/a%2Fb.whl">a/b.whl</a>', /plain file name/)
   })
 
   test('takes the file name from the URL when the link text is empty', () => {
@@ -136,9 +148,49 @@ describe('parseProjectPageHtml: hostile pages', () => {
     assert.equal(parsed.files[0]?.filename, 'x-1.whl')
   })
 
-  test('refuses a malformed hash fragment', () => {
-    rejects(page('<a href="/f/x-1.whl#sha256=zz">x-1.whl</a>'), /not 64 hex digits/)
-    rejects(page('<a href="/f/x-1.whl#sha256=abc">x-1.whl</a>'), /not 64 hex digits/)
+  test('drops a link with a malformed or wrong-length hash fragment', () => {
+    dropsLink('<a href="/f/x-1.whl#sha256=zz">x-1.whl</a>', /not 64 hex digits/)
+    dropsLink('<a href="/f/x-1.whl#sha256=abc">x-1.whl</a>', /not 64 hex digits/)
+  })
+
+  test('drops a link whose digests conflict, and one whose md5 has the wrong length', () => {
+    dropsLink(`<a href="/f/x-1.whl#sha256=${SHA}&sha256=${'cd'.repeat(32)}">x-1.whl</a>`, /listed twice with different values/)
+    dropsLink(`<a href="/f/x-1.whl#sha256=${SHA}&SHA256=${'cd'.repeat(32)}">x-1.whl</a>`, /listed twice with different values/)
+    dropsLink('<a href="/f/x-1.whl#md5=abcd">x-1.whl</a>', /not 32 hex digits/)
+  })
+
+  test('every bad link is reported; the good ones stay in order', () => {
+    const dropped: string[] = []
+    const parsed = parseProjectPageHtml(
+      page(`<a href="/f/a-1.whl">a-1.whl</a><a href="file:///b-1.whl">b-1.whl</a><a href="/f/c-1.whl">other.whl</a><a href="/f/d-1.whl">d-1.whl</a>`),
+      PAGE_URL,
+      { onDroppedLink: (error) => dropped.push(error.message) },
+    )
+    assert.deepEqual(parsed.files.map((file) => file.filename), ['a-1.whl', 'd-1.whl'])
+    assert.equal(dropped.length, 2)
+    assert.match(dropped[0] ?? '', /^anchor 2: .*"file:"/)
+    assert.match(dropped[1] ?? '', /^anchor 3: .*does not match/)
+  })
+
+  test('a dropped link does not hide a later link with the same filename (the page is the only evidence either way)', () => {
+    const parsed = parseProjectPageHtml(page(`<a href="/f/x-1.whl#sha256=zz">x-1.whl</a><a href="/f/x-1.whl#sha256=${SHA}">x-1.whl</a>`), PAGE_URL, { onDroppedLink: () => {} })
+    assert.deepEqual(parsed.files[0]?.hashes, { sha256: SHA })
+  })
+
+  test('a refused <base href> still refuses the page as a whole: every relative link would depend on it', () => {
+    rejects(page('<base href="file:///etc/"><a href="x-1.whl">x-1.whl</a>'), /only http and https/)
+  })
+
+  test('keeps a weak-only digest and spells hash names as the hash table does', () => {
+    const md5 = '0123456789abcdef'.repeat(2)
+    const parsed = parseProjectPageHtml(page(`<a href="/f/x-1.whl#MD5=${md5.toUpperCase()}">x-1.whl</a><a href="/f/y-1.whl#blake2b-256=${SHA}">y-1.whl</a>`), PAGE_URL)
+    assert.deepEqual(parsed.files.map((file) => file.hashes), [{ md5 }, { blake2b_256: SHA }])
+  })
+
+  test('relative links resolve against where a redirect led (baseUrl), the project name against the page URL', () => {
+    const parsed = parseProjectPageHtml(page('<a href="../../files/x-1.whl">x-1.whl</a>'), PAGE_URL, { baseUrl: 'https://mirror.example/pypi/simple/holygrail/' })
+    assert.equal(parsed.name, 'holygrail')
+    assert.equal(parsed.files[0]?.url, 'https://mirror.example/pypi/files/x-1.whl')
   })
 
   test('ignores non-hash fragments such as #egg=', () => {
@@ -146,10 +198,10 @@ describe('parseProjectPageHtml: hostile pages', () => {
     assert.deepEqual(parsed.files[0]?.hashes, {})
   })
 
-  test('refuses bad core-metadata and gpg-sig values', () => {
-    rejects(page('<a href="/f/x-1.whl" data-core-metadata="maybe">x-1.whl</a>'), /PEP 658/)
-    rejects(page('<a href="/f/x-1.whl" data-core-metadata="sha256=xyz">x-1.whl</a>'), /hex digits/)
-    rejects(page('<a href="/f/x-1.whl" data-gpg-sig="yes">x-1.whl</a>'), /data-gpg-sig/)
+  test('drops a link with bad core-metadata or gpg-sig values', () => {
+    dropsLink('<a href="/f/x-1.whl" data-core-metadata="maybe">x-1.whl</a>', /PEP 658/)
+    dropsLink('<a href="/f/x-1.whl" data-core-metadata="sha256=xyz">x-1.whl</a>', /hex digits/)
+    dropsLink('<a href="/f/x-1.whl" data-gpg-sig="yes">x-1.whl</a>', /data-gpg-sig/)
   })
 
   test('survives unclosed tags: an unclosed <a> ends at the next <a> or at EOF', () => {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { IndexFormatError, parseProjectListJson, parseProjectPageJson } from '../../../src/index/index.js'
+import { IndexFormatError, LinkFormatError, parseProjectListJson, parseProjectPageJson } from '../../../src/index/index.js'
 
 const fixture = (name: string): string => readFileSync(new URL(`../../../../test/fixtures/index/${name}`, import.meta.url), 'utf8')
 const PAGE_URL = 'https://example.com/simple/holygrail/'
@@ -18,6 +18,19 @@ function rejects(json: string, message: RegExp): void {
     assert.match(error.message, message)
     return true
   })
+}
+
+/** One bad file entry costs that entry: the page parses, the entry is reported and absent, a good one beside it stays. */
+function dropsLink(json: string, message: RegExp): void {
+  const parsedJson = JSON.parse(json) as { files: unknown[] }
+  parsedJson.files.push({ filename: 'good-1.whl', url: '/f/good-1.whl', hashes: { sha256: SHA } })
+  const dropped: LinkFormatError[] = []
+  const parsed = parseProjectPageJson(JSON.stringify(parsedJson), PAGE_URL, { onDroppedLink: (error) => dropped.push(error) })
+  assert.deepEqual(parsed.files.map((file) => file.filename), ['good-1.whl'])
+  assert.equal(dropped.length, 1, `one dropped entry, got ${dropped.map((error) => error.message).join('; ')}`)
+  assert.ok(dropped[0] instanceof LinkFormatError)
+  assert.equal(dropped[0].code, 'malformed_link')
+  assert.match(dropped[0].message, message)
 }
 
 describe('parseProjectPageJson: spec and PyPI pages', () => {
@@ -78,7 +91,7 @@ describe('parseProjectPageJson: spec and PyPI pages', () => {
 })
 
 describe('parseProjectPageJson: malformed and hostile pages', () => {
-  const cases: Array<[string, string, RegExp]> = [
+  const pageCases: Array<[string, string, RegExp]> = [
     ['not JSON', '<html>oops</html>', /not valid JSON/],
     ['a JSON array', '[]', /must be a JSON object/],
     ['no meta', '{"name":"x","files":[]}', /meta must be an object/],
@@ -87,11 +100,20 @@ describe('parseProjectPageJson: malformed and hostile pages', () => {
     ['_last-serial a string', '{"meta":{"api-version":"1.0","_last-serial":"5"},"name":"x","files":[]}', /_last-serial/],
     ['name invalid', '{"meta":{"api-version":"1.0"},"name":"../x","files":[]}', /valid project name/],
     ['files not an array', '{"meta":{"api-version":"1.0"},"name":"x","files":{}}', /files must be an array/],
+    ['versions with a number', pageJson({}, { versions: ['1.0', 2] }), /versions must be/],
+  ]
+  for (const [name, json, message] of pageCases) {
+    test(`refuses the page for ${name}, with a clear message`, () => rejects(json, message))
+  }
+
+  const fileCases: Array<[string, string, RegExp]> = [
     ['a file that is a string', '{"meta":{"api-version":"1.0"},"name":"x","files":["x-1.whl"]}', /files\[0\] must be an object/],
     ['filename missing', pageJson({ filename: undefined }), /filename must be a string/],
     ['url a number', pageJson({ url: 5 }), /url must be a string/],
     ['hashes an array', pageJson({ hashes: [] }), /hashes must be an object/],
     ['hash value not hex', pageJson({ hashes: { sha256: 'zz' } }), /hex digits/],
+    ['hash value of the wrong length', pageJson({ hashes: { sha256: SHA.slice(2) } }), /not 64 hex digits/],
+    ['conflicting duplicate digests', pageJson({ hashes: { sha256: SHA, SHA256: 'cd'.repeat(32) } }), /listed twice with different values/],
     ['hash value a number', pageJson({ hashes: { sha256: 5 } }), /must be a string of hex/],
     ['hash name odd', pageJson({ hashes: { 'sha-256!': SHA } }), /not a hash algorithm name/],
     ['requires-python a number', pageJson({ 'requires-python': 3 }), /requires-python/],
@@ -101,13 +123,24 @@ describe('parseProjectPageJson: malformed and hostile pages', () => {
     ['size negative', pageJson({ size: -1 }), /size must be/],
     ['size fractional', pageJson({ size: 1.5 }), /size must be/],
     ['upload-time not ISO', pageJson({ 'upload-time': 'yesterday' }), /upload-time/],
-    ['versions with a number', pageJson({}, { versions: ['1.0', 2] }), /versions must be/],
     ['javascript: url', pageJson({ url: 'javascript:alert(1)//x-1.whl' }), /only http and https/],
+    ['file: url', pageJson({ url: 'file:///etc/x-1.whl' }), /only http and https/],
     ['filename/url mismatch', pageJson({ url: '/f/evil-1.whl' }), /does not match/],
   ]
-  for (const [name, json, message] of cases) {
-    test(`refuses ${name} with a clear message`, () => rejects(json, message))
+  for (const [name, json, message] of fileCases) {
+    test(`drops only the entry for ${name}, with a clear message`, () => dropsLink(json, message))
   }
+
+  test('keeps every digest, weak and unknown ones too, spelled as the hash table does', () => {
+    const md5 = '0123456789abcdef'.repeat(2)
+    const parsed = parseProjectPageJson(pageJson({ hashes: { MD5: md5, 'blake2b-256': SHA, whirlpool: 'ff' } }), PAGE_URL)
+    assert.deepEqual(parsed.files[0]?.hashes, { md5, blake2b_256: SHA, whirlpool: 'ff' })
+  })
+
+  test('relative urls resolve against where a redirect led (baseUrl)', () => {
+    const parsed = parseProjectPageJson(pageJson({ url: '../../f/x-1.whl' }), PAGE_URL, { baseUrl: 'https://mirror.example/pypi/simple/x/' })
+    assert.equal(parsed.files[0]?.url, 'https://mirror.example/pypi/f/x-1.whl')
+  })
 
   test('keeps the first of duplicate filenames', () => {
     const json = JSON.stringify({

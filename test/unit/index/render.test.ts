@@ -124,13 +124,32 @@ describe('rendering', () => {
     assert.match(html, /<!--SERIAL 42-->/)
   })
 
-  test('HTML prefers sha256 and never puts a weak hash in the fragment', () => {
+  test('HTML carries one digest per link (PEP 503): sha256 first, else the strongest, a weak one rather than none', () => {
     const base = HTML_EXPRESSIBLE.files[0]
     assert.ok(base !== undefined)
     const render = (hashes: Record<string, string>): string => renderProjectPageHtml({ ...HTML_EXPRESSIBLE, files: [{ ...base, hashes }] })
-    assert.match(render({ md5: '00'.repeat(16), sha512: '11'.repeat(64), sha256: SHA }), new RegExp(`#sha256=${SHA}"`))
-    assert.match(render({ md5: '00'.repeat(16), sha384: '22'.repeat(48) }), /#sha384=/)
-    assert.doesNotMatch(render({ md5: '00'.repeat(16) }), /#md5/)
+    assert.match(render({ md5: '00'.repeat(16), sha512: '11'.repeat(64), sha256: SHA }), new RegExp(`demo-1\\.0\\.tar\\.gz#sha256=${SHA}"`))
+    assert.match(render({ md5: '00'.repeat(16), sha384: '22'.repeat(48) }), /\.tar\.gz#sha384=2{96}"/)
+    assert.match(render({ md5: '00'.repeat(16) }), /\.tar\.gz#md5=0{32}"/)
+    assert.match(render({ sha1: '33'.repeat(20), whirlpool: 'ff' }), /\.tar\.gz#sha1=3{40}"/)
+    assert.match(render({ whirlpool: 'ff' }), /\.tar\.gz"/)
+  })
+
+  test('a weak-only link round-trips through both renderings with its digest', () => {
+    const base = HTML_EXPRESSIBLE.files[0]
+    assert.ok(base !== undefined)
+    const weak: ProjectPage = { ...HTML_EXPRESSIBLE, files: [{ ...base, hashes: { md5: '00'.repeat(16) }, coreMetadata: { sha1: '44'.repeat(20) } }] }
+    const url = 'https://example.com/simple/demo/'
+    assert.deepEqual(parseProjectPageHtml(renderProjectPageHtml(weak), url).files, weak.files)
+    assert.deepEqual(parseProjectPageJson(renderProjectPageJson(weak), url).files, weak.files)
+  })
+
+  test('JSON keeps every digest, weak and unknown ones included', () => {
+    const base = HTML_EXPRESSIBLE.files[0]
+    assert.ok(base !== undefined)
+    const hashes = { sha256: SHA, md5: '00'.repeat(16), whirlpool: 'ff' }
+    const json = JSON.parse(renderProjectPageJson({ ...HTML_EXPRESSIBLE, files: [{ ...base, hashes }] })) as { files: Array<{ hashes: unknown }> }
+    assert.deepEqual(json.files[0]?.hashes, hashes)
   })
 
   test('JSON emits core-metadata but not the legacy dist-info-metadata key that crashes pip 22.3–23.1 (PEP 714)', () => {

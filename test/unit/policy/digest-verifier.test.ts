@@ -1,7 +1,7 @@
 /**
  * policy/digest-verifier.ts: streaming hash + length verification. The verdict must not depend
  * on how the body is chunked, an overlong body must be refused the moment it overflows (not after
- * it has all been buffered or hashed), and only allowlisted strong algorithms count as evidence.
+ * it has all been buffered or hashed), and every digest the hash table can compute is checked.
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -84,20 +84,29 @@ describe('digest verifier: each allowlisted algorithm, any chunking', () => {
   })
 })
 
-describe('digest verifier: weak or unknown algorithms are not evidence', () => {
-  test('md5 only verifies nothing: a wrong md5 is not checked', () => {
-    assert.equal(verdict({ hashes: { md5: '0'.repeat(32) } }, [body]), 'ok')
-  })
+describe('digest verifier: weak digests are checked; strength only decides --require-hashes', () => {
+  for (const algorithm of ['md5', 'sha1', 'sha224']) {
+    test(`${algorithm} only: the right digest passes, a tampered body is a hash_mismatch`, () => {
+      assert.equal(verdict({ hashes: { [algorithm]: hex(algorithm) } }, oneByteChunks(body)), 'ok')
+      assert.equal(verdict({ hashes: { [algorithm]: hex(algorithm) } }, [flipped(body, 999)]), 'hash_mismatch')
+    })
+  }
 
-  test('md5 only is no strong hash for decideFile', () => {
+  test('md5 only is no strong hash for decideFile: allowed as weak evidence, refused under --require-hashes', () => {
     const evidence = { hashes: { md5: hex('md5') } }
-    assert.equal(decideFile(evidence, { requireHashes: false }).kind, 'unverified')
+    assert.equal(decideFile(evidence, { requireHashes: false }).kind, 'weak')
     assert.throws(() => decideFile(evidence, { requireHashes: true }), { name: 'IntegrityError', code: 'no_strong_hash' })
   })
 
-  test('sha1 and unknown names beside a strong hash are ignored, the strong one still checked', () => {
-    assert.equal(verdict({ hashes: { sha1: 'junk', whirlpool: 'junk', sha256: hex('sha256') } }, [body]), 'ok')
+  test('a weak digest beside a strong one is checked too; unknown names are not', () => {
+    assert.equal(verdict({ hashes: { whirlpool: 'junk', sha1: hex('sha1'), sha256: hex('sha256') } }, [body]), 'ok')
+    assert.equal(verdict({ hashes: { sha1: '00'.repeat(20), sha256: hex('sha256') } }, [body]), 'hash_mismatch')
     assert.equal(verdict({ hashes: { sha1: hex('sha1'), sha256: hex('sha256', flipped(body, 0)) } }, [body]), 'hash_mismatch')
+  })
+
+  test('the TUF spelling blake2b-256 is checked like blake2b_256', () => {
+    assert.equal(verdict({ hashes: { 'blake2b-256': blake() } }, [body]), 'ok')
+    assert.equal(verdict({ hashes: { 'blake2b-256': blake() } }, [flipped(body, 1)]), 'hash_mismatch')
   })
 })
 

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { StaleUpstreamError, checkSerial, isFresh, notFoundStaleAtMs, staleAtMs } from '../../../src/policy/index.js'
+import { StaleUpstreamError, checkSerial, isFresh, negativeStaleAtMs, staleAtMs } from '../../../src/policy/index.js'
 
 const T = 1_700_000_000_000
 
@@ -37,7 +37,6 @@ describe('checkSerial', () => {
   const accepted: Array<[number | undefined, number | undefined]> = [
     [undefined, undefined],
     [undefined, 5],
-    [5, undefined],
     [5, 5],
     [5, 6],
     [0, 0],
@@ -62,9 +61,24 @@ describe('checkSerial', () => {
     )
     assert.throws(() => checkSerial(1, 0), StaleUpstreamError)
   })
+
+  test('no serial after a known one is a serial_regression too: it is not newer, and accepting it would forget the serial', () => {
+    assert.throws(
+      () => checkSerial(10, undefined),
+      (error: unknown) => {
+        assert.ok(error instanceof StaleUpstreamError)
+        assert.equal(error.code, 'serial_regression')
+        assert.equal(error.knownSerial, 10)
+        assert.equal(error.receivedSerial, undefined)
+        assert.equal(error.message, 'upstream served a page without a serial after serial 10 was already seen for this page')
+        return true
+      },
+    )
+    assert.throws(() => checkSerial(0, undefined), StaleUpstreamError)
+  })
 })
 
-describe('notFoundStaleAtMs', () => {
+describe('negativeStaleAtMs', () => {
   const rows: Array<[number, number]> = [
     [0, T],
     [30, T + 30_000],
@@ -74,7 +88,7 @@ describe('notFoundStaleAtMs', () => {
   ]
   for (const [ttlSeconds, want] of rows) {
     test(`ttl ${ttlSeconds}s: a 404 is remembered until ${want - T} ms from now (capped at 60 s)`, () => {
-      assert.equal(notFoundStaleAtMs(T, ttlSeconds), want)
+      assert.equal(negativeStaleAtMs(T, ttlSeconds), want)
     })
   }
 })

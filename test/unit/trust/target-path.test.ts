@@ -2,6 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { consistentTargetPaths, metadataFileName, quoteRoleName, targetDownloadPath, verifyTargetBytes, LengthOrHashMismatchError, type TargetFile } from '../../../src/trust/index.js'
 import { createHash } from 'node:crypto'
+import { blake2b } from '@noble/hashes/blake2.js'
 
 const bytes = Buffer.from('payload')
 const sha256 = createHash('sha256').update(bytes).digest('hex')
@@ -48,4 +49,13 @@ describe('verifyTargetBytes (TUF 5.7.2, arbitrary installation / endless data)',
   test('rejects when any listed hash differs', () => assert.throws(() => verifyTargetBytes(info({ sha256, sha512: '00'.repeat(64) }), bytes), LengthOrHashMismatchError))
   test('rejects an unknown hash algorithm instead of skipping it', () => assert.throws(() => verifyTargetBytes(info({ sha256, 'unknown-hash': sha512 }), bytes), LengthOrHashMismatchError))
   test('rejects tampered bytes', () => assert.throws(() => verifyTargetBytes(info({ sha256 }), Buffer.from('paylaod')), LengthOrHashMismatchError))
+  test('checks Warehouse\'s blake2b-256 through the hash table (PEP 458), and refuses a wrong one', () => {
+    const blake = Buffer.from(blake2b(bytes, { dkLen: 32 })).toString('hex')
+    verifyTargetBytes(info({ 'blake2b-256': blake }), bytes)
+    assert.throws(() => verifyTargetBytes(info({ 'blake2b-256': blake }), Buffer.from('paylaod')), LengthOrHashMismatchError)
+  })
+  test('refuses a weak algorithm even when it matches: signed metadata must bind with a strong hash', () => {
+    const md5 = createHash('md5').update(bytes).digest('hex')
+    assert.throws(() => verifyTargetBytes(info({ md5 }), bytes), { name: 'LengthOrHashMismatchError', message: /unsupported hash algorithm "md5"/ })
+  })
 })
