@@ -158,6 +158,8 @@ export class Download {
       this.#notify()
       const verifier = createDigestVerifier(evidence)
       let flushing = false
+      // The flusher runs beside the download; its failure is noted at once (before another flush
+      // can start) and handled here, between chunks.
       const flush = async (target: BlobWriter) => {
         flushing = true
         try {
@@ -168,13 +170,11 @@ export class Download {
             this.#pending = this.#pending.filter((chunk) => chunk.start + chunk.bytes.byteLength > this.#flushed)
             this.#notify()
           }
+        } catch (error) {
+          flushError ??= { error }
         } finally {
           flushing = false
         }
-      }
-      // The flusher runs beside the download; its failure is handled here, between chunks.
-      const startFlush = (target: BlobWriter) => {
-        flusher = flush(target).catch((error: unknown) => void (flushError = { error }))
       }
       for await (const chunk of response.body) {
         if (flushError) goUncached(flushError.error)
@@ -183,7 +183,7 @@ export class Download {
         this.#received += chunk.byteLength
         this.#notify()
         if (writer) {
-          if (!flushing && this.#received - this.#flushed >= FLUSH_BATCH_BYTES) startFlush(writer)
+          if (!flushing && this.#received - this.#flushed >= FLUSH_BATCH_BYTES) flusher = flush(writer)
           if (this.#received - this.#flushed > MAX_UNFLUSHED_BYTES) await flusher
         } else {
           await this.#paceUncached()
@@ -194,8 +194,8 @@ export class Download {
       this.#state = 'verified'
       this.#notify()
       await flusher
+      if (writer && !flushError) await flush(writer)
       if (flushError) goUncached(flushError.error)
-      if (writer) await flush(writer).catch(goUncached)
       const committing: BlobWriter | undefined = writer
       if (!committing) throw this.#storeError ?? new Error('download finished without a writer')
       const ref = await committing.commit()
@@ -208,7 +208,7 @@ export class Download {
         this.#state = 'failed'
       }
       response?.abort()
-      await flusher?.catch(() => undefined)
+      await flusher
       await writer?.abort().catch(() => undefined)
       if (error instanceof IntegrityError || error instanceof UpstreamProtocolError || error instanceof UpstreamTooLargeError) {
         this.deps.drops.record({ reason: error.code, what: 'file', url, detail: error.message })

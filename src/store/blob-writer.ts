@@ -153,8 +153,8 @@ export class DiskBlobWriter implements BlobWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.#state !== 'open') throw new Error(`BlobWriter.write after ${this.#state}`)
     if (this.#failure) throw this.#failure
+    if (this.#state !== 'open') throw new Error(`BlobWriter.write after ${this.#state}`)
     // Each chunk has its own file position, so overlapping calls still land in order.
     const position = this.#size
     this.#size += chunk.byteLength

@@ -105,8 +105,8 @@ class MemoryBlobWriter implements BlobWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.#state !== 'open') throw new Error(`BlobWriter.write after ${this.#state}`)
     if (this.#failure) throw this.#failure
+    if (this.#state !== 'open') throw new Error(`BlobWriter.write after ${this.#state}`)
     const disk = this.store.disk
     disk.writeCalls += 1
     // Like the disk writer: on a full disk, evict once about the chunk's size and try again.
