@@ -10,10 +10,10 @@ import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { fixedClock, IntegrityError, Metrics, type Logger } from '../../../src/base/index.js'
 import { DropLog, Files, type Download, type FileResult, type FileTarget } from '../../../src/mirror/index.js'
-import { openBlobStore, StoreFullError, type BlobStore, type RecordStore } from '../../../src/store/index.js'
-import type { UpstreamClient, UpstreamStream } from '../../../src/upstream/index.js'
+import { openBlobStore, StoreFullError, type BlobStore } from '../../../src/store/index.js'
 import { diskOfBytes } from '../../helpers/full-disk.js'
 import { MemoryDisk, openMemoryBlobStore } from '../../helpers/memory-blob-store.js'
+import { MemoryUpstream, memoryRecords } from '../../helpers/memory-upstream.js'
 
 const MiB = 1024 * 1024
 const URL_A = 'https://files.example/a-1.0.tar.gz'
@@ -34,71 +34,6 @@ function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void
   const promise = new Promise<void>((resolve) => (open = resolve))
   return { promise, open }
-}
-
-interface Served {
-  readonly bytes: Buffer
-  readonly chunkBytes: number
-  /** waits before sending chunk `index` */
-  readonly before?: (index: number) => Promise<void> | undefined
-}
-
-/** An upstream whose bodies are pulled one chunk at a time, counting requests and chunks pulled. */
-class MemoryUpstream implements UpstreamClient {
-  readonly served = new Map<string, Served>()
-  requests = 0
-  chunksPulled = 0
-  aborts = 0
-
-  serve(url: string, served: Served): void {
-    this.served.set(url, served)
-  }
-
-  async getBytes(): Promise<never> {
-    throw new Error('not used by downloads')
-  }
-
-  async getStream(url: string): Promise<UpstreamStream> {
-    this.requests += 1
-    const found = this.served.get(url)
-    if (!found) throw new Error(`nothing served at ${url}`)
-    const served: Served = found
-    let isAborted = false
-    const upstream = this
-    async function* body(): AsyncGenerator<Uint8Array> {
-      for (let index = 0, offset = 0; offset < served.bytes.byteLength; index += 1, offset += served.chunkBytes) {
-        await served.before?.(index)
-        if (isAborted) throw Object.assign(new Error('aborted'), { name: 'AbortError' })
-        upstream.chunksPulled += 1
-        // A fresh copy per chunk, as a socket would hand out.
-        yield Buffer.from(served.bytes.subarray(offset, offset + served.chunkBytes))
-      }
-    }
-    return {
-      status: 200,
-      url,
-      headers: {},
-      contentLength: served.bytes.byteLength,
-      body: body(),
-      abort: () => {
-        isAborted = true
-        upstream.aborts += 1
-      },
-    }
-  }
-
-  assertAllowed(): void {}
-
-  async close(): Promise<void> {}
-}
-
-function memoryRecords(): RecordStore {
-  const records = new Map<string, unknown>()
-  return {
-    get: async (namespace, key) => records.get(`${namespace}\n${key}`),
-    put: async (namespace, key, value) => void records.set(`${namespace}\n${key}`, value),
-    delete: async (namespace, key) => void records.delete(`${namespace}\n${key}`),
-  }
 }
 
 interface LogLine {
