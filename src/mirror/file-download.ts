@@ -21,6 +21,7 @@ import { createDigestVerifier, type DigestEvidence } from '../policy/index.js'
 import { StoreError, StoreFullError, type BlobReader, type BlobRef, type BlobStore, type BlobWriter } from '../store/index.js'
 import { UpstreamProtocolError, UpstreamTooLargeError, type UpstreamClient, type UpstreamStream } from '../upstream/index.js'
 import type { DropLog } from './drops.js'
+import { Signal } from './signal.js'
 
 /** Bytes read from the temporary blob per read call (only readers that fell behind the window read it). */
 const READ_CHUNK_BYTES = 128 * 1024
@@ -52,26 +53,6 @@ type State = 'connecting' | 'running' | 'verified' | 'failed'
 interface Pending {
   readonly start: number
   readonly bytes: Uint8Array
-}
-
-/** One promise shared by every waiter until the next notify: cheap with many readers. */
-class Signal {
-  #wake: { promise: Promise<void>; resolve: () => void } | undefined
-
-  wait(): Promise<void> {
-    if (!this.#wake) {
-      let resolve!: () => void
-      const promise = new Promise<void>((done) => (resolve = done))
-      this.#wake = { promise, resolve }
-    }
-    return this.#wake.promise
-  }
-
-  notify(): void {
-    const wake = this.#wake
-    this.#wake = undefined
-    wake?.resolve()
-  }
 }
 
 export class Download {

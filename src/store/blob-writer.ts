@@ -212,7 +212,9 @@ export class DiskBlobWriter implements BlobWriter {
       await handle.close()
     } catch (error) {
       await this.#discard()
-      throw toStoreError(error, `finishing a blob in ${tmpPath}`)
+      const failure = toStoreError(error, `finishing a blob in ${tmpPath}`)
+      if (failure instanceof StoreFullError) this.#deps.onFull(failure)
+      throw failure
     }
     try {
       const ref = await this.#deps.adopt(tmpPath, this.#hash?.digest('hex') ?? this.#deps.verifiedSha256 ?? '', this.#size)

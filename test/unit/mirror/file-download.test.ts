@@ -127,10 +127,21 @@ describe('file downloads (mirror/files.ts, mirror/file-download.ts)', () => {
     const good = fileOf(6 * MiB)
     const tampered = Buffer.from(good)
     tampered.writeUInt8(tampered.readUInt8(tampered.byteLength - 1) ^ 0x01, tampered.byteLength - 1)
-    upstream.serve(URL_A, { bytes: tampered, chunkBytes: 256 * 1024 })
+    const chunkBytes = 256 * 1024
+    const lastIndex = good.byteLength / chunkBytes - 1
+    // The last chunk is sent only once the fast reader has everything before it, so it is as close
+    // to the end as a reader can be when the mismatch shows.
+    const fastCaughtUp = gate()
+    upstream.serve(URL_A, { bytes: tampered, chunkBytes, before: (index) => (index === lastIndex ? fastCaughtUp.promise : undefined) })
     const target = targetFor(URL_A, good)
     const download = downloadOf(await files.get(target))
-    const [fast, slow] = await Promise.all([readAll(download), readAll(download, { beforeChunk: (index) => (index === 0 ? download.finished().then(() => undefined, () => undefined) : Promise.resolve()) })])
+    const fastReader = readAll(download, {
+      beforeChunk: async (_index, bytesWithThisChunk) => {
+        if (bytesWithThisChunk >= good.byteLength - chunkBytes - 1) fastCaughtUp.open()
+      },
+    })
+    const slowReader = readAll(download, { beforeChunk: (index) => (index === 0 ? download.finished().then(() => undefined, () => undefined) : Promise.resolve()) })
+    const [fast, slow] = await Promise.all([fastReader, slowReader])
     for (const outcome of [fast, slow]) {
       assert.ok(outcome.error instanceof IntegrityError, `expected IntegrityError, got ${String(outcome.error)}`)
       assert.equal(outcome.error.code, 'hash_mismatch')
