@@ -102,8 +102,8 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     userAgent: 'tuf-proxy/0.1',
   })
   const upstream = withHealthBreaker(client, health, BREAKER_FAIL_TIMEOUT_MS)
-  const blobs = await openBlobStore({ dir: join(settings.cacheDir, 'blobs'), maxBytes: settings.cacheMaxBytes })
-  const records = await openRecordStore({ dir: join(settings.cacheDir, 'records') })
+  const blobs = await openBlobStore({ dir: join(settings.cacheDir, 'blobs'), maxBytes: settings.cacheMaxBytes, logger, metrics })
+  const records = await openRecordStore({ dir: join(settings.cacheDir, 'records'), logger })
   const drops = new DropLog({ logger, metrics, nowMs: clock.nowMs })
   metrics.onCollect(() => {
     metrics.set('tuf_proxy_cache_bytes', 'Bytes in the file cache', blobs.totalBytes)

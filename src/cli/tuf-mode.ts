@@ -34,7 +34,7 @@ export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
   if (tuf.layout === 'paths' && relativeTargetPath(settings.upstream, tuf.targetsUrl) === undefined) {
     throw new ConfigError(`--upstream ${settings.upstream} is not below --tuf-targets-url ${tuf.targetsUrl}: with --tuf-layout paths, pages are targets under the targets base`)
   }
-  const store = await openTrustStateStore({ dir: join(settings.cacheDir, 'tuf', 'metadata') })
+  const store = await openTrustStateStore({ dir: join(settings.cacheDir, 'tuf', 'metadata'), logger: deps.logger })
   const session = await TufSession.open({
     metadataBaseUrl: tuf.metadataUrl,
     fetcher: { fetch: async (url, maxBytes) => (await deps.upstream.getBytes(url, { maxBytes })).body },

@@ -3,9 +3,8 @@
  * it is faster for large files, and on Node 20 a `Readable.toWeb()` body returned through hono
  * crashes the process when the client disconnects mid-body (nodejs/node#64529).
  */
-import { open } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
-import type { BlobRef, Download, FileResult } from '../mirror/index.js'
+import type { Download, FileResult } from '../mirror/index.js'
 
 /** Large reads keep syscalls per megabyte low; measured against 64 KiB in bench/. */
 const READ_CHUNK_BYTES = 1024 * 1024
@@ -34,10 +33,10 @@ export async function sendFileResult(
   let { result } = options
   const { isHead } = options
   if (result.kind === 'cached') {
-    if (await sendBlob(res, result.ref, { ...options.headers, 'x-cache': result.cache }, isHead)) return
+    if (await sendBlob(res, result, { ...options.headers, 'x-cache': result.cache }, isHead)) return
     result = await options.lookUpAgain()
     if (result.kind === 'cached') {
-      if (await sendBlob(res, result.ref, { ...options.headers, 'x-cache': result.cache }, isHead)) return
+      if (await sendBlob(res, result, { ...options.headers, 'x-cache': result.cache }, isHead)) return
       throw new Error(`cached blob ${result.ref.sha256} vanished twice while being opened`)
     }
   }
@@ -47,15 +46,11 @@ export async function sendFileResult(
 }
 
 /** @returns false, having sent nothing, when the blob was evicted before it could be opened */
-async function sendBlob(res: ServerResponse, ref: BlobRef, headers: HeaderMap, isHead: boolean): Promise<boolean> {
-  // Opened before the status line: if eviction unlinks the blob later, this descriptor stays valid.
-  let file
-  try {
-    file = await open(ref.path, 'r')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw error
-  }
+async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cached' }, headers: HeaderMap, isHead: boolean): Promise<boolean> {
+  const { ref } = cached
+  // Opened before the status line: if eviction removes the blob later, this reader stays valid.
+  const file = await cached.open()
+  if (!file) return false
   try {
     res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
     if (isHead) {
@@ -67,7 +62,7 @@ async function sendBlob(res: ServerResponse, ref: BlobRef, headers: HeaderMap, i
     for (let position = 0; position < ref.size; [current, other] = [other, current]) {
       // A buffer is refilled only once the socket has taken its previous contents.
       if (!(await current.sent)) return true
-      const { bytesRead } = await file.read(current.buffer, 0, Math.min(READ_CHUNK_BYTES, ref.size - position), position)
+      const bytesRead = await file.read(current.buffer, position, Math.min(READ_CHUNK_BYTES, ref.size - position))
       if (bytesRead === 0) throw new Error(`blob ${ref.sha256} is shorter than its recorded ${ref.size} bytes`)
       position += bytesRead
       current.sent = written(res, current.buffer.subarray(0, bytesRead))
@@ -78,7 +73,7 @@ async function sendBlob(res: ServerResponse, ref: BlobRef, headers: HeaderMap, i
     // The client went away or the disk failed mid-body: nothing more to send; close the socket.
     res.destroy()
   } finally {
-    await file.close().catch(() => undefined)
+    await file.close()
   }
   return true
 }

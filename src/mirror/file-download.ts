@@ -3,25 +3,34 @@
  *
  * Bytes are hashed as they arrive and kept in memory until a background flusher has written them
  * to a temporary blob (in batches of about a megabyte); readers take bytes from memory or, once
- * flushed, from the temporary file, each at its own pace, so a slow client never slows the
- * download and memory stays bounded by the flush window. Every reader is held one byte behind
- * until the digest and length are verified: a client streams a cold file about as fast as a
- * direct download, yet no client ever receives the complete bytes of a file that fails
+ * flushed, from the store's reader of the temporary blob, each at its own pace, so a slow client
+ * never slows the download and memory stays bounded by the flush window. Every reader is held one
+ * byte behind until the digest and length are verified: a client streams a cold file about as
+ * fast as a direct download, yet no client ever receives the complete bytes of a file that fails
  * verification. On a mismatch responses are aborted short of their end and the temporary blob is
  * discarded, never committed to the cache.
+ *
+ * When the store refuses the bytes (a full disk after eviction, or a failing one), the download
+ * goes on uncached: still verified and held one byte back, from memory only, paced by the
+ * slowest reader so memory stays bounded. A client that would need bytes already let go of gets
+ * a fresh download (see files.ts), or, if it asked in the instant the bytes went, the store's
+ * error before any header (a clean 507).
  */
-import { open, type FileHandle } from 'node:fs/promises'
 import { describeError, errorCode, maskUrl, type Logger } from '../base/index.js'
 import { createDigestVerifier, type DigestEvidence } from '../policy/index.js'
-import type { BlobRef, BlobStore, BlobWriter } from '../store/index.js'
-import type { UpstreamClient } from '../upstream/index.js'
+import { StoreError, StoreFullError, type BlobReader, type BlobRef, type BlobStore, type BlobWriter } from '../store/index.js'
+import type { UpstreamClient, UpstreamStream } from '../upstream/index.js'
 import type { DropLog } from './drops.js'
+import { Signal } from './signal.js'
 
-/** Bytes read from the temporary file per read call (only readers that fell behind the window read the file). */
+/** Bytes read from the temporary blob per read call (only readers that fell behind the window read it). */
 const READ_CHUNK_BYTES = 128 * 1024
 /** Writes are batched to about this size: per-call overhead dominates small writes. */
 const FLUSH_BATCH_BYTES = 1024 * 1024
-/** The upstream is paused while more than this is received but not yet on disk (bounds memory per download). */
+/**
+ * The upstream is paused while more than this is received but not yet on disk (bounds memory per
+ * download); uncached, while more than this is held for the slowest reader.
+ */
 const MAX_UNFLUSHED_BYTES = 4 * 1024 * 1024
 
 export interface DownloadDeps {
@@ -51,12 +60,20 @@ export class Download {
   #error: unknown
   /** bytes received from the upstream */
   #received = 0
-  /** bytes written to the temporary file; [#flushed, #received) are in #pending */
+  /** bytes in the temporary blob; [#flushed, #received) are in #pending (uncached: from the first pending chunk) */
   #flushed = 0
   #pending: Pending[] = []
-  #file: FileHandle | undefined
+  /** the shared reader of the temporary blob, while anyone uses it */
+  #reader: BlobReader | undefined
   #users = 1
-  #wake: { promise: Promise<void>; resolve: () => void } | undefined
+  /** why the bytes are not cached: set once the store refused them */
+  #storeError: StoreError | undefined
+  /** uncached only: bytes past the temporary blob were let go of, so no reader can start from 0 */
+  #hasGap = false
+  /** uncached only: positions of the readers streaming now, which pace the upstream */
+  readonly #cursors = new Set<{ position: number }>()
+  readonly #changed = new Signal()
+  readonly #cursorMoved = new Signal()
   readonly #finished: Promise<BlobRef>
   /** the length clients are told: the evidence's size, else the upstream's Content-Length */
   size: number | undefined
@@ -72,19 +89,30 @@ export class Download {
   }
 
   /**
+   * Whether a new client can be served this download from its first byte. False only when the
+   * store refused the bytes and some were let go of; then start another download.
+   */
+  get canServeFromStart(): boolean {
+    if (!this.#storeError) return this.#state !== 'failed'
+    return !this.#hasGap && (this.#flushed === 0 || this.#reader !== undefined) && this.#state !== 'failed'
+  }
+
+  /**
    * Resolves once `minBytes` have arrived or the whole file is verified, whichever is first;
-   * rejects if the download fails before that. Waiting a little before sending headers lets
-   * small files fail with a clean status instead of an aborted body.
+   * rejects if the download fails before that, or (with the store's error) if it can no longer
+   * be served from the start. Waiting a little before sending headers lets small files fail
+   * with a clean status instead of an aborted body.
    */
   async headway(minBytes: number): Promise<void> {
     for (;;) {
       if (this.#state === 'failed') throw this.#error
+      if (!this.canServeFromStart) throw this.#storeError
       if (this.#state === 'verified' || (this.#state === 'running' && this.#received >= minBytes)) return
-      await this.#changed()
+      await this.#changed.wait()
     }
   }
 
-  /** The verified blob, once committed to the cache. */
+  /** The verified blob, once committed to the cache; rejects with a StoreError when it could not be cached. */
   finished(): Promise<BlobRef> {
     return this.#finished
   }
@@ -92,56 +120,66 @@ export class Download {
   async #run(): Promise<BlobRef> {
     const { url, evidence, maxBytes } = this.request
     let writer: BlobWriter | undefined
-    let response
+    let response: UpstreamStream | undefined
     let flusher: Promise<void> | undefined
+    let flushError: { error: unknown } | undefined
+    /** Drops the writer after the store refused the bytes; any other failure is rethrown. */
+    const goUncached = (error: unknown): void => {
+      if (!(error instanceof StoreError)) throw error
+      this.#storeError ??= error
+      writer = undefined
+      flushError = undefined
+      this.#notify()
+    }
     try {
       response = await this.deps.upstream.getStream(url, { maxBytes })
       if (this.size === undefined) this.size = response.contentLength
-      // The verifier hashes SHA-256 anyway when the evidence lists it; the store need not again.
-      const verifiedSha256 = evidence.hashes.sha256?.toLowerCase()
-      writer = await this.deps.blobs.createWriter(verifiedSha256 && /^[0-9a-f]{64}$/.test(verifiedSha256) ? { verifiedSha256 } : {})
-      this.#file = await open(writer.tempPath, 'r')
+      writer = await this.#createWriter(evidence).catch((error: unknown) => void goUncached(error))
       this.#state = 'running'
       this.#notify()
       const verifier = createDigestVerifier(evidence)
-      const activeWriter = writer
       let flushing = false
-      const flush = async () => {
+      // The flusher runs beside the download; its failure is noted at once (before another flush
+      // can start) and handled here, between chunks.
+      const flush = async (target: BlobWriter) => {
         flushing = true
         try {
-          while (this.#pending.length > 0) {
+          while (this.#pending.length > 0 && writer === target) {
             const batch = this.#takeBatch()
-            await activeWriter.write(batch)
+            await target.write(batch)
             this.#flushed += batch.byteLength
             this.#pending = this.#pending.filter((chunk) => chunk.start + chunk.bytes.byteLength > this.#flushed)
             this.#notify()
           }
+        } catch (error) {
+          flushError ??= { error }
         } finally {
           flushing = false
         }
       }
-      // The flusher runs beside the download; its failure (a full disk) is rethrown here.
-      let flushError: { error: unknown } | undefined
-      const startFlush = () => {
-        flusher = flush().catch((error: unknown) => void (flushError = { error }))
-      }
       for await (const chunk of response.body) {
-        if (flushError) throw flushError.error
+        if (flushError) goUncached(flushError.error)
         verifier.update(chunk)
         this.#pending.push({ start: this.#received, bytes: chunk })
         this.#received += chunk.byteLength
         this.#notify()
-        if (!flushing && this.#received - this.#flushed >= FLUSH_BATCH_BYTES) startFlush()
-        if (this.#received - this.#flushed > MAX_UNFLUSHED_BYTES) await flusher
+        if (writer) {
+          if (!flushing && this.#received - this.#flushed >= FLUSH_BATCH_BYTES) flusher = flush(writer)
+          if (this.#received - this.#flushed > MAX_UNFLUSHED_BYTES) await flusher
+        } else {
+          await this.#paceUncached()
+        }
       }
       verifier.finish()
       this.size = this.#received
       this.#state = 'verified'
       this.#notify()
       await flusher
-      if (flushError) throw flushError.error
-      await flush()
-      const ref = await writer.commit()
+      if (writer && !flushError) await flush(writer)
+      if (flushError) goUncached(flushError.error)
+      const committing: BlobWriter | undefined = writer
+      if (!committing) throw this.#storeError ?? new Error('download finished without a writer')
+      const ref = await committing.commit()
       await this.request.onCommitted?.(ref)
       return ref
     } catch (error) {
@@ -151,16 +189,54 @@ export class Download {
         this.#state = 'failed'
       }
       response?.abort()
-      await flusher?.catch(() => undefined)
+      await flusher
       await writer?.abort().catch(() => undefined)
-      if (!this.deps.drops.recordRefusal(error, { what: 'file', url })) {
-        // After verification only caching can fail (e.g. a full disk): clients got good bytes.
+      if (!this.deps.drops.recordRefusal(error, { what: 'file', url }) && !(error instanceof StoreFullError)) {
+        // A full disk is logged once per episode by the store, not once per file. After
+        // verification only caching can fail: clients got good bytes.
         this.deps.logger.warn(verified ? 'cache_write_failed' : 'download_failed', { url: maskUrl(url), code: errorCode(error), detail: describeError(error) })
       }
       throw error
     } finally {
       this.#notify()
       this.#release()
+    }
+  }
+
+  /** A writer and the shared reader of its temporary blob. @throws {StoreError} when the store refuses. */
+  async #createWriter(evidence: DigestEvidence): Promise<BlobWriter> {
+    // The verifier hashes SHA-256 anyway when the evidence lists it; the store need not again.
+    const verifiedSha256 = evidence.hashes.sha256?.toLowerCase()
+    const writer = await this.deps.blobs.createWriter(verifiedSha256 && /^[0-9a-f]{64}$/.test(verifiedSha256) ? { verifiedSha256 } : {})
+    try {
+      this.#reader = await writer.openReader()
+    } catch (error) {
+      await writer.abort().catch(() => undefined)
+      throw error
+    }
+    return writer
+  }
+
+  /**
+   * Uncached, memory holds what some reader may still need: bytes every streaming reader has
+   * passed are let go of once more than the window is held, and the upstream waits for a reader
+   * behind the window. With no reader left and bytes let go of, nobody can be served: stop.
+   */
+  async #paceUncached(): Promise<void> {
+    for (;;) {
+      const heldFrom = this.#pending[0]?.start ?? this.#received
+      if (this.#received - heldFrom <= MAX_UNFLUSHED_BYTES) return
+      let slowest = this.#received
+      for (const cursor of this.#cursors) slowest = Math.min(slowest, cursor.position)
+      const kept = this.#pending.filter((chunk) => chunk.start + chunk.bytes.byteLength > slowest)
+      if (kept.length < this.#pending.length) {
+        this.#pending = kept
+        this.#hasGap = true
+        this.#notify()
+      }
+      if (this.#hasGap && this.#cursors.size === 0) throw this.#storeError ?? new Error('uncached download without readers')
+      if (this.#received - (this.#pending[0]?.start ?? this.#received) <= MAX_UNFLUSHED_BYTES) return
+      await this.#cursorMoved.wait()
     }
   }
 
@@ -180,27 +256,15 @@ export class Download {
   }
 
   #notify(): void {
-    const wake = this.#wake
-    this.#wake = undefined
-    wake?.resolve()
-  }
-
-  /** One promise shared by every waiting reader until the next change: cheap with many readers. */
-  #changed(): Promise<void> {
-    if (!this.#wake) {
-      let resolve!: () => void
-      const promise = new Promise<void>((done) => (resolve = done))
-      this.#wake = { promise, resolve }
-    }
-    return this.#wake.promise
+    this.#changed.notify()
   }
 
   #release(): void {
     this.#users -= 1
-    if (this.#users === 0 && this.#file) {
-      const file = this.#file
-      this.#file = undefined
-      file.close().catch(() => undefined)
+    if (this.#users === 0 && this.#reader) {
+      const reader = this.#reader
+      this.#reader = undefined
+      reader.close().catch(() => undefined)
     }
   }
 
@@ -220,47 +284,68 @@ export class Download {
    * A yielded chunk may be a view of a buffer this reader reuses: it stays valid until the
    * consumer asks for the chunk after next, so a consumer must be done with chunk N (e.g. the
    * socket has taken it) before it requests chunk N + 2.
-   * @throws the download's error (IntegrityError, UpstreamError) if it fails: the caller must
-   *   then abort its response rather than end it.
+   * @throws the download's error (IntegrityError, UpstreamError) if it fails, or its StoreError
+   *   if it can no longer be served from the start: the caller must then abort its response
+   *   rather than end it.
    */
   async *chunks(): AsyncGenerator<Uint8Array, void, undefined> {
     await this.headway(0)
-    // A reader that arrives after the temporary file was released reads the committed blob.
-    const shared = this.#file
-    const file = shared ?? (await open((await this.#finished).path, 'r'))
-    if (shared) this.#users += 1
+    // A reader that arrives after the temporary blob was released reads the committed blob.
+    const isLive = this.#reader !== undefined || this.#storeError !== undefined
+    const shared = this.#reader
+    const committed = isLive ? undefined : await this.#openCommitted()
+    const reader = shared ?? committed
+    const cursor = { position: 0 }
+    if (isLive) {
+      this.#users += 1
+      this.#cursors.add(cursor)
+    }
     const buffers: Array<Buffer | undefined> = [undefined, undefined]
     let turn = 0
     try {
-      let position = 0
       for (;;) {
         const state = this.#state
         if (state === 'failed') throw this.#error
         const limit = state === 'verified' ? this.#received : this.#received - 1
-        if (position < limit) {
-          const inMemory = shared ? this.#fromMemory(position, limit) : undefined
+        if (cursor.position < limit) {
+          const inMemory = isLive ? this.#fromMemory(cursor.position, limit) : undefined
           if (inMemory) {
-            position += inMemory.byteLength
+            cursor.position += inMemory.byteLength
             yield inMemory
+            this.#cursorMoved.notify()
             continue
           }
-          // Not in memory, so it is on disk: [0, #flushed) is in the file. Two buffers take
-          // turns (see the contract above), so a reader that fell behind allocates nothing per read.
+          // Not in memory, so it is in the blob: [0, #flushed) of the temporary one, or all of a committed one.
+          if (!reader || (isLive && cursor.position >= this.#flushed)) throw this.#storeError ?? new Error('download bytes are neither in memory nor stored')
+          // Two buffers take turns (see the contract above), so a reader that fell behind allocates nothing per read.
           const buffer = (buffers[turn] ??= Buffer.allocUnsafe(READ_CHUNK_BYTES))
           turn ^= 1
-          const length = Math.min(READ_CHUNK_BYTES, Math.min(limit, shared ? this.#flushed : limit) - position)
-          const { bytesRead } = await file.read(buffer, 0, length, position)
-          if (bytesRead === 0) throw new Error('temporary download file is shorter than received')
-          position += bytesRead
+          const length = Math.min(READ_CHUNK_BYTES, Math.min(limit, isLive ? this.#flushed : limit) - cursor.position)
+          const bytesRead = await reader.read(buffer, cursor.position, length)
+          if (bytesRead === 0) throw new Error('the stored download is shorter than received')
+          cursor.position += bytesRead
           yield buffer.subarray(0, bytesRead)
+          this.#cursorMoved.notify()
           continue
         }
         if (state === 'verified') return
-        await this.#changed()
+        await this.#changed.wait()
       }
     } finally {
-      if (shared) this.#release()
-      else await file.close().catch(() => undefined)
+      if (isLive) {
+        this.#cursors.delete(cursor)
+        this.#cursorMoved.notify()
+        this.#release()
+      } else {
+        await committed?.close()
+      }
     }
+  }
+
+  /** @throws when the committed blob was evicted before this reader could open it */
+  async #openCommitted(): Promise<BlobReader> {
+    const reader = await this.deps.blobs.openBlob(await this.#finished)
+    if (!reader) throw new Error('the downloaded blob was evicted before it could be read')
+    return reader
   }
 }

@@ -6,7 +6,7 @@
  */
 import { hashesToCheck, maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
 import { decideFile, type DigestEvidence, type FilePolicyOptions } from '../policy/index.js'
-import type { BlobRef, BlobStore, RecordStore } from '../store/index.js'
+import type { BlobReader, BlobRef, BlobStore, RecordStore } from '../store/index.js'
 import type { UpstreamClient } from '../upstream/index.js'
 import { SingleFlight } from './coalesce.js'
 import type { DropLog } from './drops.js'
@@ -19,7 +19,13 @@ export interface FileTarget {
 }
 
 export type FileResult =
-  | { readonly kind: 'cached'; readonly ref: BlobRef; readonly cache: 'HIT' }
+  | {
+      readonly kind: 'cached'
+      readonly ref: BlobRef
+      readonly cache: 'HIT'
+      /** A reader of the blob; undefined when it was evicted since the lookup (look up again). @throws {StoreError} */
+      open(): Promise<BlobReader | undefined>
+    }
   | { readonly kind: 'download'; readonly download: Download; readonly cache: 'MISS' }
 
 export interface FilesOptions extends FilePolicyOptions {
@@ -68,19 +74,20 @@ export class Files {
     const cached = await this.#cached(target)
     if (cached) {
       this.#count('HIT')
-      return { kind: 'cached', ref: cached, cache: 'HIT' }
+      return this.#hit(cached)
     }
     // One download per URL *and* evidence: a request holding other hashes for the same URL must
     // not be served bytes that were checked against the first request's.
     const key = downloadKey(target)
     const running = this.#downloads.get(key)
-    if (running) {
+    // An uncached download (full disk) that let its first bytes go cannot serve a newcomer: start another.
+    if (running?.canServeFromStart) {
       this.#count('MISS')
       return { kind: 'download', download: running, cache: 'MISS' }
     }
     const result = await this.#lookups.run(key, async () => {
       const again = await this.#cached(target)
-      if (again) return { kind: 'cached', ref: again, cache: 'HIT' } as const
+      if (again) return this.#hit(again)
       const download = new Download(
         {
           url: target.url,
@@ -91,14 +98,18 @@ export class Files {
         this.deps,
       )
       this.#downloads.set(key, download)
-      download.finished().then(
-        () => this.#downloads.delete(key),
-        () => this.#downloads.delete(key),
-      )
+      const forget = () => {
+        if (this.#downloads.get(key) === download) this.#downloads.delete(key)
+      }
+      download.finished().then(forget, forget)
       return { kind: 'download', download, cache: 'MISS' } as const
     })
     this.#count(result.cache)
     return result
+  }
+
+  #hit(ref: BlobRef): FileResult {
+    return { kind: 'cached', ref, cache: 'HIT', open: () => this.deps.blobs.openBlob(ref) }
   }
 
   async #cached(target: FileTarget): Promise<BlobRef | undefined> {

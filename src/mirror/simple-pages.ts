@@ -140,6 +140,7 @@ export class SimplePages {
   /** `/simple/` in the requested format. */
   async index(format: SimpleFormat): Promise<RenderedPage> {
     const { entry, cache } = await this.#resolve(INDEX_KEY)
+    this.#touchBlob(entry)
     return this.#render(entry, format, cache)
   }
 
@@ -150,6 +151,7 @@ export class SimplePages {
    */
   async project(project: string, format: SimpleFormat): Promise<RenderedPage> {
     const { entry, cache } = await this.#resolve(project)
+    this.#touchBlob(entry)
     return this.#render(entry, format, cache)
   }
 
@@ -162,15 +164,27 @@ export class SimplePages {
     const entry = this.#memory.get(key)
     if (!entry || !this.#isServable(entry)) return undefined
     this.#count('HIT')
+    this.#touchBlob(entry)
     return this.#render(entry, format, 'HIT')
   }
 
   /** The upstream's entry for one file of a project, from the current (or last good) page. */
   async findFile(project: string, fileName: string): Promise<ProjectFile | undefined> {
     const { entry } = await this.#resolve(project)
+    this.#touchBlob(entry)
     const page = entry.model as ProjectPage
     entry.filesByName ??= new Map(page.files.map((file) => [file.filename, file]))
     return entry.filesByName.get(fileName)
+  }
+
+  /**
+   * A page served from memory is a use of its stored body too (issue 7 item 8): without this the
+   * LRU sees popular pages as never used and evicts them first, and after a restart with the
+   * upstream down their cached files could not be resolved. `get` only moves an in-memory LRU
+   * entry; the store persists the access time at most once per its touch interval.
+   */
+  #touchBlob(entry: Entry): void {
+    this.deps.blobs.get(entry.bodySha256)
   }
 
   /**

@@ -1,19 +1,34 @@
 /**
  * Writing one blob: bytes go to a temp file under `${dir}/tmp/` while SHA-256 is computed
  * incrementally; commit hands the finished temp file to the store, which renames it into place.
- * A partial never has a name under `blobs/`, so no reader can see one. Owns the temp file's life;
- * does not own where the blob ends up or eviction (the store does).
+ * A partial never has a name under `blobs/`, so no reader can see one. Owns the temp file's life
+ * and readers of it; does not own where the blob ends up or eviction (the store does), though it
+ * asks the store to make room when the disk is full.
  */
 import { createHash, type Hash } from 'node:crypto'
-import { rm, type FileHandle } from 'node:fs/promises'
+import { constants, open, rm, type FileHandle } from 'node:fs/promises'
 import type { Clock } from '../base/index.js'
-import { toStoreError } from './errors.js'
+import { errnoCode, StoreFullError, toStoreError } from './errors.js'
 
 export interface BlobRef {
   readonly sha256: string
   readonly size: number
-  /** Absolute path. Open it promptly: an open fd stays valid if the blob is evicted later. */
-  readonly path: string
+}
+
+/**
+ * Positional reads of one blob (committed, or a temp blob being written). A reader keeps its bytes
+ * when the blob is evicted, committed or aborted meanwhile (an open descriptor outlives unlink and
+ * rename), so callers open a reader first and send headers after.
+ */
+export interface BlobReader {
+  /**
+   * Reads up to `length` bytes at `position` into the start of `buffer`.
+   * @returns the number of bytes read; 0 at the end of what is stored (or written so far).
+   * @throws {StoreError} on a disk error.
+   */
+  read(buffer: Uint8Array, position: number, length: number): Promise<number>
+  /** Releases the reader; idempotent. */
+  close(): Promise<void>
 }
 
 export interface BlobWriter {
@@ -25,11 +40,11 @@ export interface BlobWriter {
   write(chunk: Uint8Array): Promise<void>
   readonly size: number
   /**
-   * The temporary file being written. Readers may open it and read bytes already written (each
-   * `write` has settled) to tail a download; it is renamed on commit and removed on abort, and an
-   * open descriptor stays valid through both.
+   * A reader of the bytes written so far (those whose `write` has settled), to tail a download
+   * while it is written. It stays valid after commit and after abort.
+   * @throws {StoreError} when the temporary blob cannot be opened.
    */
-  readonly tempPath: string
+  openReader(): Promise<BlobReader>
   /**
    * Makes the blob visible atomically and returns it; returns the existing blob when the same
    * content is already stored. Then evicts least recently used blobs (never this one) down to the
@@ -47,6 +62,54 @@ export type WriteChunk = (handle: FileHandle, bytes: Uint8Array, position: numbe
 export const defaultWriteChunk: WriteChunk = async (handle, bytes, position) =>
   (await handle.write(bytes, 0, bytes.byteLength, position)).bytesWritten
 
+/** Reads through a file descriptor, as the disk store's readers do. */
+export class FileBlobReader implements BlobReader {
+  #handle: FileHandle | undefined
+
+  constructor(
+    handle: FileHandle,
+    private readonly path: string,
+  ) {
+    this.#handle = handle
+  }
+
+  /**
+   * Opens `path` for reading without following a symlink there (a planted link must not make
+   * the proxy serve another file); undefined when the file is absent or is a symlink (ELOOP).
+   * @throws {StoreError}
+   */
+  static async open(path: string): Promise<FileBlobReader | undefined> {
+    try {
+      return new FileBlobReader(await open(path, constants.O_RDONLY | constants.O_NOFOLLOW), path)
+    } catch (error) {
+      const code = errnoCode(error)
+      if (code === 'ENOENT' || code === 'ELOOP') return undefined
+      throw toStoreError(error, `opening ${path}`)
+    }
+  }
+
+  async read(buffer: Uint8Array, position: number, length: number): Promise<number> {
+    if (!this.#handle) throw new Error('BlobReader.read after close')
+    try {
+      return (await this.#handle.read(buffer, 0, length, position)).bytesRead
+    } catch (error) {
+      throw toStoreError(error, `reading ${this.path}`)
+    }
+  }
+
+  async close(): Promise<void> {
+    const handle = this.#handle
+    this.#handle = undefined
+    await handle?.close().catch(() => undefined)
+  }
+}
+
+/** Whether a write failed because the filesystem is full or over quota. */
+export function isDiskFull(error: unknown): boolean {
+  const code = errnoCode(error)
+  return error instanceof StoreFullError || code === 'ENOSPC' || code === 'EDQUOT'
+}
+
 export interface WriterDeps {
   readonly tmpPath: string
   readonly handle: FileHandle
@@ -57,6 +120,10 @@ export interface WriterDeps {
   readonly verifiedSha256?: string | undefined
   /** Renames the finished temp file into the store (or drops it as a duplicate). */
   readonly adopt: (tmpPath: string, sha256: string, size: number) => Promise<BlobRef>
+  /** Evicts blobs to free at least `bytes` after a full-disk error; false when nothing could be evicted. */
+  readonly makeRoom: (bytes: number) => Promise<boolean>
+  /** Told once when this writer gives up because the disk stays full after eviction. */
+  readonly onFull: (error: StoreFullError) => void
 }
 
 type State = 'open' | 'committing' | 'committed' | 'aborted'
@@ -79,13 +146,15 @@ export class DiskBlobWriter implements BlobWriter {
     return this.#size
   }
 
-  get tempPath(): string {
-    return this.#deps.tmpPath
+  async openReader(): Promise<BlobReader> {
+    const reader = await FileBlobReader.open(this.#deps.tmpPath)
+    if (!reader) throw toStoreError(new Error('the temporary file is gone'), `opening ${this.#deps.tmpPath}`)
+    return reader
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.#state !== 'open') throw new Error(`BlobWriter.write after ${this.#state}`)
     if (this.#failure) throw this.#failure
+    if (this.#state !== 'open') throw new Error(`BlobWriter.write after ${this.#state}`)
     // Each chunk has its own file position, so overlapping calls still land in order.
     const position = this.#size
     this.#size += chunk.byteLength
@@ -95,7 +164,10 @@ export class DiskBlobWriter implements BlobWriter {
     try {
       await op
     } catch (error) {
-      this.#failure ??= toStoreError(error, `writing a blob to ${this.#deps.tmpPath}`)
+      if (!this.#failure) {
+        this.#failure = toStoreError(error, `writing a blob to ${this.#deps.tmpPath}`)
+        if (this.#failure instanceof StoreFullError) this.#deps.onFull(this.#failure)
+      }
       await this.#discard()
       throw this.#failure
     } finally {
@@ -103,10 +175,19 @@ export class DiskBlobWriter implements BlobWriter {
     }
   }
 
+  /** Writes the whole chunk; on a full disk, once, asks the store to evict as much and tries again. */
   async #writeAll(chunk: Uint8Array, position: number): Promise<void> {
     let offset = 0
+    let hasMadeRoom = false
     while (offset < chunk.byteLength) {
-      const written = await this.#deps.writeChunk(this.#deps.handle, chunk.subarray(offset), position + offset)
+      let written
+      try {
+        written = await this.#deps.writeChunk(this.#deps.handle, chunk.subarray(offset), position + offset)
+      } catch (error) {
+        if (hasMadeRoom || !isDiskFull(error) || !(await this.#deps.makeRoom(chunk.byteLength - offset))) throw error
+        hasMadeRoom = true
+        continue
+      }
       if (written <= 0) throw new Error('write made no progress')
       offset += written
     }
@@ -131,7 +212,9 @@ export class DiskBlobWriter implements BlobWriter {
       await handle.close()
     } catch (error) {
       await this.#discard()
-      throw toStoreError(error, `finishing a blob in ${tmpPath}`)
+      const failure = toStoreError(error, `finishing a blob in ${tmpPath}`)
+      if (failure instanceof StoreFullError) this.#deps.onFull(failure)
+      throw failure
     }
     try {
       const ref = await this.#deps.adopt(tmpPath, this.#hash?.digest('hex') ?? this.#deps.verifiedSha256 ?? '', this.#size)

@@ -8,18 +8,26 @@
  * evicted meanwhile, because POSIX keeps an open file's data until the last fd closes after
  * unlink. So no pinning is needed, provided readers open the file as soon as `get` returns.
  *
+ * Readers are handed out here (`openBlob`, `BlobWriter.openReader`), so callers never see paths.
+ *
+ * A full disk (ENOSPC/EDQUOT) while writing evicts least recently used blobs and retries once;
+ * a write still refused is a StoreFullError, counted and logged once per episode (the episode
+ * ends with the next successful commit).
+ *
  * One process per cache directory: opening deletes every temp file, so a second process sharing
- * the directory would lose its in-progress writes.
+ * the directory would lose its in-progress writes. Symlinks inside the directory are never
+ * followed (see cache-dirs.ts); a symlink where a blob should be is not a blob.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises'
+import { lstat, mkdir, open, readdir, rename, rm, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Clock, type Logger, sha256Hex, silentLogger, systemClock } from '../base/index.js'
-import { type BlobRef, type BlobWriter, defaultWriteChunk, DiskBlobWriter, type WriteChunk } from './blob-writer.js'
-import { CorruptBlobError, errnoCode, toStoreError } from './errors.js'
+import { type Clock, type Logger, type Metrics, sha256Hex, silentLogger, systemClock } from '../base/index.js'
+import { type BlobReader, type BlobRef, type BlobWriter, defaultWriteChunk, DiskBlobWriter, FileBlobReader, type WriteChunk } from './blob-writer.js'
+import { ensureRealDir } from './cache-dirs.js'
+import { CorruptBlobError, errnoCode, type StoreFullError, toStoreError } from './errors.js'
 import { LruIndex } from './eviction.js'
 
-export type { BlobRef, BlobWriter, WriteChunk } from './blob-writer.js'
+export type { BlobReader, BlobRef, BlobWriter, WriteChunk } from './blob-writer.js'
 
 export interface BlobStoreOptions {
   readonly dir: string
@@ -31,6 +39,8 @@ export interface BlobStoreOptions {
   readonly fsync?: boolean
   readonly clock?: Clock
   readonly logger?: Logger
+  /** Counts writes refused for a full disk (`tuf_proxy_store_full_total`). */
+  readonly metrics?: Metrics
   /** Test seam for the per-chunk write (e.g. to simulate ENOSPC). */
   readonly writeChunk?: WriteChunk
 }
@@ -51,6 +61,11 @@ export interface BlobStore {
   putBytes(bytes: Uint8Array): Promise<BlobRef>
   /** The whole blob, checked against its digest. @throws {CorruptBlobError} (the blob is removed); {StoreError} */
   readBytes(sha256: string): Promise<Uint8Array | undefined>
+  /**
+   * A reader of a committed blob, without marking it used (`get` did); undefined when the blob
+   * was evicted or removed since. Close it when done. @throws {StoreError}
+   */
+  openBlob(ref: BlobRef): Promise<BlobReader | undefined>
   delete(sha256: string): Promise<void>
   /** Resolves when background file operations started so far (mtime touches, evictions) are done. */
   flush(): Promise<void>
@@ -58,6 +73,9 @@ export interface BlobStore {
   readonly count: number
   readonly maxBytes: number
 }
+
+const FULL_METRIC = 'tuf_proxy_store_full_total'
+const FULL_HELP = 'Cache writes refused because the disk stayed full after eviction'
 
 const DIGEST = /^[0-9a-f]{64}$/
 const PREFIX = /^[0-9a-f]{2}$/
@@ -89,6 +107,8 @@ class DiskBlobStore implements BlobStore {
   readonly #prefixDirs = new Set<string>()
   readonly #pendingDeletes = new Map<string, Promise<void>>()
   readonly #background = new Set<Promise<void>>()
+  /** a full-disk episode is under way: logged at its start, and when a commit succeeds again */
+  #isFull = false
 
   constructor(options: BlobStoreOptions) {
     this.maxBytes = options.maxBytes
@@ -113,7 +133,7 @@ class DiskBlobStore implements BlobStore {
   }
 
   #ref(sha256: string, size: number): BlobRef {
-    return { sha256, size, path: this.#path(sha256) }
+    return { sha256, size }
   }
 
   #inBackground(task: Promise<void>): void {
@@ -123,18 +143,22 @@ class DiskBlobStore implements BlobStore {
 
   async open(): Promise<this> {
     try {
-      await mkdir(this.#blobsDir, { recursive: true })
-      await mkdir(this.#tmpDir, { recursive: true })
+      await mkdir(this.#options.dir, { recursive: true })
+      await ensureRealDir(this.#blobsDir, this.#logger)
+      await ensureRealDir(this.#tmpDir, this.#logger)
       // Partials of a crashed or killed process are never served: nothing in tmp/ survives a start.
+      // rm() removes a symlink found here, not what it points to.
       for (const name of await readdir(this.#tmpDir)) await rm(join(this.#tmpDir, name), { force: true, recursive: true })
       const found: Array<{ sha256: string; size: number; mtimeMs: number }> = []
       for (const prefix of await readdir(this.#blobsDir)) {
         if (!PREFIX.test(prefix)) continue
+        await ensureRealDir(join(this.#blobsDir, prefix), this.#logger)
         this.#prefixDirs.add(prefix)
         const names = (await readdir(join(this.#blobsDir, prefix))).filter((name) => DIGEST.test(name) && name.startsWith(prefix))
-        const stats = await Promise.all(names.map(async (name) => ({ name, info: await stat(this.#path(name)) })))
+        const stats = await Promise.all(names.map(async (name) => ({ name, info: await lstat(this.#path(name)) })))
         for (const { name, info } of stats) {
           if (info.isFile()) found.push({ sha256: name, size: info.size, mtimeMs: info.mtimeMs })
+          else if (info.isSymbolicLink()) await unlink(this.#path(name))
         }
       }
       found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.sha256 < b.sha256 ? -1 : 1))
@@ -187,7 +211,23 @@ class DiskBlobStore implements BlobStore {
       clock: this.#clock,
       verifiedSha256: options.verifiedSha256,
       adopt: (path, sha256, size) => this.#adopt(path, sha256, size),
+      makeRoom: (bytes) => this.#makeRoom(bytes),
+      onFull: (error) => this.#noteFull(error),
     })
+  }
+
+  /** Evicts least recently used blobs totalling at least `bytes` and waits until they are unlinked. */
+  async #makeRoom(bytes: number): Promise<boolean> {
+    const victims = this.#index.evictAtLeast(bytes)
+    await Promise.all(victims.map((sha256) => this.#unlink(sha256)))
+    return victims.length > 0
+  }
+
+  #noteFull(error: StoreFullError): void {
+    this.#options.metrics?.inc(FULL_METRIC, FULL_HELP)
+    if (this.#isFull) return
+    this.#isFull = true
+    this.#logger.warn('store_full', { dir: this.#options.dir, code: error.code, detail: error.message })
   }
 
   async #adopt(tmpPath: string, sha256: string, size: number): Promise<BlobRef> {
@@ -205,6 +245,10 @@ class DiskBlobStore implements BlobStore {
       this.#prefixDirs.add(prefix)
     }
     await rename(tmpPath, this.#path(sha256))
+    if (this.#isFull) {
+      this.#isFull = false
+      this.#logger.info('store_writable', { dir: this.#options.dir, detail: 'a blob was stored again after the disk was full' })
+    }
     this.#index.set(sha256, size, nowMs)
     this.#evict(sha256)
     return this.#ref(sha256, size)
@@ -241,21 +285,31 @@ class DiskBlobStore implements BlobStore {
   async readBytes(sha256: string): Promise<Uint8Array | undefined> {
     const ref = this.get(sha256)
     if (!ref) return undefined
-    let bytes: Uint8Array
+    const reader = await this.openBlob(ref)
+    if (!reader) return undefined
+    const bytes = Buffer.allocUnsafe(ref.size + 1)
+    let length = 0
     try {
-      bytes = await readFile(ref.path)
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') {
-        this.#index.delete(sha256)
-        return undefined
+      // One byte more than recorded, so a file that grew is caught too.
+      for (let read = -1; read !== 0 && length < bytes.byteLength; length += read) {
+        read = await reader.read(bytes.subarray(length), length, bytes.byteLength - length)
       }
-      throw toStoreError(error, `reading ${ref.path}`)
+    } finally {
+      await reader.close()
     }
-    if (bytes.byteLength !== ref.size || sha256Hex(bytes) !== sha256) {
+    const body = bytes.subarray(0, length)
+    if (length !== ref.size || sha256Hex(body) !== sha256) {
       await this.delete(sha256)
-      throw new CorruptBlobError(`cached blob ${ref.path} does not match its digest and was removed; it will be fetched again`)
+      throw new CorruptBlobError(`cached blob ${this.#path(sha256)} does not match its digest and was removed; it will be fetched again`)
     }
-    return bytes
+    return body
+  }
+
+  async openBlob(ref: BlobRef): Promise<BlobReader | undefined> {
+    checkDigest(ref.sha256)
+    const reader = await FileBlobReader.open(this.#path(ref.sha256))
+    if (!reader && this.#index.peek(ref.sha256)?.size === ref.size) this.#index.delete(ref.sha256)
+    return reader
   }
 
   async delete(sha256: string): Promise<void> {

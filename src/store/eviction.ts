@@ -83,6 +83,23 @@ export class LruIndex {
     return victims
   }
 
+  /**
+   * Removes and returns the least recently used keys until at least `bytes` are freed or none
+   * are left (to make room on a full disk, whatever the budget says).
+   */
+  evictAtLeast(bytes: number): string[] {
+    const victims: string[] = []
+    let freedBytes = 0
+    for (const [key, entry] of this.#entries) {
+      if (freedBytes >= bytes) break
+      this.#entries.delete(key)
+      this.#totalBytes -= entry.size
+      freedBytes += entry.size
+      victims.push(key)
+    }
+    return victims
+  }
+
   /** Keys, oldest first (for tests and diagnostics). */
   keys(): string[] {
     return [...this.#entries.keys()]

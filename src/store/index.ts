@@ -3,6 +3,7 @@ export {
   type BlobStore,
   type BlobStoreOptions,
   type BlobRef,
+  type BlobReader,
   type BlobWriter,
   type WriteChunk,
   openBlobStore,

@@ -11,6 +11,7 @@ import { mkdir, readFile, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, sha256Hex, silentLogger } from '../base/index.js'
 import { removeStaleTemps, writeFileAtomic } from './atomic-file.js'
+import { ensureRealDir } from './cache-dirs.js'
 import { errnoCode, toStoreError } from './errors.js'
 
 export interface RecordStore {
@@ -40,10 +41,14 @@ export async function openRecordStore(options: { dir: string; logger?: Logger })
   const logger = options.logger ?? silentLogger
   try {
     await mkdir(dir, { recursive: true })
+    // The temp sweep must not follow a symlink planted at a namespace or prefix directory.
     for (const namespace of await readdir(dir)) {
       if (!NAMESPACE.test(namespace)) continue
+      await ensureRealDir(join(dir, namespace), logger)
       for (const prefix of await readdir(join(dir, namespace))) {
-        if (/^[0-9a-f]{2}$/.test(prefix)) await removeStaleTemps(join(dir, namespace, prefix))
+        if (!/^[0-9a-f]{2}$/.test(prefix)) continue
+        await ensureRealDir(join(dir, namespace, prefix), logger)
+        await removeStaleTemps(join(dir, namespace, prefix))
       }
     }
   } catch (error) {

@@ -9,8 +9,10 @@
  * contain "%" or start with "-"; temp names start with ".".
  */
 import { mkdir, readFile, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { type Logger, silentLogger } from '../base/index.js'
 import { removeStaleTemps, writeFileAtomic } from './atomic-file.js'
+import { ensureRealDir } from './cache-dirs.js'
 import { errnoCode, StoreError, toStoreError } from './errors.js'
 
 export interface TrustStateStore {
@@ -42,13 +44,15 @@ export function trustFileName(name: string): string {
 }
 
 /**
- * Opens the trust-state directory, removing temp files left by a crash.
+ * Opens the trust-state directory, removing temp files left by a crash. The directory itself must
+ * not be a symlink (it is replaced, see cache-dirs.ts), so the sweep never reaches elsewhere.
  * @throws {StoreError} when the directory cannot be created or read.
  */
-export async function openTrustStateStore(options: { dir: string }): Promise<TrustStateStore> {
+export async function openTrustStateStore(options: { dir: string; logger?: Logger }): Promise<TrustStateStore> {
   const { dir } = options
   try {
-    await mkdir(dir, { recursive: true })
+    await mkdir(dirname(dir), { recursive: true })
+    await ensureRealDir(dir, options.logger ?? silentLogger)
     await removeStaleTemps(dir)
   } catch (error) {
     throw toStoreError(error, `opening the trust state in ${dir}`)

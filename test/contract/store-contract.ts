@@ -6,7 +6,7 @@
 import { describe, test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { fixedClock, sha256Hex, type Clock } from '../../src/base/index.js'
-import type { BlobStore } from '../../src/store/index.js'
+import { StoreFullError, type BlobReader, type BlobStore } from '../../src/store/index.js'
 
 export interface BlobStoreHarness {
   /** Opens a store over this harness's storage; calling it again is a restart (open writers count as crashed). */
@@ -15,10 +15,19 @@ export interface BlobStoreHarness {
   listCommitted(): Promise<string[]>
   /** How many partial (uncommitted) writes the storage holds right now. */
   countPartials(): Promise<number>
+  /** Makes the storage's disk hold at most this many bytes (blobs and partials); writes past it fail with ENOSPC. */
+  setDiskBytes(capacityBytes: number): void
   cleanup(): Promise<void>
 }
 
 const bytesOf = (text: string): Uint8Array => Buffer.from(text.padEnd(10, '.'))
+
+async function readAll(reader: BlobReader, size: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(size + 8)
+  let length = 0
+  for (let read = -1; read !== 0; length += read) read = await reader.read(buffer.subarray(length), length, buffer.byteLength - length)
+  return buffer.subarray(0, length)
+}
 
 export function storeContract(name: string, makeHarness: () => Promise<BlobStoreHarness>): void {
   describe(`blob store contract: ${name}`, () => {
@@ -196,6 +205,71 @@ export function storeContract(name: string, makeHarness: () => Promise<BlobStore
       assert.equal(await store.readBytes(a), undefined)
       assert.equal(store.totalBytes, 0)
       assert.deepEqual(await harness.listCommitted(), [])
+    })
+
+    test('openBlob reads a committed blob without counting as a use; its reader outlives eviction; an evicted blob opens as undefined', async () => {
+      await fresh()
+      const store = await open(20)
+      const a = await put(store, 'a')
+      const ref = store.get(a)
+      assert.ok(ref)
+      const reader = await store.openBlob(ref)
+      assert.ok(reader)
+      await put(store, 'b')
+      await put(store, 'c')
+      await store.flush()
+      assert.equal(store.has(a), false, 'openBlob is not a use: a stays least recently used')
+      assert.deepEqual(await readAll(reader, 10), Buffer.from(bytesOf('a')))
+      assert.equal(await reader.read(Buffer.alloc(4), 3, 4), 4)
+      await reader.close()
+      await reader.close()
+      assert.equal(await store.openBlob(ref), undefined)
+    })
+
+    test('writer.openReader reads what was written so far, and keeps it after commit and after abort', async () => {
+      await fresh()
+      const store = await open(Infinity)
+      const writer = await store.createWriter()
+      const reader = await writer.openReader()
+      assert.equal(await reader.read(Buffer.alloc(4), 0, 4), 0)
+      await writer.write(Buffer.from('first|'))
+      assert.deepEqual(await readAll(reader, 6), Buffer.from('first|'))
+      await writer.write(Buffer.from('second'))
+      const tail = Buffer.alloc(6)
+      assert.equal(await reader.read(tail, 6, 6), 6)
+      assert.equal(tail.toString(), 'second')
+      await writer.commit()
+      assert.deepEqual(await readAll(reader, 12), Buffer.from('first|second'))
+      await reader.close()
+      const aborted = await store.createWriter()
+      const orphan = await aborted.openReader()
+      await aborted.write(Buffer.from('never committed'))
+      await aborted.abort()
+      assert.equal(await harness.countPartials(), 0)
+      assert.deepEqual(await readAll(orphan, 15), Buffer.from('never committed'))
+      await orphan.close()
+    })
+
+    test('a full disk evicts the least recently used blobs and retries the write; still full, it is StoreFullError and no partial is left', async () => {
+      await fresh()
+      const store = await open(Infinity)
+      harness.setDiskBytes(35)
+      const a = await put(store, 'a')
+      const b = await put(store, 'b')
+      const c = await put(store, 'c')
+      use(store, a)
+      const d = await put(store, 'd')
+      assert.equal(store.has(b), false, 'b, least recently used, made room')
+      for (const kept of [a, c, d]) assert.ok(store.has(kept))
+      await store.flush()
+      assert.deepEqual((await harness.listCommitted()).sort(), [a, c, d].sort())
+      const writer = await store.createWriter()
+      await assert.rejects(writer.write(Buffer.alloc(40, 7)), StoreFullError)
+      assert.equal(await harness.countPartials(), 0)
+      await assert.rejects(writer.commit())
+      await writer.abort()
+      harness.setDiskBytes(1000)
+      assert.ok(store.has(await put(store, 'after')), 'writes work again once there is space')
     })
   })
 }

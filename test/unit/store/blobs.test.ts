@@ -1,10 +1,11 @@
 import { describe, test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fixedClock, sha256Hex } from '../../../src/base/index.js'
+import { fixedClock, Metrics, sha256Hex, type Logger } from '../../../src/base/index.js'
 import { CorruptBlobError, openBlobStore, StoreError, StoreFullError, type WriteChunk } from '../../../src/store/index.js'
+import { diskOfBytes } from '../../helpers/full-disk.js'
 
 const dirs: string[] = []
 afterEach(async () => {
@@ -16,24 +17,53 @@ async function freshDir(): Promise<string> {
   return dir
 }
 
-function enospc(): NodeJS.ErrnoException {
-  return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })
+/** Where the disk store keeps a blob (its layout, which only these disk-specific tests look at). */
+function blobPath(dir: string, ref: { sha256: string }): string {
+  return join(dir, 'blobs', ref.sha256.slice(0, 2), ref.sha256)
+}
+
+interface LogLine {
+  readonly level: string
+  readonly event: string
+  readonly fields: Record<string, unknown>
+}
+
+function recordingLogger(lines: LogLine[]): Logger {
+  const log = (level: string, event: string, fields: Record<string, unknown> = {}) => void lines.push({ level, event, fields })
+  return { log, info: (event, fields) => log('info', event, fields), warn: (event, fields) => log('warn', event, fields), error: (event, fields) => log('error', event, fields) }
 }
 
 describe('blob store: disk full and damaged files', () => {
-  test('ENOSPC while writing is StoreFullError, the temp file is removed, and reads keep working', async () => {
+  test('ENOSPC evicts the least recently used blobs and retries; a disk still full is StoreFullError, counted, logged once per episode', async () => {
     const dir = await freshDir()
-    let isFull = false
-    // The injected per-chunk write is the only seam: everything else (open, sync, rename) is real.
-    const writeChunk: WriteChunk = async (handle, bytes, position) => {
-      if (isFull) throw enospc()
-      return (await handle.write(bytes, 0, bytes.byteLength, position)).bytesWritten
-    }
-    const store = await openBlobStore({ dir, maxBytes: Infinity, writeChunk })
-    const kept = await store.putBytes(Buffer.from('stored before the disk filled'))
-    isFull = true
+    const disk = { capacityBytes: 1000 }
+    const clock = fixedClock(1_700_000_000_000)
+    const lines: LogLine[] = []
+    const metrics = new Metrics()
+    const store = await openBlobStore({ dir, maxBytes: Infinity, clock, writeChunk: diskOfBytes(dir, disk), logger: recordingLogger(lines), metrics })
+    const old = await store.putBytes(Buffer.alloc(400, 1))
+    clock.advanceMs(1000)
+    const used = await store.putBytes(Buffer.alloc(400, 2))
+    clock.advanceMs(1000)
+    const opened = await store.openBlob(used)
+    assert.ok(store.get(old.sha256), 'old is now the most recently used')
+    clock.advanceMs(1000)
+    // 800 bytes stored, 300 more do not fit: the least recently used blob (`used`) makes room.
+    const third = await store.putBytes(Buffer.alloc(300, 3))
+    assert.ok(store.has(third.sha256))
+    assert.ok(store.has(old.sha256))
+    assert.equal(store.has(used.sha256), false)
+    assert.equal(lines.length, 0, 'a full disk that eviction cured is not an episode')
+    // A reader opened before the eviction keeps its bytes.
+    assert.ok(opened)
+    const buffer = Buffer.alloc(400)
+    assert.equal(await opened.read(buffer, 0, 400), 400)
+    await opened.close()
+    assert.deepEqual(buffer, Buffer.alloc(400, 2))
+
+    disk.capacityBytes = 100
     const writer = await store.createWriter()
-    await assert.rejects(writer.write(Buffer.alloc(100)), (error: unknown) => {
+    await assert.rejects(writer.write(Buffer.alloc(200)), (error: unknown) => {
       assert.ok(error instanceof StoreFullError)
       assert.equal(error.code, 'store_full')
       assert.match(error.message, /disk is full/)
@@ -42,12 +72,14 @@ describe('blob store: disk full and damaged files', () => {
     assert.deepEqual(await readdir(join(dir, 'tmp')), [])
     await assert.rejects(writer.commit())
     await writer.abort()
-    await assert.rejects(store.putBytes(Buffer.from('x')), StoreFullError)
+    await assert.rejects(store.putBytes(Buffer.alloc(200)), StoreFullError)
     assert.deepEqual(await readdir(join(dir, 'tmp')), [])
-    assert.equal(Buffer.from((await store.readBytes(kept.sha256)) ?? []).toString(), 'stored before the disk filled')
-    isFull = false
+    assert.deepEqual(lines.map((line) => `${line.level} ${line.event}`), ['warn store_full'], 'logged once for two refused writes')
+    assert.equal(metrics.value('tuf_proxy_store_full_total'), 2)
+    disk.capacityBytes = 1000
     const later = await store.putBytes(Buffer.from('space again'))
     assert.ok(store.has(later.sha256))
+    assert.deepEqual(lines.map((line) => `${line.level} ${line.event}`), ['warn store_full', 'info store_writable'])
   })
 
   test('a short write is continued, not mistaken for the whole chunk', async () => {
@@ -76,17 +108,17 @@ describe('blob store: disk full and damaged files', () => {
     const dir = await freshDir()
     const store = await openBlobStore({ dir, maxBytes: Infinity })
     const ref = await store.putBytes(Buffer.from('original bytes'))
-    await writeFile(ref.path, 'tampered bytes')
+    await writeFile(blobPath(dir, ref), 'tampered bytes')
     await assert.rejects(store.readBytes(ref.sha256), CorruptBlobError)
     assert.equal(store.has(ref.sha256), false)
-    await assert.rejects(stat(ref.path), { code: 'ENOENT' })
+    await assert.rejects(stat(blobPath(dir, ref)), { code: 'ENOENT' })
   })
 
   test('a blob whose file vanished is a miss', async () => {
     const dir = await freshDir()
     const store = await openBlobStore({ dir, maxBytes: Infinity })
     const ref = await store.putBytes(Buffer.from('soon gone'))
-    await rm(ref.path)
+    await rm(blobPath(dir, ref))
     assert.equal(await store.readBytes(ref.sha256), undefined)
     assert.equal(store.count, 0)
   })
@@ -95,13 +127,16 @@ describe('blob store: disk full and damaged files', () => {
     const dir = await freshDir()
     const store = await openBlobStore({ dir, maxBytes: 20 })
     const first = await store.putBytes(Buffer.alloc(15, 1))
-    const handle = await open(first.path, 'r')
+    const reader = await store.openBlob(first)
+    assert.ok(reader)
     await store.putBytes(Buffer.alloc(15, 2))
     await store.flush()
     assert.equal(store.has(first.sha256), false)
-    const { buffer } = await handle.read(Buffer.alloc(15), 0, 15, 0)
-    await handle.close()
+    const buffer = Buffer.alloc(15)
+    assert.equal(await reader.read(buffer, 0, 15), 15)
+    await reader.close()
     assert.deepEqual(buffer, Buffer.alloc(15, 1))
+    assert.equal(await store.openBlob(first), undefined, 'an evicted blob cannot be opened afresh')
   })
 
   test('get() persists last access to mtime at most once per touchIntervalMs', async () => {
@@ -109,7 +144,7 @@ describe('blob store: disk full and damaged files', () => {
     const clock = fixedClock(1_700_000_000_000)
     const store = await openBlobStore({ dir, maxBytes: Infinity, clock, touchIntervalMs: 60_000 })
     const ref = await store.putBytes(Buffer.from('touched'))
-    const mtime = async (): Promise<number> => Math.round((await stat(ref.path)).mtimeMs)
+    const mtime = async (): Promise<number> => Math.round((await stat(blobPath(dir, ref))).mtimeMs)
     assert.equal(await mtime(), 1_700_000_000_000)
     clock.advanceMs(30_000)
     store.get(ref.sha256)
@@ -155,5 +190,53 @@ describe('blob store: writers with a digest verified by the caller', () => {
   test('a malformed verified digest is refused before anything is written', async () => {
     const store = await openBlobStore({ dir: await freshDir(), maxBytes: Infinity })
     await assert.rejects(store.createWriter({ verifiedSha256: 'not-hex' }), TypeError)
+  })
+})
+
+describe('blob store: symlinks planted in the cache are never followed (issue 7 item 13)', () => {
+  test('a symlink at tmp/ or at a blobs/ prefix directory is replaced, logged, and what it points to survives a start', async () => {
+    const dir = await freshDir()
+    const elsewhere = await freshDir()
+    const canary = join(elsewhere, 'canary.txt')
+    await writeFile(canary, 'still here')
+    // A file named like a blob, where a planted prefix link points: eviction must not reach it either.
+    const lookalike = 'ab'.repeat(32)
+    await writeFile(join(elsewhere, lookalike), 'not a blob of this cache')
+    await mkdir(join(dir, 'blobs'), { recursive: true })
+    await symlink(elsewhere, join(dir, 'tmp'))
+    await symlink(elsewhere, join(dir, 'blobs', 'ab'))
+    const lines: LogLine[] = []
+    const store = await openBlobStore({ dir, maxBytes: 1, logger: recordingLogger(lines) })
+    await store.flush()
+    assert.equal(await readFile(canary, 'utf8'), 'still here')
+    assert.equal(await readFile(join(elsewhere, lookalike), 'utf8'), 'not a blob of this cache')
+    assert.equal(store.has(lookalike), false)
+    assert.ok((await lstat(join(dir, 'tmp'))).isDirectory())
+    assert.ok((await lstat(join(dir, 'blobs', 'ab'))).isDirectory())
+    assert.deepEqual(
+      lines.map((line) => [line.event, line.fields.path]),
+      [
+        ['store_symlink_replaced', join(dir, 'tmp')],
+        ['store_symlink_replaced', join(dir, 'blobs', 'ab')],
+      ],
+    )
+    // And the store works in its real directories.
+    const ref = await store.putBytes(Buffer.from('stored after the links were replaced'))
+    assert.ok(store.has(ref.sha256))
+    assert.deepEqual(await readdir(elsewhere), ['canary.txt', lookalike].sort())
+  })
+
+  test('a symlink where a blob should be is not indexed, not served and not followed when evicting', async () => {
+    const dir = await freshDir()
+    const elsewhere = await freshDir()
+    const target = join(elsewhere, 'secret')
+    await writeFile(target, 'outside the cache')
+    const digest = sha256Hex(Buffer.from('outside the cache'))
+    await mkdir(join(dir, 'blobs', digest.slice(0, 2)), { recursive: true })
+    await symlink(target, join(dir, 'blobs', digest.slice(0, 2), digest))
+    const store = await openBlobStore({ dir, maxBytes: Infinity })
+    assert.equal(store.has(digest), false)
+    assert.equal(await store.openBlob({ sha256: digest, size: 17 }), undefined)
+    assert.equal(await readFile(target, 'utf8'), 'outside the cache')
   })
 })

@@ -1,6 +1,6 @@
 import { describe, test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sha256Hex } from '../../../src/base/index.js'
@@ -82,6 +82,25 @@ describe('record store', () => {
     await writeFile(join(folder, '.deadbeef.tmp'), '{"key":"k","va')
     await openRecordStore({ dir })
     assert.deepEqual(await readdir(folder), [sha256Hex(Buffer.from('k'))])
+  })
+
+  test('a symlink planted at a namespace or prefix directory is replaced, never swept through (issue 7 item 13)', async () => {
+    const dir = await freshDir()
+    const elsewhere = await freshDir()
+    // Named like a record store temp file, so a sweep that followed the link would delete it.
+    await writeFile(join(elsewhere, '.canary.tmp'), 'still here')
+    await mkdir(join(dir, 'page'), { recursive: true })
+    await symlink(elsewhere, join(dir, 'page', 'ab'))
+    await symlink(elsewhere, join(dir, 'tuf-page'))
+    const events: string[] = []
+    const logger = { log: () => undefined, info: () => undefined, error: () => undefined, warn: (event: string) => void events.push(event) }
+    const records = await openRecordStore({ dir, logger })
+    assert.equal(await readFile(join(elsewhere, '.canary.tmp'), 'utf8'), 'still here')
+    assert.ok((await lstat(join(dir, 'page', 'ab'))).isDirectory())
+    assert.ok((await lstat(join(dir, 'tuf-page'))).isDirectory())
+    assert.deepEqual(events, ['store_symlink_replaced', 'store_symlink_replaced'])
+    await records.put('tuf-page', 'k', 1)
+    assert.deepEqual(await readdir(elsewhere), ['.canary.tmp'])
   })
 
   test('a malformed namespace is a programming error', async () => {

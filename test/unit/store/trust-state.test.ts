@@ -1,6 +1,6 @@
 import { describe, test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openTrustStateStore, StoreError, trustFileName } from '../../../src/store/index.js'
@@ -68,5 +68,19 @@ describe('trust-state store', () => {
     await writeFile(join(dir, '.0123abcd.tmp'), '{"trunc')
     await openTrustStateStore({ dir })
     assert.deepEqual(await readdir(dir), ['timestamp.json'])
+  })
+
+  test('a symlink planted at the directory is replaced, never swept through (issue 7 item 13)', async () => {
+    const { parent, dir } = await fresh()
+    await writeFile(join(parent, 'outside', '.canary.tmp'), 'still here')
+    await symlink(join(parent, 'outside'), dir)
+    const events: string[] = []
+    const logger = { log: () => undefined, info: () => undefined, error: () => undefined, warn: (event: string) => void events.push(event) }
+    const state = await openTrustStateStore({ dir, logger })
+    assert.equal(await readFile(join(parent, 'outside', '.canary.tmp'), 'utf8'), 'still here')
+    assert.ok((await lstat(dir)).isDirectory())
+    assert.deepEqual(events, ['store_symlink_replaced'])
+    await state.write('root.json', Buffer.from('{}'))
+    assert.deepEqual(await readdir(join(parent, 'outside')), ['.canary.tmp'])
   })
 })

@@ -1,0 +1,31 @@
+/**
+ * A disk of a given size for the disk blob store, without a tiny filesystem (which needs root):
+ * the store's per-chunk write seam fails with a real ENOSPC-coded error whenever the bytes under
+ * the store's directory plus the chunk would exceed `capacityBytes`. Unlinks free space at once,
+ * as on a real disk once no descriptor holds the file.
+ */
+import { lstat, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { WriteChunk } from '../../src/store/index.js'
+
+export function enospc(): NodeJS.ErrnoException {
+  return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })
+}
+
+async function usedBytes(dir: string): Promise<number> {
+  let total = 0
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += (await lstat(join(entry.parentPath, entry.name))).size
+  }
+  return total
+}
+
+/** A write seam for a disk of `capacityBytes` holding the store's directory `dir`; `capacityBytes` may be changed later. */
+export function diskOfBytes(dir: string, capacity: { capacityBytes: number }): WriteChunk {
+  return async (handle, bytes, position) => {
+    const fileSize = (await handle.stat()).size
+    const growth = Math.max(0, position + bytes.byteLength - fileSize)
+    if ((await usedBytes(dir)) + growth > capacity.capacityBytes) throw enospc()
+    return (await handle.write(bytes, 0, bytes.byteLength, position)).bytesWritten
+  }
+}
