@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BaseFetcher, Updater } from 'tuf-js'
 import { DownloadHTTPError } from 'tuf-js/dist/error.js'
-import { TufSession, type MetadataStore } from '../src/mirror/tuf-session.js'
+import { TufSession, type MetadataStore } from '../src/tuf-client/index.js'
 import { openTrustStateStore } from '../src/store/trust-state.js'
 
 export type ClientKind = 'ours' | 'tuf-js'

@@ -122,7 +122,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
       upstreamUrl: settings.upstream,
       indexTtlSeconds: settings.indexTtlSeconds,
       isAllowedUrl: (url) => isAllowed(upstream, url),
-      ...(tuf ? { canServeStale: () => tuf.isUsable(), recordNamespace: 'tuf-page' } : {}),
+      ...(tuf ? { canServeStale: () => tuf.isUsable(), trustGeneration: () => tuf.trustGeneration(), recordNamespace: 'tuf-page' } : {}),
     },
     { source: tuf ? tuf.pageSource(httpSource) : httpSource, blobs, records, clock, logger, metrics, drops },
   )

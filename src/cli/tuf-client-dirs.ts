@@ -14,8 +14,7 @@ import { join } from 'node:path'
 import { ProxyError } from '../base/index.js'
 import { isTempName, removeStaleTemps, writeFileAtomic } from '../store/index.js'
 import { quoteRoleName } from '../trust/index.js'
-// tuf-session.js, not mirror/index.js: this client needs none of the PyPI mirror's modules
-import type { MetadataStore } from '../mirror/tuf-session.js'
+import type { MetadataStore } from '../tuf-client/index.js'
 
 /** The local disk refused a read or write of the client's directories. */
 export class ClientDirError extends ProxyError {

@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises'
 import { describeError, errorCode, ProxyError, systemClock } from '../base/index.js'
 // tuf-session.js, not mirror/index.js: this client needs none of the PyPI mirror's modules
-import { TufSession } from '../mirror/tuf-session.js'
+import { TufSession } from '../tuf-client/index.js'
 import { RepositoryError, TrustError, verifyTargetBytes, type TargetFile } from '../trust/index.js'
 import { createUpstreamClient, UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
 import { ClientDirError, installTrustedRoot, openMetadataDir, openTargetDir } from './tuf-client-dirs.js'

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Clock, Logger, Metrics } from '../base/index.js'
 import { ConfigError, type Settings, type TufSettings } from '../config/index.js'
-import { pathsLayout, relativeTargetPath, TufMirror, TufSession, warehouseLayout, type DropLog, type Files } from '../mirror/index.js'
+import { pathsLayout, relativeTargetPath, TufMirror, warehouseLayout, type DropLog, type Files } from '../mirror/index.js'
+import { TufSession } from '../tuf-client/index.js'
 import { openTrustStateStore, type BlobStore } from '../store/index.js'
 import { UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
 
@@ -51,7 +52,8 @@ export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
   })
   const layout = tuf.layout === 'paths' ? pathsLayout(tuf.targetsUrl) : warehouseLayout(tuf.targetsUrl, settings.upstream)
   const mirror = new TufMirror(
-    { layout, refreshSeconds: tuf.refreshSeconds, maxPageBytes: settings.maxPageBytes },
+    // A request waits for a due refresh as long as one upstream request may take.
+    { layout, refreshSeconds: tuf.refreshSeconds, refreshWaitMs: settings.upstreamDeadlineMs, maxPageBytes: settings.maxPageBytes },
     { session, upstream: deps.upstream, files: deps.files, blobs: deps.blobs, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, drops: deps.drops },
   )
   mirror.start()

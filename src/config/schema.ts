@@ -36,7 +36,7 @@ export const OPTIONS = [
   { flag: 'tuf-metadata-url', kind: 'url', valueName: 'URL', help: 'where the upstream publishes TUF metadata (root.json, timestamp.json, ...)' },
   { flag: 'tuf-targets-url', kind: 'url', valueName: 'URL', help: 'base URL that TUF target paths are relative to' },
   { flag: 'tuf-layout', kind: 'enum', choices: ['paths', 'warehouse'], valueName: 'NAME', help: 'how index URLs map to TUF targets (default paths)' },
-  { flag: 'tuf-refresh', kind: 'int', valueName: 'SECONDS', min: 1, help: 'least time between two TUF metadata refreshes (default 60)' },
+  { flag: 'tuf-refresh', kind: 'int', valueName: 'SECONDS', min: 0, help: 'least time between two TUF metadata refreshes; 0 = whenever a request needs metadata (default 60)' },
   { flag: 'tuf-max-root-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest root.json accepted (default 512K)' },
   { flag: 'tuf-max-timestamp-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest timestamp.json accepted (default 16K)' },
   { flag: 'tuf-max-delegations', kind: 'int', valueName: 'N', min: 1, help: 'most delegated roles visited for one target (default 32)' },

@@ -7,6 +7,5 @@ export { Files, type FileResult, type FileTarget, type FilesOptions } from './fi
 export { Download } from './file-download.js'
 export { Mirror, type MirrorStatus, type TrustStatusView, type TufFrontend } from './mirror.js'
 export type { BlobRef } from '../store/index.js'
-export { TufSession, type TufSessionOptions, type MetadataFetcher, type MetadataStore, type TufStatus } from './tuf-session.js'
 export { TufMirror, type TufMirrorOptions } from './tuf-mirror.js'
 export { pathsLayout, warehouseLayout, relativeTargetPath, type TufLayout, type TufLayoutName } from './tuf-layout.js'

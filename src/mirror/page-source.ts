@@ -13,7 +13,7 @@ export interface PageValidators {
 }
 
 export type PageFetch =
-  | { readonly kind: 'not-modified' }
+  | { readonly kind: 'not-modified'; readonly validUntilMs?: number }
   | {
       readonly kind: 'page'
       /** where the bytes finally came from, after redirects: relative links resolve against it */
@@ -23,6 +23,8 @@ export type PageFetch =
       readonly validators: PageValidators
       /** `X-PyPI-Last-Serial`, when the upstream sent one */
       readonly serial: number | undefined
+      /** verifying mode: the earliest expiry of the roles that vouch for the page; never served past it */
+      readonly validUntilMs?: number
     }
 
 export interface PageSource {

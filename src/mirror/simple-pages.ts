@@ -60,6 +60,10 @@ interface Entry {
   readonly contentType: string
   readonly fetchedAtMs: number
   readonly staleAtMs: number
+  /** verifying mode: the earliest expiry of the roles that vouch for the page (else Infinity) */
+  readonly validUntilMs: number
+  /** verifying mode: the generation of the verified TUF state the page was checked against */
+  readonly trustGeneration: number | undefined
   readonly rendered: Map<SimpleFormat, { body: Uint8Array; etag: string }>
   filesByName?: ReadonlyMap<string, ProjectFile>
 }
@@ -90,6 +94,13 @@ export interface SimplePagesOptions {
   readonly isAllowedUrl: (url: string) => boolean
   /** whether a last good copy may still be served when revalidation fails (verifying mode: while the TUF metadata is unexpired) */
   readonly canServeStale?: () => boolean
+  /**
+   * Verifying mode: the generation of the verified TUF state, or undefined while a refresh is due.
+   * A page is served without revalidation only under the generation it was checked against, so a
+   * newer state is seen by the first request after it (revalidation is cheap: an unchanged target
+   * answers not-modified without a download).
+   */
+  readonly trustGeneration?: () => number | undefined
   /**
    * records namespace for persisted pages: verifying mode uses its own, so a page stored while
    * the proxy ran hash-only (with whatever ETag the upstream chose) is never taken as verified
@@ -192,7 +203,17 @@ export class SimplePages {
    * expired is revalidated (and refused) even inside its TTL.
    */
   #isServable(entry: Entry): boolean {
-    return isFresh(entry.staleAtMs, this.deps.clock.nowMs()) && (this.options.canServeStale?.() ?? true)
+    const nowMs = this.deps.clock.nowMs()
+    if (!isFresh(entry.staleAtMs, nowMs) || nowMs >= entry.validUntilMs || !(this.options.canServeStale?.() ?? true)) return false
+    const { trustGeneration } = this.options
+    if (!trustGeneration) return true
+    const generation = trustGeneration()
+    return generation !== undefined && generation === entry.trustGeneration
+  }
+
+  /** A last good copy may stand in for a failed revalidation only while its vouchers are unexpired. */
+  #canFallBackTo(entry: Entry | undefined): entry is Entry {
+    return entry !== undefined && this.deps.clock.nowMs() < entry.validUntilMs && (this.options.canServeStale?.() ?? true)
   }
 
   #url(key: string): string {
@@ -216,7 +237,7 @@ export class SimplePages {
       const malformed = this.#malformed.get(key)
       if (malformed !== undefined && this.deps.clock.nowMs() < malformed.untilMs) {
         // Already dropped and logged; serve what there is without asking the upstream again.
-        if (!known.entry || !(this.options.canServeStale?.() ?? true)) throw malformed.error
+        if (!this.#canFallBackTo(known.entry)) throw malformed.error
         return { entry: known.entry, cache: 'STALE' as const }
       }
       this.#malformed.delete(key)
@@ -234,7 +255,7 @@ export class SimplePages {
   async #revalidate(key: string, previous: Entry | undefined, knownSerial: number | undefined): Promise<{ entry: Entry; cache: CacheStatus }> {
     const url = this.#url(key)
     const fallBack = (reason: string, error: unknown): { entry: Entry; cache: CacheStatus } => {
-      if (!previous || !(this.options.canServeStale?.() ?? true)) throw error
+      if (!this.#canFallBackTo(previous)) throw error
       this.deps.logger.warn('stale_served', { url: maskUrl(url), reason, detail: describeError(error) })
       return { entry: previous, cache: 'STALE' }
     }
@@ -253,7 +274,13 @@ export class SimplePages {
     const nowMs = this.deps.clock.nowMs()
     if (fetched.kind === 'not-modified') {
       if (!previous) throw new Error('upstream answered 304 to an unconditional request')
-      const entry: Entry = { ...previous, fetchedAtMs: nowMs, staleAtMs: staleAtMs(nowMs, this.options.indexTtlSeconds) }
+      const entry: Entry = {
+        ...previous,
+        fetchedAtMs: nowMs,
+        staleAtMs: staleAtMs(nowMs, this.options.indexTtlSeconds),
+        validUntilMs: fetched.validUntilMs ?? Infinity,
+        trustGeneration: this.options.trustGeneration?.(),
+      }
       this.#memory.set(key, entry)
       await this.#persist(key, entry)
       return { entry, cache: 'HIT' }
@@ -286,6 +313,8 @@ export class SimplePages {
       contentType: fetched.contentType,
       fetchedAtMs: nowMs,
       staleAtMs: staleAtMs(nowMs, this.options.indexTtlSeconds),
+      validUntilMs: fetched.validUntilMs ?? Infinity,
+      trustGeneration: this.options.trustGeneration?.(),
       rendered,
     }
     this.#memory.set(key, entry)
@@ -371,6 +400,9 @@ export class SimplePages {
         contentType: record.contentType,
         fetchedAtMs: record.fetchedAtMs,
         staleAtMs: staleAtMs(record.fetchedAtMs, this.options.indexTtlSeconds),
+        // Verifying mode: what vouched for it is not on record, so it is checked again before use.
+        validUntilMs: this.options.trustGeneration ? 0 : Infinity,
+        trustGeneration: undefined,
         rendered,
       }
       this.#memory.set(key, entry)

@@ -3,14 +3,15 @@
  * vouches for their bytes, and TUF clients behind the proxy get the verified metadata and targets
  * byte-identical under `/tuf/`.
  *
- * Refresh policy: the trusted metadata is refreshed (single-flight) at most every
- * `refreshSeconds`, in the background while the current metadata is unexpired, and in the
- * foreground when it is not. A refresh that fails verification is a drop: the previous trusted
- * state stays in force until it expires, judged by the proxy's own clock, so a frozen or
- * rolled-back upstream cannot make the proxy serve expired data as fresh.
+ * Refresh policy: a request that needs metadata older than `refreshSeconds` (0: any) waits for
+ * the single-flight refresh, at most `refreshWaitMs`, and is answered from its result; the
+ * previous verified state answers only when that refresh failed or is still running. A refresh
+ * that fails verification is a drop: the session keeps its current state (it adopts a new one
+ * only whole), and nothing is served past the earliest expiry of the roles that vouch for it,
+ * judged by the proxy's own clock, so a frozen or rolled-back upstream cannot make the proxy
+ * serve expired data as fresh.
  */
-import { LRUCache } from 'lru-cache'
-import { describeError, errorCode, IntegrityError, maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { describeError, errorCode, hasStrongHash, IntegrityError, maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
 import { createDigestVerifier } from '../policy/index.js'
 import type { BlobStore } from '../store/index.js'
 import { ExpiredMetadataError, TrustError, parseExpires, type TargetFile } from '../trust/index.js'
@@ -23,11 +24,13 @@ import type { PageSource } from './page-source.js'
 import { resolveProjectFile } from './project-files.js'
 import type { SimplePages } from './simple-pages.js'
 import { evidenceHashes, type TufLayout } from './tuf-layout.js'
-import type { TufSession } from './tuf-session.js'
+import type { TargetLookup, TufSession } from '../tuf-client/index.js'
 
 export interface TufMirrorOptions {
   readonly layout: TufLayout
   readonly refreshSeconds: number
+  /** how long a request waits for a due refresh before the previous state answers it */
+  readonly refreshWaitMs: number
   readonly maxPageBytes: number
 }
 
@@ -54,8 +57,6 @@ export class TufMirror implements TufFrontend {
   /** the earliest expiry among the trusted timestamp, snapshot and targets */
   #validUntilMs: number | undefined
   #refreshing: Promise<void> | undefined
-  /** last verified target info by path: served while the metadata that listed it is unexpired */
-  readonly #lastGood = new LRUCache<string, { info: TargetFile; validUntilMs: number }>({ max: 200_000 })
 
   constructor(
     private readonly options: TufMirrorOptions,
@@ -88,7 +89,7 @@ export class TufMirror implements TufFrontend {
   }
 
   async target(path: string): Promise<FileResult> {
-    let info: TargetFile
+    let info: TargetLookup
     try {
       info = await this.targetInfo(path)
     } catch (error) {
@@ -97,9 +98,9 @@ export class TufMirror implements TufFrontend {
       // TUF 5.7.3: `dir/HASH.name` is target `dir/name`, and HASH must be one of its digests.
       const plain = [...path.split('/').slice(0, -1), consistent[2]].join('/')
       info = await this.targetInfo(plain)
-      if (!Object.values(info.hashes).some((hex) => hex.toLowerCase() === consistent[1])) throw error
+      if (!Object.values(info.info.hashes).some((hex) => hex.toLowerCase() === consistent[1])) throw error
     }
-    return this.deps.files.get(this.#fileTarget(info))
+    return this.deps.files.get(this.#fileTarget(info.info))
   }
 
   status(): TrustStatusView {
@@ -124,24 +125,23 @@ export class TufMirror implements TufFrontend {
   }
 
   /**
-   * The verified target info for `path`, walking delegations. When a role on the walk fails
-   * verification now, the info verified earlier is used while its metadata is unexpired.
+   * The verified target info for `path` in the session's current state, walking delegations,
+   * with the earliest expiry of the roles that vouch for it. A role that fails verification now
+   * is refused here exactly as a TUF client behind the proxy would refuse it: pip and TUF
+   * clients are answered from the same state.
    * @throws TrustError('unknown_target') when no trusted role lists the path; other TrustErrors
    */
-  async targetInfo(path: string): Promise<TargetFile> {
+  async targetInfo(path: string): Promise<TargetLookup> {
     await this.#current()
-    let info: TargetFile | undefined
+    let found: TargetLookup | undefined
     try {
-      info = await this.deps.session.findTarget(path)
+      found = await this.deps.session.lookupTarget(path)
     } catch (error) {
-      const lastGood = this.#lastGood.get(path)
-      if (!(error instanceof TrustError) || !lastGood || this.deps.clock.nowMs() >= lastGood.validUntilMs) throw error
-      this.deps.drops.record({ reason: error.code, what: 'metadata', url: path, detail: `${error.message}; serving the target info verified earlier` })
-      return lastGood.info
+      this.deps.drops.recordRefusal(error, { what: 'metadata', url: path })
+      throw error
     }
-    if (!info) throw new TrustError('unknown_target', `no trusted role lists the target ${JSON.stringify(path)}`)
-    this.#lastGood.set(path, { info, validUntilMs: this.#validUntilMs ?? 0 })
-    return info
+    if (!found) throw new TrustError('unknown_target', `no trusted role lists the target ${JSON.stringify(path)}`)
+    return found
   }
 
   /** The page source for verifying mode: a page is the bytes of a verified target. */
@@ -153,18 +153,19 @@ export class TufMirror implements TufFrontend {
           // Only the warehouse layout's project list is not a target; it carries no hashes.
           return unverified.fetch(url, previous)
         }
-        let info: TargetFile
+        let lookup: TargetLookup
         try {
-          info = await this.targetInfo(path)
+          lookup = await this.targetInfo(path)
         } catch (error) {
           if (error instanceof TrustError && error.code === 'unknown_target') throw new NotFoundError(error.message, { cause: error, code: 'unknown_target' })
           throw error
         }
+        const { info, validUntilMs } = lookup
         const etag = `"tuf-${Object.values(info.hashes)[0] ?? ''}-${info.length}"`
-        if (previous?.etag === etag) return { kind: 'not-modified' }
+        if (previous?.etag === etag) return { kind: 'not-modified', validUntilMs }
         const body = await this.#targetBytes(info)
         // The page is named by its URL, not by where the target bytes were downloaded from.
-        return { kind: 'page', url, body, contentType: 'text/html', validators: { etag }, serial: undefined }
+        return { kind: 'page', url, body, contentType: 'text/html', validators: { etag }, serial: undefined, validUntilMs }
       },
     }
   }
@@ -174,11 +175,11 @@ export class TufMirror implements TufFrontend {
     const listed = await resolveProjectFile(pages, project, fileName)
     const path = this.options.layout.fileTarget(listed.url)
     if (path === undefined) {
-      if (this.options.layout.name === 'warehouse') return listed
+      if (this.options.layout.name === 'warehouse') return boundByVerifiedPage(listed, fileName)
       throw new NotFoundError(`${listed.url} is not below the TUF targets base, so nothing can verify it`)
     }
     try {
-      return this.#fileTarget(await this.targetInfo(path))
+      return this.#fileTarget((await this.targetInfo(path)).info)
     } catch (error) {
       if (error instanceof TrustError && error.code === 'unknown_target') throw new NotFoundError(error.message, { cause: error, code: 'unknown_target' })
       throw error
@@ -216,13 +217,31 @@ export class TufMirror implements TufFrontend {
     return this.#validUntilMs !== undefined && nowMs < this.#validUntilMs
   }
 
-  /** Ensures the trusted metadata is usable now, refreshing when due. */
+  #isDue(nowMs: number): boolean {
+    return this.#lastAttemptMs === undefined || nowMs - this.#lastAttemptMs >= this.options.refreshSeconds * 1000
+  }
+
+  /**
+   * The generation of the verified state pages may be served from without asking again, or
+   * undefined when a refresh is due or running: a page verified under another generation, or
+   * while one is due, is revalidated (cheaply, when its target info is unchanged).
+   */
+  trustGeneration(): number | undefined {
+    if (this.#refreshing || this.#isDue(this.deps.clock.nowMs())) return undefined
+    return this.deps.session.generation
+  }
+
+  /**
+   * Ensures the trusted metadata is usable now. When a refresh is due (or running) the request
+   * waits for it, so it is answered from the newest state; the previous state answers only when
+   * the refresh fails or takes longer than refreshWaitMs.
+   */
   async #current(): Promise<void> {
     const nowMs = this.deps.clock.nowMs()
-    const isDue = this.#lastAttemptMs === undefined || nowMs - this.#lastAttemptMs >= this.options.refreshSeconds * 1000
-    if (isDue || this.#refreshing) {
+    if (this.#isDue(nowMs) || this.#refreshing) {
       const running = this.#refresh()
-      if (!this.#isUsable(nowMs)) await running
+      if (this.#isUsable(nowMs)) await waitAtMost(running, this.options.refreshWaitMs)
+      else await running
     }
     if (this.#isUsable(this.deps.clock.nowMs())) return
     const lastError = this.#lastError
@@ -266,4 +285,27 @@ export class TufMirror implements TufFrontend {
     if (roles.some((role) => role === undefined)) return undefined
     return Math.min(parseExpires(status.rootExpires), ...roles.map((role) => parseExpires(role?.expires ?? '')))
   }
+}
+
+/** Resolves when `work` settles or after `ms`, whichever is first; `work` goes on regardless. */
+async function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Warehouse layout: a file is bound to signed metadata only through the hashes of the verified
+ * page that lists it, so a link (or a PEP 658 `.metadata` promised as `true`) with no strong
+ * hash has nothing signed behind it and is refused rather than relayed.
+ * @throws IntegrityError('no_strong_hash')
+ */
+function boundByVerifiedPage(listed: FileTarget, fileName: string): FileTarget {
+  if (!hasStrongHash(listed.evidence.hashes)) {
+    throw new IntegrityError('no_strong_hash', `the verified page lists no strong hash for ${JSON.stringify(fileName)}, so no signed metadata vouches for its bytes`)
+  }
+  return listed
 }

@@ -9,8 +9,9 @@
  * waiting, a role name is visited once (cycles), and at most `maxDelegations` roles are
  * visited after the top-level targets.
  */
-import { delegatedRolesFor, prepareTargetPath, succinctRoleFor } from './models/delegations.js'
+import { delegatedRolesFor, isSuccinctRoleName, prepareTargetPath, succinctRoleFor } from './models/delegations.js'
 import type { TargetFile } from './models/file-info.js'
+import type { Targets } from './models/targets.js'
 import type { TrustedSet } from './trusted-set.js'
 
 export interface RoleRequest {
@@ -24,7 +25,13 @@ export interface RoleRequest {
  * `updateDelegatedTargets`) before the walk can continue; returns the target or undefined.
  * @throws {Error} when resumed without the requested role having been loaded (driver bug)
  */
-export function* walkDelegations(set: TrustedSet, path: string, maxDelegations = set.limits.maxDelegations): Generator<RoleRequest, TargetFile | undefined, void> {
+export function* walkDelegations(
+  set: TrustedSet,
+  path: string,
+  maxDelegations = set.limits.maxDelegations,
+  /** told of every role the walk reads, so a caller can bound the answer by their expiry */
+  onVisit?: (targets: Targets) => void,
+): Generator<RoleRequest, TargetFile | undefined, void> {
   const query = prepareTargetPath(path)
   let stack: RoleRequest[] = [{ role: 'targets', delegator: 'root' }]
   const visited = new Set<string>()
@@ -38,6 +45,7 @@ export function* walkDelegations(set: TrustedSet, path: string, maxDelegations =
       targets = set.getTargets(request.role, request.delegator)
       if (!targets) throw new Error(`walk resumed but ${request.role} (delegated by ${request.delegator}) was not loaded`)
     }
+    onVisit?.(targets)
     // TUF 5.6.7.1: a role that lists the target answers, even if it also delegates it
     const found = targets.targets.get(path)
     if (found) return found
@@ -62,6 +70,35 @@ export function* walkDelegations(set: TrustedSet, path: string, maxDelegations =
     for (let i = children.length - 1; i >= 0; i--) {
       const child = children[i]
       if (child) stack.push(child)
+    }
+  }
+  return undefined
+}
+
+/**
+ * Finds who delegates to `role`, breadth-first from the top-level targets, for a TUF client
+ * behind the proxy that asks for roles in its own walk order. Yields a RoleRequest for each role
+ * that must be loaded to look further; only roles the snapshot lists are followed, and at most
+ * `maxDelegations` roles are loaded on the way. Returns the delegator, or undefined.
+ */
+export function* walkToRole(set: TrustedSet, role: string, maxDelegations = set.limits.maxDelegations): Generator<RoleRequest, string | undefined, void> {
+  const queue: RoleRequest[] = [{ role: 'targets', delegator: 'root' }]
+  const visited = new Set<string>(['targets'])
+  let loaded = 0
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    if (!set.getTargets(next.role, next.delegator)) {
+      yield next
+      if (!set.getTargets(next.role, next.delegator)) throw new Error(`walk resumed but ${next.role} (delegated by ${next.delegator}) was not loaded`)
+    }
+    const delegations = set.getTargets(next.role, next.delegator)?.delegations
+    if (!delegations) continue
+    const delegatesIt = delegations.succinctRoles ? isSuccinctRoleName(delegations.succinctRoles, role) : (delegations.roles ?? []).some((child) => child.name === role)
+    if (delegatesIt) return next.role
+    for (const child of delegations.roles ?? []) {
+      if (visited.has(child.name) || !set.snapshot?.meta.has(`${child.name}.json`)) continue
+      if (++loaded > maxDelegations) return undefined
+      visited.add(child.name)
+      queue.push({ role: child.name, delegator: next.role })
     }
   }
   return undefined

@@ -103,6 +103,16 @@ export class TrustedSet {
     return earliest
   }
 
+  /**
+   * Whether the verified `delegator` (through any of its own delegators) delegates to `role`:
+   * after a refresh, a role loaded before is reloaded only while this still holds.
+   */
+  delegatesTo(delegator: string, role: string): boolean {
+    if (delegator === 'root') return role === 'targets'
+    const delegations = this.#targets.get(delegator)?.values().next().value?.delegations
+    return delegations !== undefined && delegatedRoleKeys(delegations, role) !== undefined
+  }
+
   /** Whether `role` was verified through any delegator (it may still need one for another). */
   hasRole(role: string): boolean {
     return this.#targets.has(role)

@@ -4,7 +4,7 @@
  * with a write log. Used by trust and mirror unit tests; no sockets, no disk.
  */
 import { fixedClock, type Clock } from '../../src/base/index.js'
-import { TufSession, type MetadataFetcher, type MetadataStore, type TufSessionOptions } from '../../src/mirror/tuf-session.js'
+import { TufSession, type MetadataFetcher, type MetadataStore, type TufSessionOptions } from '../../src/tuf-client/index.js'
 import type { RepositorySimulator } from './repository-simulator.js'
 
 export const METADATA_BASE_URL = 'https://tuf.example/metadata/'
@@ -45,6 +45,15 @@ export class MemoryStore implements MetadataStore {
   write(name: string, bytes: Uint8Array): Promise<void> {
     this.writes.push(name)
     this.files.set(name, Buffer.from(bytes))
+    return Promise.resolve()
+  }
+
+  /** As the disk store does: these replace their namesakes; other stored roles stay as a cache. */
+  writeSet(files: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    for (const [name, bytes] of files) {
+      this.writes.push(name)
+      this.files.set(name, Buffer.from(bytes))
+    }
     return Promise.resolve()
   }
 }

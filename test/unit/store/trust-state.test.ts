@@ -84,3 +84,54 @@ describe('trust-state store', () => {
     assert.deepEqual(await readdir(join(parent, 'outside')), ['.canary.tmp'])
   })
 })
+
+describe('trust-state store: the metadata set is replaced as one', () => {
+  const text = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes).toString())
+
+  test('writeSet replaces the non-root files at once, carrying other roles over; roots stay; a reopened store reads the new set', async () => {
+    const { dir } = await fresh()
+    const state = await openTrustStateStore({ dir })
+    await state.write('root.json', Buffer.from('root'))
+    await state.writeSet(new Map([['timestamp.json', Buffer.from('ts1')], ['snapshot.json', Buffer.from('snap1')], ['claimed.json', Buffer.from('claimed1')]]))
+    await state.writeSet(new Map([['timestamp.json', Buffer.from('ts2')], ['snapshot.json', Buffer.from('snap2')]]))
+    const reopened = await openTrustStateStore({ dir })
+    assert.equal(text(await reopened.read('timestamp.json')), 'ts2')
+    assert.equal(text(await reopened.read('snapshot.json')), 'snap2')
+    assert.equal(text(await reopened.read('claimed.json')), 'claimed1', 'a role the new set does not replace is carried over as a cache')
+    assert.equal(text(await reopened.read('root.json')), 'root')
+    assert.equal((await readdir(dir)).filter((name) => name.startsWith('set-')).length, 1, 'the old set directory is removed')
+  })
+
+  test('a crash before CURRENT is renamed leaves the old set in force, whole', async () => {
+    const { dir } = await fresh()
+    const state = await openTrustStateStore({ dir })
+    await state.writeSet(new Map([['timestamp.json', Buffer.from('ts1')], ['snapshot.json', Buffer.from('snap1')]]))
+    // What a kill -9 between writing a new set's files and the switch leaves behind.
+    await mkdir(join(dir, 'set-0123456789ab'))
+    await writeFile(join(dir, 'set-0123456789ab', 'timestamp.json'), 'ts2')
+    const reopened = await openTrustStateStore({ dir })
+    assert.equal(text(await reopened.read('timestamp.json')), 'ts1')
+    assert.equal(text(await reopened.read('snapshot.json')), 'snap1')
+  })
+
+  test('write adds a file to the set in force; before any set, files sit beside the roots (the earlier layout)', async () => {
+    const { dir } = await fresh()
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, 'timestamp.json'), 'legacy')
+    const state = await openTrustStateStore({ dir })
+    assert.equal(text(await state.read('timestamp.json')), 'legacy')
+    await state.writeSet(new Map([['timestamp.json', Buffer.from('ts1')]]))
+    await state.write('claimed.json', Buffer.from('claimed'))
+    const reopened = await openTrustStateStore({ dir })
+    assert.equal(text(await reopened.read('timestamp.json')), 'ts1')
+    assert.equal(text(await reopened.read('claimed.json')), 'claimed')
+    assert.ok(!(await readdir(dir)).includes('timestamp.json'), 'the earlier layout is cleared once a set is in force')
+  })
+
+  test('a CURRENT that names no set is refused with a message saying what to do', async () => {
+    const { dir } = await fresh()
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, 'CURRENT'), '../../etc\n')
+    await assert.rejects(openTrustStateStore({ dir }), (error: unknown) => error instanceof StoreError && /does not name a metadata set/.test(error.message))
+  })
+})

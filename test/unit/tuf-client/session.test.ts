@@ -333,3 +333,76 @@ describe('attacks (TUF spec threat list) seen through the driver', () => {
     assert.equal(session.status().snapshot?.version, 2)
   })
 })
+
+describe('TufSession: one verified state, replaced only whole', () => {
+  test('a refresh whose changed delegated role fails verification keeps the whole current state, and the next valid state is adopted', async () => {
+    const sim = new RepositorySimulator()
+    const claimedKey = generateKey()
+    sim.addDelegation('targets', { name: 'claimed', paths: ['claimed/*'], keys: [claimedKey] })
+    sim.addTarget('claimed', 'claimed/a', Buffer.from('a1')).updateSnapshot()
+    const { session, store } = await openMemorySession({ sim })
+    assert.ok(await session.findTarget('claimed/a'), 'claimed is loaded into the state')
+    const before = { timestamp: session.verifiedBytes('timestamp.json'), snapshot: session.verifiedBytes('snapshot.json'), claimed: session.verifiedBytes('claimed.json') }
+
+    // An attacker with the online keys re-signs claimed (offline key) with a wrong key.
+    sim.addTarget('claimed', 'claimed/b', Buffer.from('evil'))
+    sim.signWith('claimed', [generateKey()]).updateSnapshot()
+    await assert.rejects(session.refresh(), trustCode('bad_signature'))
+    assert.deepEqual(session.verifiedBytes('timestamp.json'), before.timestamp, 'the new timestamp is not served beside the old claimed')
+    assert.deepEqual(session.verifiedBytes('snapshot.json'), before.snapshot)
+    assert.deepEqual(session.verifiedBytes('claimed.json'), before.claimed)
+    assert.equal(await session.findTarget('claimed/b'), undefined)
+    assert.deepEqual(store.files.get('timestamp.json'), before.timestamp, 'nor is it stored')
+
+    // The repository repairs claimed: a valid newer state, adopted whole.
+    sim.signWith('claimed', [claimedKey]).updateSnapshot()
+    await session.refresh()
+    assert.equal((await session.findTarget('claimed/b'))?.length, 4)
+    assert.notDeepEqual(session.verifiedBytes('timestamp.json'), before.timestamp)
+  })
+
+  test('a reopened session holds exactly the state that was in force (never a timestamp of a refused refresh)', async () => {
+    const sim = new RepositorySimulator()
+    sim.addDelegation('targets', { name: 'claimed', paths: ['claimed/*'], keys: [generateKey()] })
+    sim.addTarget('claimed', 'claimed/a', Buffer.from('a1')).updateSnapshot()
+    const { session, store } = await openMemorySession({ sim })
+    await session.findTarget('claimed/a')
+    const version = session.status().timestamp?.version
+    sim.addTarget('claimed', 'claimed/b', Buffer.from('evil'))
+    sim.signWith('claimed', [generateKey()]).updateSnapshot()
+    await assert.rejects(session.refresh())
+    const offline = { fetch: async () => Promise.reject(new Error('connection refused')) }
+    const reopened = (await openMemorySession({ sim, store, fetcher: offline, extra: { trustLocalMetadata: true } })).session
+    assert.equal(reopened.status().timestamp?.version, version)
+    assert.equal((await reopened.findTarget('claimed/a'))?.length, 2)
+  })
+
+  test('a long-lived state refuses a target whose delegated role expired since it was verified, without a refresh', async () => {
+    const sim = new RepositorySimulator()
+    sim.addDelegation('targets', { name: 'bin', paths: ['*'] }).addTarget('bin', 'f', Buffer.from('x'))
+    sim.expire('bin', sim.nowMs + DAY_MS).updateSnapshot()
+    const clock = fixedClock(sim.nowMs)
+    const { session } = await openMemorySession({ sim, clock })
+    const found = await session.lookupTarget('f')
+    assert.equal(found?.validUntilMs, sim.nowMs + DAY_MS - (sim.nowMs + DAY_MS) % 1000, 'the answer is bounded by the delegated role')
+    clock.advanceMs(2 * DAY_MS)
+    await assert.rejects(session.lookupTarget('f'), trustCode('expired'))
+  })
+
+  test('stored root history is served only as far as it chains from the trusted root (TUF 5.3.4)', async () => {
+    const sim = new RepositorySimulator()
+    sim.publishRoot().publishRoot()
+    const { session, store } = await openMemorySession({ sim, extra: { keepRootHistory: true } })
+    await session.refresh()
+    assert.equal(session.status().rootVersion, 3)
+    store.files.set('2.root.json', Buffer.from(sim.trustedRoot(1)))
+    const reopened = (await openMemorySession({ sim, store, extra: { keepRootHistory: true } })).session
+    assert.ok(reopened.verifiedBytes('1.root.json'), 'the trusted root itself')
+    assert.equal(reopened.verifiedBytes('2.root.json'), undefined, 'a stored 2.root.json that is not root 2 is not served')
+    const intact = new MemoryStore()
+    for (const [name, bytes] of store.files) intact.files.set(name, bytes)
+    intact.files.set('2.root.json', Buffer.from(sim.trustedRoot(2)))
+    const good = (await openMemorySession({ sim, store: intact, extra: { keepRootHistory: true } })).session
+    assert.deepEqual(good.verifiedBytes('2.root.json'), Buffer.from(sim.trustedRoot(2)))
+  })
+})

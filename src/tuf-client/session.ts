@@ -5,6 +5,14 @@
  * `timestamp.json`, `snapshot.json`, `targets.json`, `<quoted role>.json`) and answers target
  * lookups by walking delegations.
  *
+ * It holds one current verified state: root, timestamp, snapshot, targets and every delegated
+ * role loaded so far, mutually consistent. A refresh builds a candidate beside it (new
+ * timestamp and snapshot, plus every role already loaded, reloaded against the new snapshot)
+ * and only when all of it verifies does the candidate replace the current state, in memory and
+ * on disk, as one. A refresh that fails anywhere leaves the current state as it was, so what is
+ * served always verifies together, and the next refresh starts again from it. Roles not loaded
+ * yet are loaded lazily into the current state, as the client workflow does (TUF 5.6.7).
+ *
  * It owns the request sequence (root N+1 probing until a 404, timestamp, snapshot, targets,
  * delegated roles in walk order; local copies first so nothing is fetched needlessly) and the
  * URL names (`N.snapshot.json` with consistent snapshots, percent-encoded role names).
@@ -14,6 +22,7 @@
 import type { Clock } from '../base/index.js'
 import {
   EqualVersionError,
+  ExpiredMetadataError,
   KeyCache,
   RepositoryError,
   TrustError,
@@ -22,8 +31,9 @@ import {
   resolveTrustLimits,
   targetDownloadPath,
   walkDelegations,
-  isSuccinctRoleName,
+  walkToRole,
   TOP_LEVEL_ROLES,
+  type RoleRequest,
   type TargetFile,
   type TrustLimits,
 } from '../trust/index.js'
@@ -36,7 +46,16 @@ export interface MetadataFetcher {
 /** Persisted metadata by plain file name; `write` must be atomic (temp file + rename). */
 export interface MetadataStore {
   read(name: string): Promise<Uint8Array | undefined>
+  /** One file: a root, or a role added to the stored set. */
   write(name: string, bytes: Uint8Array): Promise<void>
+  /**
+   * Replaces the stored non-root metadata with `files`, as one: after a crash at any moment the
+   * store holds the old set or the new one. Stored delegated roles not named in `files` are
+   * carried over as a cache (each is verified against the snapshot before any use). Without
+   * it, each file is written on its own (a plain TUF client's metadata directory), and a crash
+   * can leave a mix that the next open refuses to use rather than serves.
+   */
+  writeSet?(files: ReadonlyMap<string, Uint8Array>): Promise<void>
 }
 
 export interface TufSessionOptions {
@@ -61,6 +80,12 @@ export interface TufSessionOptions {
   readonly keepRootHistory?: boolean
 }
 
+/** A target's verified info, and until when the roles that vouch for it are all unexpired. */
+export interface TargetLookup {
+  readonly info: TargetFile
+  readonly validUntilMs: number
+}
+
 export interface RoleStatus {
   readonly version: number
   readonly expires: string
@@ -80,6 +105,22 @@ export interface TufStatus {
 
 const TOP_LEVEL_NAMES = ['timestamp.json', 'snapshot.json', 'targets.json'] as const
 
+/** A verified state: the engine's set and the bytes it accepted. */
+interface State {
+  readonly set: TrustedSet
+  /** verified bytes by every name a client may request (plain and versioned) */
+  readonly served: Map<string, Uint8Array>
+  /** verified non-root bytes by plain name: what is persisted as the set */
+  readonly files: Map<string, Uint8Array>
+  /** delegated roles loaded, in load order (each after its delegator) */
+  readonly loaded: RoleRequest[]
+}
+
+function emptyState(set: TrustedSet, rootBytes: Uint8Array): State {
+  const served = new Map([['root.json', rootBytes], [`${set.root.version}.root.json`, rootBytes]])
+  return { set, served, files: new Map(), loaded: [] }
+}
+
 export class TufSession {
   readonly #options: TufSessionOptions
   readonly #limits: TrustLimits
@@ -90,10 +131,14 @@ export class TufSession {
   /** Verified roots by version, from the trusted root onward. */
   readonly #rootChain = new Map<number, Uint8Array>()
   #rootBytes: Uint8Array
-  #set: TrustedSet
-  /** Verified bytes by served name for the current trusted set. */
-  #served = new Map<string, Uint8Array>()
+  #state: State
+  /**
+   * The newest timestamp verified, even by a refresh that failed later on: the next refresh
+   * checks rollback against it (TUF 5.4.3), not only against the older committed one.
+   */
+  #newestTimestamp: Uint8Array | undefined
   #ready = false
+  #generation = 0
   #refreshing: Promise<void> | undefined
   #lastRefreshEpochMs: number | undefined
 
@@ -102,7 +147,7 @@ export class TufSession {
     this.#limits = limits
     this.#baseUrl = options.metadataBaseUrl.endsWith('/') ? options.metadataBaseUrl : `${options.metadataBaseUrl}/`
     this.#rootBytes = rootBytes
-    this.#set = set
+    this.#state = emptyState(set, rootBytes)
   }
 
   /**
@@ -121,8 +166,6 @@ export class TufSession {
     if (!stored) await session.#persist('root.json', rootBytes)
     else session.#local.set('root.json', rootBytes)
     session.#rootChain.set(set.root.version, rootBytes)
-    session.#served.set('root.json', rootBytes)
-    session.#served.set(`${set.root.version}.root.json`, rootBytes)
     if (options.keepRootHistory) await session.#loadRootHistory(set.root.version)
     await session.#loadLocalTopLevel()
     return session
@@ -142,27 +185,50 @@ export class TufSession {
   }
 
   /**
-   * TUF 5.6.7: the target info for `path`, walking delegations (fetching delegated roles as
-   * needed), or undefined if no trusted role lists it. Refreshes first if this session has
-   * not completed a refresh yet.
+   * TUF 5.6.7: the target info for `path`, walking delegations (loading delegated roles into the
+   * current state as needed), or undefined if no trusted role lists it. Refreshes first if this
+   * session has not completed a refresh yet.
    * @throws {TrustError} a role on the walk failed verification
    */
   async findTarget(path: string): Promise<TargetFile | undefined> {
+    return (await this.lookupTarget(path))?.info
+  }
+
+  /**
+   * Like findTarget, with the earliest expiry among the top-level roles and every role the walk
+   * read: nothing may be served for `path` past it.
+   * @throws {ExpiredMetadataError} a role on the way has expired by now (a state can outlive
+   *   the expiry of a role it holds)
+   * @throws {TrustError} a role on the walk failed verification
+   */
+  async lookupTarget(path: string): Promise<TargetLookup | undefined> {
     if (!this.#ready) await this.refresh()
-    const set = this.#set
-    const served = this.#served
-    const walk = walkDelegations(set, path, this.#limits.maxDelegations)
+    const state = this.#state
+    let validUntilMs = topLevelExpiryMs(state.set)
+    const walk = walkDelegations(state.set, path, this.#limits.maxDelegations, (targets) => {
+      validUntilMs = Math.min(validUntilMs, targets.expiresEpochMs)
+    })
     let step = walk.next()
     while (!step.done) {
-      await this.#loadTargets(set, served, step.value.role, step.value.delegator)
+      await this.#loadLazily(state, step.value)
       step = walk.next()
     }
-    return step.value
+    if (!step.value) return undefined
+    // TUF 5.6.5 and 5.4.4/5.5.6, judged now rather than when the state was verified.
+    if (this.#options.clock.nowMs() >= validUntilMs) {
+      throw new ExpiredMetadataError(`the metadata vouching for ${JSON.stringify(path)} expired at ${new Date(validUntilMs).toISOString()}`)
+    }
+    return { info: step.value, validUntilMs }
+  }
+
+  /** Counts the states adopted: what was verified under an older one may be stale. */
+  get generation(): number {
+    return this.#generation
   }
 
   /** Where to download `info` relative to the targets base URL (`dir/HASH.name` with consistent snapshots, TUF 5.7.3). */
   targetDownloadPath(info: TargetFile): string {
-    return targetDownloadPath(info, this.#set.root.consistentSnapshot)
+    return targetDownloadPath(info, this.#state.set.root.consistentSnapshot)
   }
 
   /**
@@ -172,17 +238,18 @@ export class TufSession {
    * `<role>.json`/`N.<role>.json` (role percent-encoded or not), for the current versions.
    */
   verifiedBytes(name: string): Uint8Array | undefined {
-    const direct = this.#served.get(name)
+    const served = this.#state.served
+    const direct = served.get(name)
     if (direct) return direct
     const match = /^(?:(\d+)\.)?(.+)\.json$/.exec(name)
     if (!match?.[2]) return undefined
     const roleName = safeDecode(match[2])
     const version = match[1] === undefined ? undefined : Number(match[1])
-    const requoted = roleName === undefined ? undefined : this.#served.get(metadataFileName(roleName, version))
+    const requoted = roleName === undefined ? undefined : served.get(metadataFileName(roleName, version))
     if (requoted) return requoted
     // a role literally named like "7.x" without consistent snapshots
     const whole = safeDecode(name.slice(0, -'.json'.length))
-    return whole === undefined ? undefined : this.#served.get(metadataFileName(whole))
+    return whole === undefined ? undefined : served.get(metadataFileName(whole))
   }
 
   /**
@@ -199,35 +266,23 @@ export class TufSession {
     const match = /^(?:(\d+)\.)?(.+)\.json$/.exec(name)
     const role = match?.[2] === undefined ? undefined : safeDecode(match[2])
     if (!match || role === undefined || (TOP_LEVEL_ROLES as readonly string[]).includes(role)) return undefined
-    const set = this.#set
-    const served = this.#served
-    const meta = set.snapshot?.meta.get(`${role}.json`)
+    const state = this.#state
+    const meta = state.set.snapshot?.meta.get(`${role}.json`)
     if (!meta || (match[1] !== undefined && Number(match[1]) !== meta.version)) return undefined
-    const queue: Array<{ role: string; delegator: string }> = [{ role: 'targets', delegator: 'root' }]
-    const visited = new Set<string>(['targets'])
-    let loaded = 0
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const delegations = set.getTargets(next.role, next.delegator)?.delegations
-      if (!delegations) continue
-      const delegatesIt = delegations.succinctRoles ? isSuccinctRoleName(delegations.succinctRoles, role) : (delegations.roles ?? []).some((child) => child.name === role)
-      if (delegatesIt) {
-        await this.#loadTargets(set, served, role, next.role)
-        return this.verifiedBytes(name)
-      }
-      for (const child of delegations.roles ?? []) {
-        if (visited.has(child.name) || !set.snapshot?.meta.has(`${child.name}.json`)) continue
-        if (++loaded > this.#limits.maxDelegations) return undefined
-        visited.add(child.name)
-        await this.#loadTargets(set, served, child.name, next.role)
-        queue.push({ role: child.name, delegator: next.role })
-      }
+    const walk = walkToRole(state.set, role, this.#limits.maxDelegations)
+    let step = walk.next()
+    while (!step.done) {
+      await this.#loadLazily(state, step.value)
+      step = walk.next()
     }
-    return undefined
+    if (step.value === undefined) return undefined
+    await this.#loadLazily(state, { role, delegator: step.value })
+    return this.verifiedBytes(name)
   }
 
   /** Versions, expiries and thresholds of the trusted metadata, for a status page. */
   status(): TufStatus {
-    const set = this.#set
+    const set = this.#state.set
     const role = (metadata: { version: number; expires: string } | undefined): RoleStatus | undefined =>
       metadata ? { version: metadata.version, expires: metadata.expires } : undefined
     const thresholds: Record<string, { threshold: number; keys: number }> = {}
@@ -236,7 +291,7 @@ export class TufSession {
     const snapshot = role(set.snapshot)
     const targets = role(set.targets)
     let delegatedRoles = 0
-    for (const name of this.#served.keys()) if (!/^\d+\./.test(name) && !['root.json', ...TOP_LEVEL_NAMES].includes(name)) delegatedRoles++
+    for (const name of this.#state.served.keys()) if (!/^\d+\./.test(name) && !['root.json', ...TOP_LEVEL_NAMES].includes(name)) delegatedRoles++
     return {
       rootVersion: set.root.version,
       rootExpires: set.root.expires,
@@ -253,28 +308,50 @@ export class TufSession {
   async #refresh(): Promise<void> {
     const nowMs = this.#options.clock.nowMs()
     const set = TrustedSet.fromTrustedRoot(this.#rootBytes, { now: nowMs, limits: this.#limits, keyCache: this.#keyCache })
-    const served = new Map<string, Uint8Array>()
     await this.#updateRoot(set)
-    const current = this.#set
-    const trustedTimestamp = this.#served.get('timestamp.json')
+    const current = this.#state
+    const trustedTimestamp = current.served.get('timestamp.json')
     let remoteTimestamp: Uint8Array | undefined
-    if (this.#ready && trustedTimestamp && set.root.version === current.root.version) {
+    if (this.#ready && trustedTimestamp && set.root.version === current.set.root.version) {
       remoteTimestamp = await this.#fetchTimestamp()
       // TUF 5.4.3.1, "nothing new": the same root and the very same timestamp mean the same
-      // snapshot and roles, so the trusted set stays, loaded delegations included, as long as
+      // snapshot and roles, so the current state stays, loaded delegations included, as long as
       // none of its roles has expired by now. A routine refresh then re-verifies nothing large.
-      if (Buffer.compare(remoteTimestamp, trustedTimestamp) === 0 && nowMs < current.earliestExpiryMs()) {
+      if (Buffer.compare(remoteTimestamp, trustedTimestamp) === 0 && nowMs < current.set.earliestExpiryMs()) {
         this.#lastRefreshEpochMs = nowMs
         return
       }
     }
-    served.set('root.json', this.#rootBytes)
-    for (const [version, bytes] of this.#rootChain) served.set(`${version}.root.json`, bytes)
-    await this.#updateTimestamp(set, served, remoteTimestamp)
-    await this.#updateSnapshot(set, served)
-    await this.#loadTargets(set, served, 'targets', 'root')
-    this.#set = set
-    this.#served = served
+    const candidate = emptyState(set, this.#rootBytes)
+    for (const [version, bytes] of this.#rootChain) candidate.served.set(`${version}.root.json`, bytes)
+    await this.#updateTimestamp(candidate, remoteTimestamp)
+    await this.#updateSnapshot(candidate)
+    await this.#loadTargets(candidate, { role: 'targets', delegator: 'root' })
+    // The roles the current state holds were part of what clients were given. One whose version
+    // the new snapshot changes must verify, or the candidate is not adopted (else the state
+    // served would pair the new snapshot with a role it no longer vouches for). One left as it
+    // was is carried along while it still verifies, and otherwise left to the walk, which
+    // refuses it exactly as a TUF client would.
+    for (const request of current.loaded) {
+      const name = `${request.role}.json`
+      const meta = set.snapshot?.meta.get(name)
+      // A role its delegator no longer delegates to is out of every walk: nothing to reload.
+      if (!meta || !set.delegatesTo(request.delegator, request.role)) continue
+      if (meta.version === current.set.snapshot?.meta.get(name)?.version) {
+        try {
+          await this.#loadTargets(candidate, request)
+        } catch (error) {
+          if (error instanceof TrustError) continue
+          throw error
+        }
+      } else {
+        await this.#loadTargets(candidate, request)
+      }
+      candidate.loaded.push(request)
+    }
+    await this.#persistSet(candidate.files)
+    this.#state = candidate
+    this.#generation++
     this.#ready = true
     this.#lastRefreshEpochMs = nowMs
   }
@@ -306,25 +383,30 @@ export class TufSession {
     return this.#options.fetcher.fetch(`${this.#baseUrl}timestamp.json`, this.#limits.timestampMaxBytes)
   }
 
-  async #updateTimestamp(set: TrustedSet, served: Map<string, Uint8Array>, prefetched: Uint8Array | undefined): Promise<void> {
-    const local = await this.#readLocal('timestamp.json')
+  async #updateTimestamp(candidate: State, prefetched: Uint8Array | undefined): Promise<void> {
+    const { set } = candidate
+    const local = this.#newestTimestamp ?? (await this.#readLocal('timestamp.json'))
     let trusted: Uint8Array | undefined
     if (local && tryTrust(() => set.updateTimestamp(local))) trusted = local
     const remote = prefetched ?? (await this.#fetchTimestamp())
     try {
       set.updateTimestamp(remote)
       trusted = remote
-      await this.#persist('timestamp.json', remote)
+      this.#newestTimestamp = remote
       this.#options.onVerified?.('timestamp.json', remote)
     } catch (error) {
-      // TUF 5.4.3.1: the same version again is "nothing new": keep the local one, write nothing
+      // TUF 5.4.3.1: the same version again is "nothing new": keep the local one
       if (!(error instanceof EqualVersionError)) throw error
     }
-    if (trusted) served.set('timestamp.json', trusted)
+    if (trusted) {
+      candidate.served.set('timestamp.json', trusted)
+      candidate.files.set('timestamp.json', trusted)
+    }
   }
 
   /** TUF 5.5: a local snapshot that is still the final one saves the download. */
-  async #updateSnapshot(set: TrustedSet, served: Map<string, Uint8Array>): Promise<void> {
+  async #updateSnapshot(candidate: State): Promise<void> {
+    const { set, served } = candidate
     const timestamp = set.timestamp
     if (!timestamp) throw new Error('snapshot update before timestamp')
     const local = await this.#readLocal('snapshot.json')
@@ -336,70 +418,106 @@ export class TufSession {
       const name = set.root.consistentSnapshot ? `${meta.version}.snapshot.json` : 'snapshot.json'
       bytes = await this.#options.fetcher.fetch(this.#baseUrl + name, meta.length ?? this.#limits.snapshotMaxBytes)
       set.updateSnapshot(bytes)
-      await this.#persist('snapshot.json', bytes)
       this.#options.onVerified?.(name, bytes)
     }
+    candidate.files.set('snapshot.json', bytes)
     served.set('snapshot.json', bytes)
     served.set(`${timestamp.snapshotMeta.version}.snapshot.json`, bytes)
   }
 
   /**
-   * TUF 5.6: a targets role, trusted through `delegator`. A role already verified through
-   * another delegator is verified again through this one (a role must not inherit authority
-   * from another search path); a local copy is used when it still verifies; else it is fetched.
+   * TUF 5.6: a targets role, trusted through `delegator`, into `state`. A role already verified
+   * through another delegator is verified again through this one (a role must not inherit
+   * authority from another search path); a local copy is used when it still verifies; else it
+   * is fetched.
+   * @returns whether the bytes are new to the store (fetched rather than found locally)
    */
-  async #loadTargets(set: TrustedSet, served: Map<string, Uint8Array>, role: string, delegator: string): Promise<void> {
-    if (set.getTargets(role, delegator)) return
+  async #loadTargets(state: State, request: RoleRequest): Promise<boolean> {
+    const { set, served } = state
+    const { role, delegator } = request
+    if (set.getTargets(role, delegator)) return false
     const plainName = metadataFileName(role)
     const known = set.hasRole(role) ? served.get(plainName) : undefined
     if (known) {
       set.updateDelegatedTargets(known, role, delegator)
-      return
+      return false
     }
     const meta = set.snapshot?.meta.get(`${role}.json`)
     // TUF 5.6.1: checked before any download; the engine would refuse it too
     if (!meta) throw new RepositoryError(`snapshot does not list ${role}.json, so ${delegator}'s delegation to it cannot be followed`)
     const local = await this.#readLocal(plainName)
     let bytes: Uint8Array
+    let fetched = false
     if (local && tryTrust(() => set.updateDelegatedTargets(local, role, delegator))) {
       bytes = local
     } else {
       const name = set.root.consistentSnapshot ? metadataFileName(role, meta.version) : plainName
       bytes = await this.#options.fetcher.fetch(this.#baseUrl + name, meta.length ?? this.#limits.targetsMaxBytes)
       set.updateDelegatedTargets(bytes, role, delegator)
-      await this.#persist(plainName, bytes)
       this.#options.onVerified?.(name, bytes)
+      fetched = true
     }
+    state.files.set(plainName, bytes)
     served.set(plainName, bytes)
     served.set(metadataFileName(role, meta.version), bytes)
+    return fetched
+  }
+
+  /**
+   * A delegated role needed by a lookup, loaded into `state` and recorded, so the next refresh
+   * reloads it too. It is persisted only while `state` is still the current one: a lookup that
+   * started before a refresh must not add its role to the newer set on disk.
+   */
+  async #loadLazily(state: State, request: RoleRequest): Promise<void> {
+    const isNew = await this.#loadTargets(state, request)
+    if (!state.loaded.some((known) => known.role === request.role && known.delegator === request.delegator)) state.loaded.push(request)
+    const bytes = state.files.get(metadataFileName(request.role))
+    if (isNew && bytes && state === this.#state) await this.#persist(metadataFileName(request.role), bytes)
   }
 
   /** The offline view at open: local top-level metadata that still verifies, for status and serving. */
   async #loadLocalTopLevel(): Promise<void> {
-    const set = this.#set
+    const state = this.#state
+    const { set, served } = state
+    for (const [version, bytes] of this.#rootChain) served.set(`${version}.root.json`, bytes)
     const [timestamp, snapshot, targets] = await Promise.all(TOP_LEVEL_NAMES.map((name) => this.#readLocal(name)))
+    // Each step verifies against the one before: a stored mix (a crash between two writes of
+    // a store without writeSet) stops here and is never served.
     if (!timestamp || !tryTrust(() => set.updateTimestamp(timestamp))) return
-    this.#served.set('timestamp.json', timestamp)
+    served.set('timestamp.json', timestamp)
+    state.files.set('timestamp.json', timestamp)
     if (!snapshot || !tryTrust(() => set.updateSnapshot(snapshot, { fromLocalCache: true }))) return
-    this.#served.set('snapshot.json', snapshot)
+    served.set('snapshot.json', snapshot)
+    state.files.set('snapshot.json', snapshot)
     const snapshotVersion = set.timestamp?.snapshotMeta.version
-    if (snapshotVersion !== undefined) this.#served.set(`${snapshotVersion}.snapshot.json`, snapshot)
+    if (snapshotVersion !== undefined) served.set(`${snapshotVersion}.snapshot.json`, snapshot)
     if (!targets || !tryTrust(() => set.updateTargets(targets))) return
-    this.#served.set('targets.json', targets)
+    served.set('targets.json', targets)
+    state.files.set('targets.json', targets)
     const targetsVersion = set.snapshot?.meta.get('targets.json')?.version
-    if (targetsVersion !== undefined) this.#served.set(`${targetsVersion}.targets.json`, targets)
+    if (targetsVersion !== undefined) served.set(`${targetsVersion}.targets.json`, targets)
     // A complete, unexpired local set is usable before any refresh when the caller says so: a
     // proxy restarted while its upstream is down keeps serving what it verified before.
     if (this.#options.trustLocalMetadata && this.#options.clock.nowMs() < set.earliestExpiryMs()) this.#ready = true
   }
 
+  /**
+   * The stored `N.root.json` history, served so that clients behind the proxy can rotate
+   * through every root. Each is re-verified as a TUF client would (TUF 5.3.4-5.3.5: signed by
+   * its predecessor's threshold and its own, version N+1), starting from the operator's
+   * trusted root; a stored root that does not chain from it is not served.
+   */
   async #loadRootHistory(currentVersion: number): Promise<void> {
-    for (let version = currentVersion - 1; version >= 1; version--) {
+    const anchor = this.#options.trustedRoot
+    if (!anchor) return
+    const chain = TrustedSet.fromTrustedRoot(anchor, { now: this.#options.clock.nowMs(), limits: this.#limits, keyCache: this.#keyCache })
+    const verified = new Map([[chain.root.version, anchor]])
+    for (let version = chain.root.version + 1; version < currentVersion; version++) {
       const bytes = await this.#options.store.read(`${version}.root.json`)
-      if (!bytes) return
-      this.#rootChain.set(version, bytes)
-      this.#served.set(`${version}.root.json`, bytes)
+      if (!bytes || !tryTrust(() => chain.updateRoot(bytes))) break
+      verified.set(version, bytes)
     }
+    for (const [version, bytes] of verified) if (version < currentVersion) this.#rootChain.set(version, bytes)
   }
 
   async #readLocal(name: string): Promise<Uint8Array | undefined> {
@@ -413,6 +531,14 @@ export class TufSession {
   async #persist(name: string, bytes: Uint8Array): Promise<void> {
     await this.#options.store.write(name, bytes)
     this.#local.set(name, bytes)
+  }
+
+  /** The candidate's non-root files replace the stored set, as one where the store can. */
+  async #persistSet(files: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    const { store } = this.#options
+    if (store.writeSet) await store.writeSet(files)
+    else for (const [name, bytes] of files) await store.write(name, bytes)
+    for (const [name, bytes] of files) this.#local.set(name, bytes)
   }
 }
 
@@ -433,4 +559,11 @@ function safeDecode(text: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** The earliest expiry of root, timestamp and snapshot (targets roles are added by the walk). */
+function topLevelExpiryMs(set: TrustedSet): number {
+  let earliest = set.root.expiresEpochMs
+  for (const role of [set.timestamp, set.snapshot]) if (role) earliest = Math.min(earliest, role.expiresEpochMs)
+  return earliest
 }
