@@ -14,7 +14,7 @@ import { createUpstreamClient, createUpstreamHealth, withHealthBreaker } from '.
 import { createLineWriter } from './line-writer.js'
 import { buildTufMirror } from './tuf-mode.js'
 
-/** nginx-style max_fails / fail_timeout: after this many consecutive failures the upstream is skipped for a while. */
+/** nginx-style max_fails / fail_timeout, per origin: after failures of this many different URLs with no success between, that host is skipped for a while. */
 const BREAKER_MAX_FAILS = 3
 const BREAKER_FAIL_TIMEOUT_MS = 10_000
 
@@ -109,7 +109,8 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
     blobs,
     drops,
     tuf,
-    upstreamState: () => health.state,
+    // /health reports the index's breaker; file hosts have their own and recover on their own.
+    upstreamState: () => health.stateOf(settings.upstream),
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
   const { app, hotPath } = createApp({ mirror, metrics, logger, clock })
