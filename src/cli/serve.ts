@@ -115,15 +115,9 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
   })
   const { app, hotPath } = createApp({ mirror, metrics, logger, clock })
   const listening = await listen(app, hotPath, { host: settings.host, port: settings.port })
-  logger.info('listening', {
-    host: listening.address.address,
-    port: listening.address.port,
-    upstream: maskUrl(settings.upstream),
-    cacheDir: settings.cacheDir,
-    mode: mirror.health().mode,
-  })
-  flush()
-  return new Promise((resolve) => {
+  // The signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as
+  // it reads that line, and Node installs a handler lazily enough for the default action to win.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false
     const stop = (signal: string) => {
       if (stopping) return
@@ -142,6 +136,15 @@ async function serve(settings: Settings, logger: Logger, flush: () => void): Pro
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })
+  logger.info('listening', {
+    host: listening.address.address,
+    port: listening.address.port,
+    upstream: maskUrl(settings.upstream),
+    cacheDir: settings.cacheDir,
+    mode: mirror.health().mode,
+  })
+  flush()
+  return stopped
 }
 
 function isAllowed(upstream: { assertAllowed(url: string): void }, url: string): boolean {
