@@ -63,7 +63,7 @@ async function fetchOutcome(url: string, accept: string | undefined): Promise<Ou
   let reason: string | undefined
   let body: Buffer
   try {
-    const response = await request(url, { signal, headers: accept ? { accept } : {}, headersTimeout: CLIENT_DEADLINE_MS, bodyTimeout: CLIENT_DEADLINE_MS })
+    const response = await request(url, { signal, headers: accept ? { accept } : {}, headersTimeout: CLIENT_DEADLINE_MS * 2, bodyTimeout: CLIENT_DEADLINE_MS * 2 })
     status = response.statusCode
     const header = response.headers['x-tuf-proxy-reason']
     reason = typeof header === 'string' ? header : undefined

@@ -19,16 +19,24 @@ const FIXED_SEEDS: ReadonlyArray<{ readonly seed: number; readonly mode: Mode; r
 ]
 
 /**
- * Combinations that failed once, kept by name so they run on every `npm test`. Each is run
- * whatever the generator draws; add a failing seed's combination here when it is fixed.
+ * Named index-mode combinations run on every `npm test` whatever the generator draws: every
+ * fault once against a hashed file, and each combination a fuzz run found failing (by the seed
+ * that found it). While its bug is in KNOWN_BUGS it is listed as todo instead.
  */
 const REGRESSIONS: ReadonlyArray<{ readonly name: string; readonly kind: Combination['kind']; readonly transport: Transport; readonly fault: Fault; readonly seed: number; readonly concurrency: 1 | 16 }> = [
-  // Every fault once against a hashed file with 16 clients: the strictest resource, all faults.
-  ...FAULTS.filter((fault) => fault !== 'drip').map((fault) => ({ name: `every fault on a file: ${fault}`, kind: 'file' as const, transport: 'keep-alive' as const, fault, seed: 9001, concurrency: 16 as const })),
+  ...FAULTS.map((fault) => ({ name: `every fault on a hashed file, 16 clients: ${fault}`, kind: 'file' as const, transport: 'keep-alive' as const, fault, seed: 9001, concurrency: 16 as const })),
+  { name: 'fuzz seed 202 #2: unasked gzip HTML page', kind: 'page', transport: 'keep-alive', fault: 'gzip', seed: 202, concurrency: 1 },
+  { name: 'fuzz seed 202 #19: unasked gzip HTML project list', kind: 'project-list', transport: 'keep-alive', fault: 'gzip', seed: 202, concurrency: 16 },
+  { name: 'fuzz seed 202 #8: unasked 304 for an unhashed file', kind: 'unhashed-file', transport: 'keep-alive', fault: 'unasked-304', seed: 202, concurrency: 16 },
+  { name: 'fuzz seed 202 #20: slow drip of an HTML page', kind: 'page', transport: 'close', fault: 'drip', seed: 202, concurrency: 16 },
 ]
 
-function regressionCombinations(): Combination[] {
-  return REGRESSIONS.map((regression, index) => ({ seed: regression.seed, index, mode: 'index', kind: regression.kind, transport: regression.transport, fault: regression.fault, concurrency: regression.concurrency }))
+function regressionCombinations(): Array<{ readonly name: string; readonly combination: Combination }> {
+  // The batch's page format follows the first combination's seed, so each seed gets its own batch.
+  return REGRESSIONS.map((regression, index) => ({
+    name: regression.name,
+    combination: { seed: regression.seed, index, mode: 'index', kind: regression.kind, transport: regression.transport, fault: regression.fault, concurrency: regression.concurrency },
+  }))
 }
 
 async function runAndAssert(mode: Mode, combinations: Combination[]): Promise<void> {
@@ -50,9 +58,19 @@ describe('generated upstream faults through the proxy process', () => {
     }
   }
 
-  test(`named regressions: ${REGRESSIONS.length} combinations keep every rule`, async () => {
-    const combinations = regressionCombinations()
-    for (const combination of combinations) assert.equal(knownBugOf(combination), undefined, `a regression case is a known bug: ${describeCombination(combination)}`)
-    await runAndAssert('index', combinations)
-  })
+  const regressions = regressionCombinations()
+  const bySeed = new Map<number, Combination[]>()
+  for (const { name, combination } of regressions) {
+    const bug = knownBugOf(combination)
+    if (bug) {
+      test(`regression ${name} (known bug, item ${bug.item}: ${bug.summary})`, { todo: true }, () => undefined)
+      continue
+    }
+    bySeed.set(combination.seed, [...(bySeed.get(combination.seed) ?? []), combination])
+  }
+  for (const [seed, combinations] of bySeed) {
+    test(`named regressions of seed ${seed}: ${combinations.length} combinations keep every rule`, async () => {
+      await runAndAssert('index', combinations)
+    })
+  }
 })
