@@ -17,7 +17,7 @@ import { buildTufMirror } from './tuf-mode.js'
 
 /** The longest window over which the upstream body rate floor is averaged. */
 const RATE_WINDOW_MAX_MS = 10_000
-/** nginx-style max_fails / fail_timeout: after this many consecutive failures the upstream is skipped for a while. */
+/** nginx-style max_fails / fail_timeout, per origin: after failures of this many different URLs with no success between, that host is skipped for a while. */
 const BREAKER_MAX_FAILS = 3
 const BREAKER_FAIL_TIMEOUT_MS = 10_000
 
@@ -133,21 +133,16 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     blobs,
     drops,
     tuf,
-    upstreamState: () => health.state,
+    // /health reports the index's breaker; file hosts have their own and recover on their own.
+    upstreamState: () => health.stateOf(settings.upstream),
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
   const { app, hotPath } = createApp({ mirror, metrics, logger, clock })
   const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, clock })
   onListening(listening)
-  logger.info('listening', {
-    host: listening.address.address,
-    port: listening.address.port,
-    upstream: maskUrl(settings.upstream),
-    cacheDir: settings.cacheDir,
-    mode: mirror.health().mode,
-  })
-  flush()
-  return new Promise((resolve) => {
+  // The signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as
+  // it reads that line, and Node installs a handler lazily enough for the default action to win.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false
     const stop = (signal: string) => {
       if (stopping) return
@@ -166,6 +161,15 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })
+  logger.info('listening', {
+    host: listening.address.address,
+    port: listening.address.port,
+    upstream: maskUrl(settings.upstream),
+    cacheDir: settings.cacheDir,
+    mode: mirror.health().mode,
+  })
+  flush()
+  return stopped
 }
 
 function isAllowed(upstream: { assertAllowed(url: string): void }, url: string): boolean {

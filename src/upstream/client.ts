@@ -210,6 +210,13 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
       throw new UpstreamProtocolError(`upstream answered 304 Not Modified to an unconditional request for ${maskUrl(url.href)}`)
     }
     const headers = flattenHeaders(response.headers)
+    const coding = headers['content-encoding']?.trim().toLowerCase()
+    if (coding !== undefined && coding !== '' && coding !== 'identity') {
+      // RFC 9110 §12.5.3: we sent `Accept-Encoding: identity`; a coded body is not the resource's
+      // bytes (a gzip page would parse as an empty page, an unhashed file be cached compressed).
+      await discard(response.body)
+      throw new UpstreamProtocolError(`upstream sent ${maskUrl(url.href)} with Content-Encoding ${JSON.stringify(coding)}, which was not asked for (Accept-Encoding: identity)`)
+    }
     const contentLength = status === 304 ? 0 : contentLengthOf(headers)
     if (contentLength !== undefined && contentLength > maxBytes) {
       response.body.destroy()

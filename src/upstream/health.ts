@@ -1,9 +1,20 @@
 /**
- * A small circuit breaker per upstream (nginx's max_fails / fail_timeout): after `maxFails`
- * consecutive failures the upstream is considered down for `failTimeoutMs`, so callers can answer
- * at once (stale cache or 503) instead of waiting for another timeout. After that window one
- * trial is let through; success closes the breaker, failure reopens it. It only keeps score: the
- * caller reports outcomes and decides what "down" means for its response.
+ * Circuit breakers per upstream origin (nginx's max_fails / fail_timeout, one per server): after
+ * `maxFails` failures with no success in between, the origin is considered down for
+ * `failTimeoutMs`, so callers can answer at once (stale cache or 503) instead of waiting for
+ * another timeout. After that window one trial is let through; success closes the breaker, failure
+ * reopens it. It only keeps score: the caller reports outcomes and decides what "down" means for
+ * its response.
+ *
+ * One bad URL is not an outage. Like envoy's outlier detection, which ejects one host of a cluster
+ * rather than the cluster, the unit here is the origin (scheme, host, port): the index and each
+ * file host have their own breaker. Within an origin, each URL counts at most once per run of
+ * failures, so it takes `maxFails` *different* failing URLs with no success in between to open
+ * the breaker: a client asking again and again for one file that answers 500 (or times out)
+ * cannot take the origin offline for everyone, while an origin whose every URL fails is still
+ * detected after `maxFails` different requests. Any success at the origin ends the run.
+ * Deliberately not per URL: a URL-level breaker would never spare the clients of a dead origin
+ * their timeouts, which is what the breaker is for.
  */
 import { maskUrl, type Clock } from '../base/index.js'
 import type { UpstreamClient } from './client.js'
@@ -18,18 +29,39 @@ export interface UpstreamHealthOptions {
 export type HealthState = 'up' | 'down' | 'trial'
 
 export interface UpstreamHealth {
-  /** False while down: skip the upstream. */
-  isAvailable(): boolean
-  readonly state: HealthState
-  recordSuccess(): void
+  /** False while the URL's origin is down: skip it. */
+  isAvailable(url: string): boolean
+  /** The breaker state of the URL's origin. */
+  stateOf(url: string): HealthState
+  recordSuccess(url: string): void
   /** Counts only failures that say the upstream is unwell (see isUpstreamFailure); others are ignored. */
-  recordFailure(error: unknown): void
+  recordFailure(url: string, error: unknown): void
 }
 
 /** Unreachable, timed out, or a 5xx: the upstream is unwell. A 404 or a bad body says nothing about its health. */
 export function isUpstreamFailure(error: unknown): boolean {
   if (error instanceof UpstreamOfflineError || error instanceof UpstreamTimeoutError) return true
   return error instanceof UpstreamHttpError && error.status >= 500
+}
+
+interface OriginScore {
+  /** the distinct URLs (without fragment) that failed since the origin's last success */
+  readonly failedUrls: Set<string>
+  downUntilMs: number
+}
+
+/** The breaker key: the origin, or the whole string when it is not a URL (it then shares nothing). */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url
+  }
+}
+
+function withoutFragment(url: string): string {
+  const hash = url.indexOf('#')
+  return hash === -1 ? url : url.slice(0, hash)
 }
 
 /** @throws {TypeError} naming a bad option. */
@@ -39,45 +71,50 @@ export function createUpstreamHealth(options: UpstreamHealthOptions): UpstreamHe
   if (!Number.isSafeInteger(failTimeoutMs) || failTimeoutMs < 0) {
     throw new TypeError(`upstream health option "failTimeoutMs" must be a non-negative integer (got ${failTimeoutMs})`)
   }
-  let consecutiveFails = 0
-  let downUntilMs = 0
-  const state = (): HealthState => {
-    if (consecutiveFails < maxFails) return 'up'
-    return clock.nowMs() < downUntilMs ? 'down' : 'trial'
+  // Only origins with failures since their last success are kept, so the map is bounded by the
+  // origins failing now (and those by the host allowlist); each set holds at most maxFails URLs.
+  const scores = new Map<string, OriginScore>()
+  const stateOf = (url: string): HealthState => {
+    const score = scores.get(originOf(url))
+    if (!score || score.failedUrls.size < maxFails) return 'up'
+    return clock.nowMs() < score.downUntilMs ? 'down' : 'trial'
   }
   return {
-    isAvailable: () => state() !== 'down',
-    get state() {
-      return state()
+    isAvailable: (url) => stateOf(url) !== 'down',
+    stateOf,
+    recordSuccess(url) {
+      scores.delete(originOf(url))
     },
-    recordSuccess() {
-      consecutiveFails = 0
-      downUntilMs = 0
-    },
-    recordFailure(error) {
+    recordFailure(url, error) {
       if (!isUpstreamFailure(error)) return
-      consecutiveFails++
-      if (consecutiveFails >= maxFails) downUntilMs = clock.nowMs() + failTimeoutMs
+      const origin = originOf(url)
+      let score = scores.get(origin)
+      if (!score) scores.set(origin, (score = { failedUrls: new Set(), downUntilMs: 0 }))
+      const wasOpen = score.failedUrls.size >= maxFails
+      if (!wasOpen) score.failedUrls.add(withoutFragment(url))
+      // A failed trial reopens at once, whichever URL the trial was for.
+      if (score.failedUrls.size >= maxFails) score.downUntilMs = clock.nowMs() + failTimeoutMs
     },
   }
 }
 
 /**
- * The client with the breaker in front: while the upstream is down, requests fail at once with
- * UpstreamOfflineError (callers then serve stale or answer 503) instead of each waiting for its
- * own timeout; every request's outcome is reported to the breaker.
+ * The client with the breakers in front: while a URL's origin is down, requests to it fail at once
+ * with UpstreamOfflineError (callers then serve stale or answer 503) instead of each waiting for
+ * its own timeout; every request's outcome is reported to that origin's breaker. A request is
+ * scored against the origin it was made to; where redirects lead is the client's business.
  */
 export function withHealthBreaker(client: UpstreamClient, health: UpstreamHealth, failTimeoutMs: number): UpstreamClient {
   const guard = async <T>(url: string, request: () => Promise<T>): Promise<T> => {
-    if (!health.isAvailable()) {
-      throw new UpstreamOfflineError(`upstream unreachable for ${maskUrl(url)}: it failed repeatedly and is retried after ${Math.round(failTimeoutMs / 1000)} s`)
+    if (!health.isAvailable(url)) {
+      throw new UpstreamOfflineError(`upstream unreachable for ${maskUrl(url)}: its host failed repeatedly and is retried after ${Math.round(failTimeoutMs / 1000)} s`)
     }
     try {
       const result = await request()
-      health.recordSuccess()
+      health.recordSuccess(url)
       return result
     } catch (error) {
-      health.recordFailure(error)
+      health.recordFailure(url, error)
       throw error
     }
   }

@@ -38,6 +38,8 @@ export class FakeUpstream {
   readonly projects = new Map<string, Project>()
   readonly log: RequestLogEntry[] = []
   format: 'html' | 'json' = 'html'
+  /** Where page links send clients for files; another server in front of this one sets its own URL. */
+  linkBaseUrl: string | undefined
   #server: Server
   #sockets = new Set<Socket>()
   #routes = new Map<string, Route>()
@@ -129,7 +131,7 @@ export class FakeUpstream {
   }
 
   fileUrl(filename: string): string {
-    return `${this.url}/files/${filename}`
+    return `${this.linkBaseUrl ?? this.url}/files/${filename}`
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {

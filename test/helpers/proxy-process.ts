@@ -1,7 +1,13 @@
 /**
  * The proxy under test as a real child process: the built CLI on port 0, a fresh cache dir, JSON
  * log lines parsed from stdout, and SIGKILL on demand for crash tests.
+ *
+ * Also the crash canary (issue 7): a proxy process that exits when the test did not stop or kill
+ * it fails the test that was running (an `afterEach` on the file's root suite, registered by
+ * importing this module), and again any later stop()/dispose() that has not reported it yet, with
+ * the exit code or signal, the end of stderr and the last log lines.
  */
+import { afterEach } from 'node:test'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -12,6 +18,20 @@ export const CLI_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../
 
 export type LogLine = Record<string, unknown> & { event?: string }
 
+/** How much of the dead process's output a crash report quotes. */
+const REPORT_LOG_LINES = 12
+const REPORT_STDERR_CHARS = 4000
+
+/** Proxies that exited on their own and whose exit no test has failed on yet. */
+const unreportedCrashes = new Set<ProxyProcess>()
+
+// node:test runs a root-level afterEach after every test of the file, nested suites included.
+afterEach(() => {
+  const crashed = [...unreportedCrashes]
+  unreportedCrashes.clear()
+  if (crashed.length > 0) throw new Error(crashed.map((proxy) => proxy.crashReport).join('\n'))
+})
+
 export class ProxyProcess {
   readonly logs: LogLine[] = []
   stderr = ''
@@ -19,6 +39,10 @@ export class ProxyProcess {
   #child: ChildProcess | undefined
   #waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = []
   #exited: Promise<number | null> | undefined
+  /** set before the helper itself signals the process, so that exit is not a crash */
+  #isExitExpected = false
+  /** why the process died when no one asked it to, or undefined while it lives or was stopped */
+  crashReport: string | undefined
 
   constructor(
     readonly cacheDir: string,
@@ -38,12 +62,20 @@ export class ProxyProcess {
   }
 
   async #spawn(): Promise<void> {
+    this.port = 0
     const child = spawn(process.execPath, ['--enable-source-maps', CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', '--cache-dir', this.cacheDir, ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
     })
     this.#child = child
-    this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+    this.#isExitExpected = false
+    this.crashReport = undefined
+    this.#exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (!this.#isExitExpected && this.port !== 0) this.#recordCrash(code, signal)
+        resolve(code)
+      }),
+    )
     let buffered = ''
     child.stdout?.setEncoding('utf8').on('data', (text: string) => {
       buffered += text
@@ -75,6 +107,39 @@ export class ProxyProcess {
     this.port = Number(listening.port)
   }
 
+  get pid(): number | undefined {
+    return this.#child?.pid
+  }
+
+  /** Resolves with the exit code once the current process has exited, however it ended. */
+  exited(): Promise<number | null> {
+    return this.#exited ?? Promise.resolve(null)
+  }
+
+  /** True once the process exited without being asked to. */
+  get hasCrashed(): boolean {
+    return this.crashReport !== undefined
+  }
+
+  #recordCrash(code: number | null, signal: NodeJS.Signals | null): void {
+    const how = signal ? `killed by ${signal}` : `exited with code ${code}`
+    const lastLogs = this.logs.slice(-REPORT_LOG_LINES).map((line) => JSON.stringify(line))
+    this.crashReport = [
+      `crash canary: the proxy process (pid ${this.#child?.pid}, args ${this.args.join(' ')}) ${how} while no test had stopped it`,
+      `stderr (last ${REPORT_STDERR_CHARS} chars):`,
+      this.stderr.slice(-REPORT_STDERR_CHARS) || '(empty)',
+      `last ${lastLogs.length} log lines:`,
+      ...lastLogs,
+    ].join('\n')
+    unreportedCrashes.add(this)
+  }
+
+  /** Throws the crash report if the process died on its own and no test has failed on it yet. */
+  #throwUnreportedCrash(): void {
+    if (!unreportedCrashes.delete(this)) return
+    throw new Error(this.crashReport)
+  }
+
   waitForLog(match: (line: LogLine) => boolean): Promise<LogLine> {
     const seen = this.logs.find(match)
     if (seen) return Promise.resolve(seen)
@@ -85,14 +150,21 @@ export class ProxyProcess {
     return this.logs.filter((line) => line.event === name)
   }
 
-  /** Stops gracefully with SIGTERM; resolves with the exit code. */
+  /**
+   * Stops gracefully with SIGTERM; resolves with the exit code.
+   * @throws {Error} the crash report, when the process had already died on its own unreported.
+   */
   async stop(): Promise<number | null> {
-    if (!this.#child || this.#child.exitCode !== null) return this.#child?.exitCode ?? null
+    this.#throwUnreportedCrash()
+    if (!this.#child || this.#child.exitCode !== null || this.#child.signalCode !== null) return this.#child?.exitCode ?? null
+    this.#isExitExpected = true
     this.#child.kill('SIGTERM')
     return this.#exited ?? null
   }
 
+  /** SIGKILL on purpose (a crash test); not reported by the canary. */
   async kill(): Promise<void> {
+    this.#isExitExpected = true
     this.#child?.kill('SIGKILL')
     await this.#exited
   }
@@ -103,9 +175,11 @@ export class ProxyProcess {
     await this.#spawn()
   }
 
+  /** @throws {Error} the crash report, when the process had died on its own unreported. */
   async dispose(): Promise<void> {
     await this.kill()
     rmSync(this.cacheDir, { recursive: true, force: true })
+    this.#throwUnreportedCrash()
   }
 
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {

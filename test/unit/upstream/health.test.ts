@@ -13,43 +13,66 @@ import {
 
 const offline = new UpstreamOfflineError('refused')
 
-describe('upstream health breaker (max_fails / fail_timeout)', () => {
-  test('goes down after maxFails consecutive failures, for failTimeoutMs, then allows one trial', () => {
+const INDEX = 'http://index.example/simple/foo/'
+
+describe('upstream health breakers (max_fails / fail_timeout per origin)', () => {
+  test('an origin goes down after maxFails failing URLs, for failTimeoutMs, then allows a trial', () => {
     const clock = fixedClock(0)
     const health = createUpstreamHealth({ maxFails: 3, failTimeoutMs: 10_000, clock })
-    health.recordFailure(offline)
-    health.recordFailure(new UpstreamTimeoutError('slow'))
-    assert.equal(health.state, 'up')
-    health.recordFailure(new UpstreamHttpError(503, 'http://u/'))
-    assert.equal(health.state, 'down')
-    assert.equal(health.isAvailable(), false)
+    health.recordFailure('http://index.example/simple/a/', offline)
+    health.recordFailure('http://index.example/simple/b/', new UpstreamTimeoutError('slow'))
+    assert.equal(health.stateOf(INDEX), 'up')
+    health.recordFailure('http://index.example/simple/c/', new UpstreamHttpError(503, 'http://u/'))
+    assert.equal(health.stateOf(INDEX), 'down')
+    assert.equal(health.isAvailable(INDEX), false)
     clock.advanceMs(9_999)
-    assert.equal(health.isAvailable(), false)
+    assert.equal(health.isAvailable(INDEX), false)
     clock.advanceMs(1)
-    assert.equal(health.state, 'trial')
-    health.recordFailure(offline)
-    assert.equal(health.state, 'down', 'a failed trial reopens at once')
+    assert.equal(health.stateOf(INDEX), 'trial')
+    health.recordFailure('http://index.example/simple/a/', offline)
+    assert.equal(health.stateOf(INDEX), 'down', 'a failed trial reopens at once, even for a URL already counted')
     clock.advanceMs(10_000)
-    health.recordSuccess()
-    assert.equal(health.state, 'up')
-    health.recordFailure(offline)
-    assert.equal(health.state, 'up', 'success reset the count')
+    health.recordSuccess(INDEX)
+    assert.equal(health.stateOf(INDEX), 'up')
+    health.recordFailure(INDEX, offline)
+    assert.equal(health.stateOf(INDEX), 'up', 'success reset the count')
+  })
+
+  test('one URL failing again and again is not an outage of its origin', () => {
+    const health = createUpstreamHealth({ maxFails: 3, failTimeoutMs: 10_000, clock: fixedClock(0) })
+    const bad = 'http://files.example/files/bad-1.0.whl'
+    for (let i = 0; i < 10; i++) health.recordFailure(i % 2 ? bad : `${bad}#sha256=00`, new UpstreamHttpError(500, bad))
+    assert.equal(health.stateOf(bad), 'up', 'a single URL counts once, whatever its fragment')
+    assert.equal(health.isAvailable('http://files.example/files/good-1.0.whl'), true)
+    health.recordFailure('http://files.example/files/other-1.0.whl', new UpstreamHttpError(500, bad))
+    health.recordFailure('http://files.example/files/third-1.0.whl', new UpstreamHttpError(500, bad))
+    assert.equal(health.stateOf(bad), 'down', 'three different failing URLs of one host are an outage')
+  })
+
+  test('each origin has its own breaker: a file host down leaves the index up, and scheme and port are part of the origin', () => {
+    const health = createUpstreamHealth({ maxFails: 2, failTimeoutMs: 1000, clock: fixedClock(0) })
+    health.recordFailure('http://files.example/a', offline)
+    health.recordFailure('http://files.example/b', offline)
+    assert.equal(health.stateOf('http://files.example/c'), 'down')
+    assert.equal(health.stateOf(INDEX), 'up')
+    assert.equal(health.stateOf('https://files.example/c'), 'up')
+    assert.equal(health.stateOf('http://files.example:8080/c'), 'up')
   })
 
   test('a success between failures resets the count', () => {
     const health = createUpstreamHealth({ maxFails: 2, failTimeoutMs: 1000, clock: fixedClock(0) })
-    health.recordFailure(offline)
-    health.recordSuccess()
-    health.recordFailure(offline)
-    assert.equal(health.state, 'up')
+    health.recordFailure('http://u/a', offline)
+    health.recordSuccess('http://u/b')
+    health.recordFailure('http://u/c', offline)
+    assert.equal(health.stateOf('http://u/'), 'up')
   })
 
   test('404 and protocol errors say nothing about health and are not counted', () => {
     const health = createUpstreamHealth({ maxFails: 1, failTimeoutMs: 1000, clock: fixedClock(0) })
-    health.recordFailure(new UpstreamHttpError(404, 'http://u/'))
-    health.recordFailure(new UpstreamProtocolError('short body'))
-    health.recordFailure(new Error('bug'))
-    assert.equal(health.state, 'up')
+    health.recordFailure('http://u/a', new UpstreamHttpError(404, 'http://u/'))
+    health.recordFailure('http://u/b', new UpstreamProtocolError('short body'))
+    health.recordFailure('http://u/c', new Error('bug'))
+    assert.equal(health.stateOf('http://u/'), 'up')
   })
 
   test('bad options are named', () => {
@@ -57,15 +80,15 @@ describe('upstream health breaker (max_fails / fail_timeout)', () => {
     assert.throws(() => createUpstreamHealth({ maxFails: 1, failTimeoutMs: -1, clock: fixedClock(0) }), /failTimeoutMs/)
   })
 
-  test('withHealthBreaker fails fast while the upstream is down, without calling it, and recovers after a good trial', async () => {
+  test('withHealthBreaker fails fast while an origin is down, without calling it, spares other origins, and recovers after a good trial', async () => {
     const clock = fixedClock(0)
     const health = createUpstreamHealth({ maxFails: 2, failTimeoutMs: 5_000, clock })
-    let calls = 0
+    const calls: string[] = []
     let failing = true
     const inner: UpstreamClient = {
       getBytes: async (url) => {
-        calls++
-        if (failing) throw new UpstreamOfflineError(`refused ${url}`)
+        calls.push(url)
+        if (failing && url.startsWith('http://u/')) throw new UpstreamOfflineError(`refused ${url}`)
         return { status: 200, url, headers: {}, body: new Uint8Array() }
       },
       getStream: async () => {
@@ -78,14 +101,16 @@ describe('upstream health breaker (max_fails / fail_timeout)', () => {
     const options = { maxBytes: 10 }
     await assert.rejects(client.getBytes('http://u/a', options), UpstreamOfflineError)
     await assert.rejects(client.getBytes('http://u/a', options), UpstreamOfflineError)
-    assert.equal(calls, 2)
-    await assert.rejects(client.getBytes('http://u/a', options), /failed repeatedly/)
-    assert.equal(calls, 2, 'the upstream was not contacted while down')
+    assert.equal(health.stateOf('http://u/'), 'up', 'one URL twice is not an outage')
+    await assert.rejects(client.getBytes('http://u/b', options), UpstreamOfflineError)
+    assert.equal(calls.length, 3)
+    await assert.rejects(client.getBytes('http://u/c', options), /failed repeatedly/)
+    assert.equal(calls.length, 3, 'the upstream was not contacted while down')
+    assert.equal((await client.getBytes('http://files.example/f', options)).status, 200, 'another origin is still asked')
     clock.advanceMs(5_000)
     failing = false
     const response = await client.getBytes('http://u/a', options)
     assert.equal(response.status, 200)
-    assert.equal(calls, 3)
-    assert.equal(health.state, 'up')
+    assert.equal(health.stateOf('http://u/'), 'up')
   })
 })

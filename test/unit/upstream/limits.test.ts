@@ -306,3 +306,14 @@ describe('upstream client: 304 only answers a conditional request (RFC 9110 §15
     assert.equal(answered.status, 304)
   })
 })
+
+describe('upstream client: only the identity coding that was asked for (RFC 9110 §12.5.3)', () => {
+  test('a gzip body sent to Accept-Encoding: identity is a protocol error, never the resource bytes', async () => {
+    const { server, client } = await setup()
+    server.route('/gz', (_req, res) => res.writeHead(200, { 'Content-Encoding': 'gzip' }).end(Buffer.from([0x1f, 0x8b, 8, 0])))
+    server.route('/identity', (_req, res) => res.writeHead(200, { 'Content-Encoding': 'identity' }).end('plain'))
+    await assert.rejects(client.getBytes(`${server.origin}/gz`, { maxBytes: 100 }), UpstreamProtocolError)
+    await assert.rejects(client.getStream(`${server.origin}/gz`, { maxBytes: 100 }), UpstreamProtocolError)
+    assert.equal(Buffer.from((await client.getBytes(`${server.origin}/identity`, { maxBytes: 100 })).body).toString(), 'plain')
+  })
+})
