@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,6 +24,8 @@ describe('verifying mode, warehouse layout', () => {
   let rootDir: string
   const wheel = wheelFile('FooBar', '0.1')
   let pageDigest = ''
+  const weak = wheelFile('WeakPkg', '0.1')
+  const promised = wheelFile('WeakPkg', '0.2')
 
   before(async () => {
     const sim = new RepositorySimulator({ consistentSnapshot: true })
@@ -38,6 +41,24 @@ describe('verifying mode, warehouse layout', () => {
     upstream.publish()
     const copyPath = `/targets/foobar/${pageDigest}.foobar.html`
     upstream.server.route(copyPath, (_req, res) => upstream.server.send(res, copyPath, 200, { 'content-type': 'text/html' }, page))
+    // A verified page whose links carry nothing strong: an md5-only file, and a PEP 658
+    // `.metadata` promised as "true" (no hash) next to a file that is itself bound by sha256.
+    for (const file of [weak, promised]) {
+      const path = `/files/${file.filename}`
+      upstream.server.route(path, (_req, res) => upstream.server.send(res, path, 200, { 'content-type': 'application/octet-stream' }, file.bytes))
+      upstream.server.route(`${path}.metadata`, (_req, res) => upstream.server.send(res, `${path}.metadata`, 200, { 'content-type': 'text/plain' }, Buffer.from('Metadata-Version: 2.1\n')))
+    }
+    const md5 = createHash('md5').update(weak.bytes).digest('hex')
+    const weakPage = Buffer.from(
+      `<!DOCTYPE html>\n<html><body>\n<a href="${upstream.url}/files/${weak.filename}#md5=${md5}">${weak.filename}</a><br/>\n` +
+        `<a href="${upstream.url}/files/${promised.filename}#sha256=${promised.sha256}" data-core-metadata="true">${promised.filename}</a><br/>\n</body></html>\n`,
+    )
+    const weakDigest = Buffer.from(blake2b(weakPage, { dkLen: 32 })).toString('hex')
+    sim.targetsOf('targets')['weakpkg'] = { length: weakPage.byteLength, hashes: { 'blake2b-256': weakDigest } }
+    sim.invalidate('targets')
+    upstream.publish()
+    const weakCopy = `/targets/weakpkg/${weakDigest}.weakpkg.html`
+    upstream.server.route(weakCopy, (_req, res) => upstream.server.send(res, weakCopy, 200, { 'content-type': 'text/html' }, weakPage))
     rootDir = mkdtempSync(join(tmpdir(), 'tuf-proxy-root-'))
     writeFileSync(join(rootDir, 'root.json'), sim.trustedRoot())
   })
@@ -82,5 +103,21 @@ describe('verifying mode, warehouse layout', () => {
     assert.equal(page.status, 502)
     assert.equal(JSON.parse(page.text).error, 'hash_mismatch')
     assert.equal(await proxy.metric('tuf_proxy_drops_total', { reason: 'hash_mismatch' }), 1)
+  })
+
+  test('every byte served is bound to signed metadata: an md5-only file and a hashless .metadata are refused, not relayed', async (t) => {
+    const proxy = await startProxy()
+    t.after(() => proxy.dispose())
+    const page = await get(`${proxy.url}/simple/weakpkg/`, { accept: 'text/html' })
+    assert.equal(page.status, 200, page.text)
+    for (const path of [`/files/weakpkg/${weak.filename}`, `/files/weakpkg/${promised.filename}.metadata`]) {
+      const answer = await get(`${proxy.url}${path}`)
+      assert.equal(answer.status, 502, `${path}: ${answer.text}`)
+      assert.equal(answer.headers['x-tuf-proxy-reason'], 'no_strong_hash')
+    }
+    assert.equal(upstream.server.hits(`/files/${weak.filename}`), 0, 'nothing unverifiable is even fetched')
+    assert.equal(upstream.server.hits(`/files/${promised.filename}.metadata`), 0)
+    const bound = await get(`${proxy.url}/files/weakpkg/${promised.filename}`)
+    assert.equal(bound.status, 200, 'the sha256-bound file itself is served')
   })
 })
