@@ -47,6 +47,8 @@ export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
     isNotFound: (error) => error instanceof UpstreamHttpError && (error.status === 404 || error.status === 403),
     // Served to TUF clients behind the proxy after a restart, so they can rotate through every root.
     keepRootHistory: true,
+    // Rollback, and whether the state in force is behind the repository, judged across restarts.
+    keepNewestTimestamp: true,
     // After a restart with the upstream down, keep serving what was verified before, until it expires.
     trustLocalMetadata: true,
   })

@@ -82,7 +82,9 @@ export class TufMirror implements TufFrontend {
 
   async metadata(name: string): Promise<Uint8Array> {
     // Roots are served whatever their age: a client needs the chain to rotate to the current one.
-    if (!/^(\d+\.)?root\.json$/.test(name)) await this.#current()
+    // They too wait for a due refresh, or a client would miss the root that signs what follows.
+    if (/^(\d+\.)?root\.json$/.test(name)) await this.#awaitDueRefresh()
+    else await this.#current()
     const bytes = await this.deps.session.verifiedMetadata(name)
     if (!bytes) throw new NotFoundError(`no verified metadata named ${JSON.stringify(name)}`)
     return bytes
@@ -231,18 +233,22 @@ export class TufMirror implements TufFrontend {
     return this.deps.session.generation
   }
 
+  /** Waits for a due (or running) refresh: at most refreshWaitMs while the current state is usable. */
+  async #awaitDueRefresh(): Promise<void> {
+    const nowMs = this.deps.clock.nowMs()
+    if (!this.#isDue(nowMs) && !this.#refreshing) return
+    const running = this.#refresh()
+    if (this.#isUsable(nowMs)) await waitAtMost(running, this.options.refreshWaitMs)
+    else await running
+  }
+
   /**
    * Ensures the trusted metadata is usable now. When a refresh is due (or running) the request
    * waits for it, so it is answered from the newest state; the previous state answers only when
    * the refresh fails or takes longer than refreshWaitMs.
    */
   async #current(): Promise<void> {
-    const nowMs = this.deps.clock.nowMs()
-    if (this.#isDue(nowMs) || this.#refreshing) {
-      const running = this.#refresh()
-      if (this.#isUsable(nowMs)) await waitAtMost(running, this.options.refreshWaitMs)
-      else await running
-    }
+    await this.#awaitDueRefresh()
     if (this.#isUsable(this.deps.clock.nowMs())) return
     const lastError = this.#lastError
     if (lastError instanceof TrustError) throw lastError

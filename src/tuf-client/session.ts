@@ -78,6 +78,12 @@ export interface TufSessionOptions {
   readonly trustLocalMetadata?: boolean
   /** Also persist every verified root as `N.root.json` (off by default: a TUF client's metadata dir holds only plain names). */
   readonly keepRootHistory?: boolean
+  /**
+   * Persist the newest timestamp verified, even by a refused refresh, as `newest-timestamp.json`,
+   * so that after a restart rollback is still judged against it and the session still knows its
+   * state is behind the repository (off by default, for the same reason as keepRootHistory).
+   */
+  readonly keepNewestTimestamp?: boolean
 }
 
 /** A target's verified info, and until when the roles that vouch for it are all unexpired. */
@@ -104,6 +110,7 @@ export interface TufStatus {
 }
 
 const TOP_LEVEL_NAMES = ['timestamp.json', 'snapshot.json', 'targets.json'] as const
+const NEWEST_TIMESTAMP = 'newest-timestamp.json'
 
 /** A verified state: the engine's set and the bytes it accepted. */
 interface State {
@@ -136,7 +143,7 @@ export class TufSession {
    * The newest timestamp verified, even by a refresh that failed later on: the next refresh
    * checks rollback against it (TUF 5.4.3), not only against the older committed one.
    */
-  #newestTimestamp: Uint8Array | undefined
+  #newestTimestamp: { readonly bytes: Uint8Array; readonly version: number } | undefined
   #ready = false
   #generation = 0
   #refreshing: Promise<void> | undefined
@@ -168,6 +175,7 @@ export class TufSession {
     session.#rootChain.set(set.root.version, rootBytes)
     if (options.keepRootHistory) await session.#loadRootHistory(set.root.version)
     await session.#loadLocalTopLevel()
+    if (options.keepNewestTimestamp) await session.#loadNewestTimestamp()
     return session
   }
 
@@ -385,14 +393,15 @@ export class TufSession {
 
   async #updateTimestamp(candidate: State, prefetched: Uint8Array | undefined): Promise<void> {
     const { set } = candidate
-    const local = this.#newestTimestamp ?? (await this.#readLocal('timestamp.json'))
+    const local = this.#newestTimestamp?.bytes ?? (await this.#readLocal('timestamp.json'))
     let trusted: Uint8Array | undefined
     if (local && tryTrust(() => set.updateTimestamp(local))) trusted = local
     const remote = prefetched ?? (await this.#fetchTimestamp())
     try {
-      set.updateTimestamp(remote)
+      const accepted = set.updateTimestamp(remote)
       trusted = remote
-      this.#newestTimestamp = remote
+      this.#newestTimestamp = { bytes: remote, version: accepted.version }
+      if (this.#options.keepNewestTimestamp) await this.#options.store.write(NEWEST_TIMESTAMP, remote)
       this.#options.onVerified?.('timestamp.json', remote)
     } catch (error) {
       // TUF 5.4.3.1: the same version again is "nothing new": keep the local one
@@ -469,6 +478,21 @@ export class TufSession {
    * started before a refresh must not add its role to the newer set on disk.
    */
   async #loadLazily(state: State, request: RoleRequest): Promise<void> {
+    const newest = this.#newestTimestamp?.version
+    const current = state.set.timestamp?.version
+    const isBehind = newest !== undefined && current !== undefined && newest > current
+    // With consistent snapshots, `N.role.json` names the very version the older state lists.
+    if (isBehind && !state.set.root.consistentSnapshot && !state.set.getTargets(request.role, request.delegator)) {
+      const stored = await this.#readLocal(metadataFileName(request.role))
+      if (!stored || !tryTrust(() => state.set.updateDelegatedTargets(stored, request.role, request.delegator))) {
+        // Without consistent snapshots the repository serves only its newest role files, and the
+        // state in force is older: a role fetched now would pair with a snapshot it was not made
+        // for (TUF 5.6.4 can only see versions). A TUF client at the newest state refuses too.
+        throw new RepositoryError(
+          `cannot load ${request.role}: the repository has moved to timestamp version ${newest}, which did not verify, past the state in force (version ${current})`,
+        )
+      }
+    }
     const isNew = await this.#loadTargets(state, request)
     if (!state.loaded.some((known) => known.role === request.role && known.delegator === request.delegator)) state.loaded.push(request)
     const bytes = state.files.get(metadataFileName(request.role))
@@ -507,6 +531,21 @@ export class TufSession {
    * its predecessor's threshold and its own, version N+1), starting from the operator's
    * trusted root; a stored root that does not chain from it is not served.
    */
+  /** The stored newest timestamp, when it is signed by the trusted root's timestamp keys (expired or not). */
+  async #loadNewestTimestamp(): Promise<void> {
+    const bytes = await this.#options.store.read(NEWEST_TIMESTAMP)
+    if (!bytes) return
+    const scratch = TrustedSet.fromTrustedRoot(this.#rootBytes, { now: this.#options.clock.nowMs(), limits: this.#limits, keyCache: this.#keyCache })
+    try {
+      scratch.updateTimestamp(bytes)
+    } catch (error) {
+      // TUF 5.4: an expired timestamp still counts for rollback; anything else is not trusted.
+      if (!(error instanceof ExpiredMetadataError)) return
+    }
+    const version = scratch.timestamp?.version
+    if (version !== undefined && version > (this.#state.set.timestamp?.version ?? 0)) this.#newestTimestamp = { bytes, version }
+  }
+
   async #loadRootHistory(currentVersion: number): Promise<void> {
     const anchor = this.#options.trustedRoot
     if (!anchor) return

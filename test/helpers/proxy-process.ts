@@ -140,6 +140,11 @@ export class ProxyProcess {
     throw new Error(this.crashReport)
   }
 
+  /** Whether the child process is running (it has not exited since the last start). */
+  get isRunning(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null
+  }
+
   waitForLog(match: (line: LogLine) => boolean): Promise<LogLine> {
     const seen = this.logs.find(match)
     if (seen) return Promise.resolve(seen)

@@ -155,15 +155,17 @@ export class TufUpstream {
    * Publishes a project in `role`: each file as a target, and the PEP 503 page
    * `simple/<normalized>/index.html` (absolute links to `/targets/<path>#sha256=…`) as a target.
    * `note` (an HTML comment) makes an otherwise identical page new. Call `publish()` afterwards.
-   * Returns the page path and bytes.
+   * `role` may be a function of the target path, for layouts that spread one project over
+   * several roles (PEP 458 hash bins). Returns the page path and bytes.
    */
-  publishProject(role: string, project: string, files: readonly DistFile[], note?: string): { path: string; bytes: Buffer } {
+  publishProject(role: string | ((path: string) => string), project: string, files: readonly DistFile[], note?: string): { path: string; bytes: Buffer } {
+    const roleOf = typeof role === 'string' ? () => role : role
     const normalized = project.replace(/[-_.]+/g, '-').toLowerCase()
     const links = files.map((file) => `<a href="${this.targetsUrl}${file.path}#sha256=${file.sha256}">${file.filename}</a><br/>`)
     const bytes = Buffer.from(`<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0"><title>Links for ${normalized}</title></head>\n<body><h1>Links for ${normalized}</h1>\n${links.join('\n')}\n</body></html>\n${note === undefined ? '' : `<!-- ${note} -->\n`}`)
-    for (const file of files) this.sim.addTarget(role, file.path, file.bytes)
+    for (const file of files) this.sim.addTarget(roleOf(file.path), file.path, file.bytes)
     const path = `simple/${normalized}/index.html`
-    this.sim.addTarget(role, path, bytes)
+    this.sim.addTarget(roleOf(path), path, bytes)
     return { path, bytes }
   }
 
