@@ -441,7 +441,7 @@ export class TufSession {
    * is fetched.
    * @returns whether the bytes are new to the store (fetched rather than found locally)
    */
-  async #loadTargets(state: State, request: RoleRequest): Promise<boolean> {
+  async #loadTargets(state: State, request: RoleRequest, mayFetch = true): Promise<boolean> {
     const { set, served } = state
     const { role, delegator } = request
     if (set.getTargets(role, delegator)) return false
@@ -459,6 +459,8 @@ export class TufSession {
     let fetched = false
     if (local && tryTrust(() => set.updateDelegatedTargets(local, role, delegator))) {
       bytes = local
+    } else if (!mayFetch) {
+      throw new RepositoryError(`cannot load ${role}: the repository has moved past the verified state in force, to a state that did not verify, and serves only its newest ${plainName}`)
     } else {
       const name = set.root.consistentSnapshot ? metadataFileName(role, meta.version) : plainName
       bytes = await this.#options.fetcher.fetch(this.#baseUrl + name, meta.length ?? this.#limits.targetsMaxBytes)
@@ -480,20 +482,13 @@ export class TufSession {
   async #loadLazily(state: State, request: RoleRequest): Promise<void> {
     const newest = this.#newestTimestamp?.version
     const current = state.set.timestamp?.version
-    const isBehind = newest !== undefined && current !== undefined && newest > current
-    // With consistent snapshots, `N.role.json` names the very version the older state lists.
-    if (isBehind && !state.set.root.consistentSnapshot && !state.set.getTargets(request.role, request.delegator)) {
-      const stored = await this.#readLocal(metadataFileName(request.role))
-      if (!stored || !tryTrust(() => state.set.updateDelegatedTargets(stored, request.role, request.delegator))) {
-        // Without consistent snapshots the repository serves only its newest role files, and the
-        // state in force is older: a role fetched now would pair with a snapshot it was not made
-        // for (TUF 5.6.4 can only see versions). A TUF client at the newest state refuses too.
-        throw new RepositoryError(
-          `cannot load ${request.role}: the repository has moved to timestamp version ${newest}, which did not verify, past the state in force (version ${current})`,
-        )
-      }
-    }
-    const isNew = await this.#loadTargets(state, request)
+    // Without consistent snapshots the repository serves only its newest role files. While the
+    // state in force is older than a timestamp already verified (whose state was refused), a role
+    // fetched now would be paired with a snapshot it was not made for, and TUF 5.6.4 can only
+    // compare versions; so only a stored copy may be used. With consistent snapshots,
+    // `N.role.json` names the very version the older state lists.
+    const mayFetch = newest === undefined || current === undefined || newest <= current || state.set.root.consistentSnapshot
+    const isNew = await this.#loadTargets(state, request, mayFetch)
     if (!state.loaded.some((known) => known.role === request.role && known.delegator === request.delegator)) state.loaded.push(request)
     const bytes = state.files.get(metadataFileName(request.role))
     if (isNew && bytes && state === this.#state) await this.#persist(metadataFileName(request.role), bytes)
