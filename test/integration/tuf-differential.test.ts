@@ -49,6 +49,20 @@ const REGRESSIONS: ReadonlyArray<{ readonly name: string; readonly spec: History
     name: 'a stalled timestamp is a slow-retrieval drop and the verified state keeps being served',
     spec: history(58, 'pep480', false, [{ kind: 'stall' }, { kind: 'heal', project: 'alpha' }]),
   },
+  {
+    // Found by fuzz seed 102: restarted (kill -9) while the repository's newest state was refused,
+    // roles whose stored copy verified were answered 404 under /tuf/ while /simple/ served pages.
+    name: 'a restart while the newest state is refused serves the stored roles under /tuf/ as under /simple/',
+    spec: history(102, 'pep458', false, [
+      [{ kind: 'swap', what: 'file', project: 'gamma' }, { healFirst: false }],
+      { kind: 'endless', role: 'snapshot' },
+      [{ kind: 'release', project: 'beta' }, { healFirst: false }],
+      [{ kind: 'swap', what: 'file', project: 'gamma' }, { healFirst: false }],
+      { kind: 'freeze', role: 'timestamp', project: 'beta' },
+      [{ kind: 'restart', how: 'kill', releaseFirst: 'gamma' }, { healFirst: false }],
+      [{ kind: 'heal', project: 'alpha' }, { pip: 'alpha' }],
+    ]),
+  },
 ]
 
 describe('verifying mode, differential against tuf-js over generated histories (issue 8)', { concurrency: 4 }, () => {
