@@ -272,7 +272,9 @@ export class HistoryWorld {
   /** Undoes every attack in force, republishing when one changed metadata. */
   healAll(): void {
     let republish = false
-    for (const attack of this.attacks.splice(0)) republish = attack.heal() || republish
+    // Newest first: each heal restores what was there before its own attack, so stacked attacks
+    // on one role (a second tamper saves the first one's wrong key) unwind to the true state.
+    for (const attack of this.attacks.splice(0).reverse()) republish = attack.heal() || republish
     this.sim.heal()
     if (republish) this.upstream.publish()
   }
