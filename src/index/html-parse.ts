@@ -7,7 +7,7 @@
 import { IndexFormatError } from './errors.js'
 import { FileCollector, type PageParseOptions } from './file-collector.js'
 import { checkApiVersion, checkFilename, checkHashes, fragmentHashes, quote, resolveHttpUrl } from './file-fields.js'
-import { decodeEntities, scanHtml } from './html-tokenizer.js'
+import { decodeEntities, scanHtml, trimAsciiWhitespace } from './html-tokenizer.js'
 import type { IndexMeta, ProjectFile, ProjectList, ProjectPage } from './model.js'
 import { isValidProjectName, normalizeName } from './names.js'
 
@@ -19,19 +19,6 @@ interface Anchor {
   readonly text: string
   /** The `<base href>` seen before this anchor, else the URL the page came from. */
   readonly baseUrl: string
-}
-
-function isAsciiWhitespace(code: number): boolean {
-  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d
-}
-
-// A hand loop: a `\s+$` regex goes quadratic on long runs of inner whitespace.
-function trimAsciiWhitespace(text: string): string {
-  let start = 0
-  let end = text.length
-  while (start < end && isAsciiWhitespace(text.charCodeAt(start))) start++
-  while (end > start && isAsciiWhitespace(text.charCodeAt(end - 1))) end--
-  return text.slice(start, end)
 }
 
 /**

@@ -164,3 +164,16 @@ export function decodeEntities(raw: string): string {
     return NAMED_ENTITIES.get(named ?? bare ?? '') ?? whole
   })
 }
+
+function isAsciiWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d
+}
+
+// A hand loop: a `\s+$` regex goes quadratic on long runs of inner whitespace.
+export function trimAsciiWhitespace(text: string): string {
+  let start = 0
+  let end = text.length
+  while (start < end && isAsciiWhitespace(text.charCodeAt(start))) start++
+  while (end > start && isAsciiWhitespace(text.charCodeAt(end - 1))) end--
+  return text.slice(start, end)
+}

@@ -15,7 +15,7 @@ import { createHasher } from '../base/index.js'
 import { IndexFormatError } from './errors.js'
 import { checkApiVersion } from './file-fields.js'
 import { renderProjectListHtml } from './html-render.js'
-import { decodeEntities, readMarkup, type HtmlHandler } from './html-tokenizer.js'
+import { decodeEntities, readMarkup, trimAsciiWhitespace, type HtmlHandler } from './html-tokenizer.js'
 import { parseProjectListJson } from './json-parse.js'
 import { renderProjectListJson } from './json-render.js'
 import type { IndexMeta, ProjectList } from './model.js'
@@ -141,18 +141,6 @@ interface ListScanner {
   push(text: string): void
   /** End of page: the meta, once everything was seen. @throws {IndexFormatError} */
   finish(pageUrl: string): IndexMeta
-}
-
-function isAsciiWhitespace(code: number): boolean {
-  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d
-}
-
-function trimAsciiWhitespace(text: string): string {
-  let start = 0
-  let end = text.length
-  while (start < end && isAsciiWhitespace(text.charCodeAt(start))) start++
-  while (end > start && isAsciiWhitespace(text.charCodeAt(end - 1))) end--
-  return text.slice(start, end)
 }
 
 /**
