@@ -179,7 +179,7 @@ export async function measurePage(context: BenchContext, proxies: ProxySet, proj
     rows.push({
       figure: `${what(label)}: server CPU per request`,
       proxy: `${figures.cpuUsPerRequest.toFixed(0)} µs`,
-      reference: reference ? `${reference.cpuUsPerRequest.toFixed(0)} µs` : '—',
+      reference: `${reference ? `${reference.cpuUsPerRequest.toFixed(0)} µs` : '—'}${ceiling ? ` (${CEILING} ${ceiling.cpuUsPerRequest.toFixed(0)} µs)` : ''}`,
       ratio: reference ? `${(figures.cpuUsPerRequest / reference.cpuUsPerRequest).toFixed(2)}x` : '—',
       target: '—',
       result: 'n/a',

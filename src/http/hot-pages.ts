@@ -18,10 +18,11 @@ import { writePage } from './write-page.js'
 /** The canonical URL of the project list or of a normalized project page, and nothing else. */
 const HOT_TARGET = /^\/simple\/(?:([a-z0-9]+(?:-[a-z0-9]+)*)\/)?$/
 
-export type HotPath = (req: IncomingMessage, res: ServerResponse) => boolean
+/** `startMs`: when the server took the request (listen.ts reads the clock once for it). */
+export type HotPath = (req: IncomingMessage, res: ServerResponse, startMs: number) => boolean
 
 export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: RequestLog }): HotPath {
-  return (req, res) => {
+  return (req, res, startMs) => {
     const method = req.method
     if (method !== 'GET' && method !== 'HEAD') return false
     const target = HOT_TARGET.exec(req.url ?? '')
@@ -30,7 +31,6 @@ export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: R
     if (!format) return false
     const page = deps.pages.peekFresh(target[1] ?? '', format)
     if (!page) return false
-    const startMs = deps.clock.nowMs()
     const { status, bytes } = writePage(req, res, page)
     deps.requestLog({ method, path: req.url ?? '', status, cache: page.cache, bytes, ms: deps.clock.nowMs() - startMs })
     return true

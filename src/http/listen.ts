@@ -29,7 +29,7 @@ export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: str
     running.add(request)
     // `on`, not `once`: a response closes once, and `once` costs a wrapper per request.
     res.on('close', () => running.delete(request))
-    if (!hotPath(req, res)) void honoListener(req, res)
+    if (!hotPath(req, res, request.startMs)) void honoListener(req, res)
   })
   server.keepAliveTimeout = 65_000
   // A client that stops reading would otherwise pin its file handle, buffers and download reader

@@ -7,11 +7,18 @@ import { negotiate, type SimpleFormat } from '../index/index.js'
 const negotiated = new Map<string, SimpleFormat | undefined>()
 const NEGOTIATED_MAX_ENTRIES = 256
 
+/** The last header seen: one client tool sends the same one every time, and comparing it costs
+ * less than hashing it for the map. */
+let last: { accept: string; format: SimpleFormat | undefined } | undefined
+
 export function negotiateAccept(accept: string | undefined): SimpleFormat | undefined {
   const key = accept ?? ''
-  const known = negotiated.get(key)
-  if (known !== undefined || negotiated.has(key)) return known
-  const format = negotiate(accept, undefined)
-  if (negotiated.size < NEGOTIATED_MAX_ENTRIES) negotiated.set(key, format)
+  if (last?.accept === key) return last.format
+  let format = negotiated.get(key)
+  if (format === undefined && !negotiated.has(key)) {
+    format = negotiate(accept, undefined)
+    if (negotiated.size < NEGOTIATED_MAX_ENTRIES) negotiated.set(key, format)
+  }
+  last = { accept: key, format }
   return format
 }

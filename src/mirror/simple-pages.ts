@@ -189,11 +189,11 @@ export class SimplePages {
    */
   peekFresh(key: string, format: SimpleFormat): RenderedPage | undefined {
     const entry = this.#memory.get(key)
-    if (!entry || !this.#isServable(entry)) return undefined
+    const nowMs = this.deps.clock.nowMs()
+    if (!entry || !this.#isServable(entry, nowMs)) return undefined
     this.#count('HIT')
     // The LRU needs to know the body is in use, not every use: a touch per second keeps its order
     // right for eviction and takes the store's lookup off most hits (measured in bench/).
-    const nowMs = this.deps.clock.nowMs()
     if (!(nowMs - (entry.touchedAtMs ?? -Infinity) < HOT_TOUCH_INTERVAL_MS)) {
       entry.touchedAtMs = nowMs
       this.#touchBlob(entry)
@@ -224,8 +224,7 @@ export class SimplePages {
    * Fresh by the TTL, and still vouched for: in verifying mode a page whose TUF metadata has
    * expired is revalidated (and refused) even inside its TTL.
    */
-  #isServable(entry: Entry): boolean {
-    const nowMs = this.deps.clock.nowMs()
+  #isServable(entry: Entry, nowMs: number): boolean {
     if (!isFresh(entry.staleAtMs, nowMs) || nowMs >= entry.validUntilMs || !(this.options.canServeStale?.() ?? true)) return false
     const { trustGeneration } = this.options
     if (!trustGeneration) return true
@@ -250,7 +249,7 @@ export class SimplePages {
       this.#notFound.delete(key)
     }
     const cached = this.#memory.get(key)
-    if (cached && this.#isServable(cached)) {
+    if (cached && this.#isServable(cached, this.deps.clock.nowMs())) {
       this.#count('HIT')
       return { entry: cached, cache: 'HIT' }
     }
