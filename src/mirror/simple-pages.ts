@@ -193,8 +193,10 @@ export class SimplePages {
     if (!entry || !this.#isServable(entry, nowMs)) return undefined
     this.#count('HIT')
     // The LRU needs to know the body is in use, not every use: a touch per second keeps its order
-    // right for eviction and takes the store's lookup off most hits (measured in bench/).
-    if (!(nowMs - (entry.touchedAtMs ?? -Infinity) < HOT_TOUCH_INTERVAL_MS)) {
+    // right for eviction and takes the store's lookup off most hits (measured in bench/). A clock
+    // that went back counts as time passed.
+    const touchedAtMs = entry.touchedAtMs
+    if (touchedAtMs === undefined || nowMs - touchedAtMs >= HOT_TOUCH_INTERVAL_MS || nowMs < touchedAtMs) {
       entry.touchedAtMs = nowMs
       this.#touchBlob(entry)
     }
