@@ -1,15 +1,17 @@
 /**
  * The four measurements, each proxy figure beside the reference server's for the same bytes under
- * the same generator and concurrency: a cached project page, a cached file, a cold file, and the
+ * the same generator and concurrency (the page also beside a minimal Node server: the ceiling for
+ * Node): a cached project page, a cached file, a cold file, and the
  * proxy's peak RSS while 16 clients download one large file. Setup, teardown and printing are
  * run.ts's.
  */
+import { join } from 'node:path'
 import { generateLoad, fetchOnce, type Generator, type LoadFigures } from './generators.js'
 import type { BenchFile } from './fixtures.js'
 import { addReference } from './fixtures.js'
-import type { BenchProxy } from './proxy.js'
+import type { BenchProxy, LogLevel as BenchLogLevel } from './proxy.js'
 import { judge, judgeLimit, mb, mbPerSecond, median, ms, rps, type Row } from './report.js'
-import { cpuSeconds, type StaticServer } from './servers.js'
+import { cpuSeconds, startRamPageServer, type StaticServer } from './servers.js'
 
 /** What pip sends (pip >= 22.2). */
 export const PIP_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
@@ -31,7 +33,7 @@ export interface BenchContext {
 }
 
 /** The proxies to compare, labelled by what differs (e.g. their log level). */
-export type ProxySet = ReadonlyArray<{ readonly label: string; readonly proxy: BenchProxy }>
+export type ProxySet = ReadonlyArray<{ readonly label: string; readonly logLevel: BenchLogLevel; readonly proxy: BenchProxy }>
 
 interface Target {
   readonly label: string
@@ -82,46 +84,92 @@ async function compareTargets(context: BenchContext, targets: readonly Target[],
   return rates
 }
 
-async function fetchChecked(url: string, headers: Record<string, string>, expectCache: string | undefined): Promise<Uint8Array> {
+async function fetchChecked(url: string, headers: Record<string, string>, expectCache: string | undefined): Promise<{ body: Uint8Array; headers: Headers }> {
   const response = await fetch(url, { headers })
   const body = new Uint8Array(await response.arrayBuffer())
   if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${new TextDecoder().decode(body).slice(0, 300)}`)
   const cache = response.headers.get('x-cache') ?? undefined
   if (expectCache && cache !== expectCache) throw new Error(`${url}: expected X-Cache ${expectCache}, got ${cache}`)
-  return body
+  return { body, headers: response.headers }
 }
 
 const REFERENCE = 'reference'
+const CEILING = 'node from RAM'
+/** Issue 9's targets for the cached page's throughput, as ratios to nginx in the same run. */
+const PAGE_TARGETS: Readonly<Record<BenchLogLevel, number>> = { info: 0.75, warn: 0.85 }
+/** Connection-level headers each server sets itself; the rest are the proxy's answer, copied. */
+const HOP_HEADERS: ReadonlySet<string> = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding'])
 
-/** 1. A cached project page under pip's Accept header, beside nginx serving the proxy's bytes. */
+/**
+ * 1. A cached project page under pip's Accept header, beside nginx serving the proxy's bytes and
+ * a minimal Node server answering them (with the proxy's headers) from RAM: the ceiling for Node.
+ */
 export async function measurePage(context: BenchContext, proxies: ProxySet, project: string): Promise<Row[]> {
   const headers = { accept: PIP_ACCEPT }
-  let pageBytes: Uint8Array | undefined
+  let answer: { body: Uint8Array; headers: Headers } | undefined
   for (const { proxy } of proxies) {
     await fetchChecked(`${proxy.origin}/simple/${project}/`, headers, 'MISS')
-    pageBytes = await fetchChecked(`${proxy.origin}/simple/${project}/`, headers, 'HIT')
+    answer = await fetchChecked(`${proxy.origin}/simple/${project}/`, headers, 'HIT')
   }
-  if (!pageBytes) throw new Error('measurePage needs at least one proxy')
+  if (!answer) throw new Error('measurePage needs at least one proxy')
+  const pageBytes = answer.body
   const targets: Target[] = proxies.map(({ label, proxy }) => ({ label, url: `${proxy.origin}/simple/${project}/`, headers, pid: proxy.pid }))
   if (hasReference(context)) {
     const path = addReference(context.wwwDir, 'page.json', pageBytes)
     targets.push({ label: REFERENCE, url: `${context.upstream.origin}${path}`, headers, pid: context.upstream.pid })
   }
-  const rates = await compareTargets(context, targets, PAGE_CONNECTIONS)
+  const ramHeaders = Object.fromEntries([...answer.headers].filter(([name]) => !HOP_HEADERS.has(name)))
+  const ceilingServer = await startRamPageServer({ dir: join(context.wwwDir, 'ram-page'), body: pageBytes, headers: ramHeaders })
+  let rates: Map<string, Rates>
+  try {
+    targets.push({ label: CEILING, url: `${ceilingServer.origin}/simple/${project}/`, headers, pid: ceilingServer.pid })
+    rates = await compareTargets(context, targets, PAGE_CONNECTIONS)
+  } finally {
+    await ceilingServer.stop()
+  }
   const reference = rates.get(REFERENCE)
+  const ceiling = rates.get(CEILING)
   const rows: Row[] = []
-  for (const { label } of proxies) {
-    const figures = rates.get(label)
-    if (!figures) continue
-    const what = `cached page (${(pageBytes.byteLength / 1024).toFixed(1)} KiB JSON), ${PAGE_CONNECTIONS} conns, ${label}`
+  const what = (label: string) => `cached page (${(pageBytes.byteLength / 1024).toFixed(1)} KiB JSON), ${PAGE_CONNECTIONS} conns, ${label}`
+  if (ceiling) {
     rows.push({
-      figure: `${what}: throughput`,
-      proxy: rps(figures.requestsPerSecond),
+      figure: `${what(CEILING)} (the Node ceiling): throughput`,
+      proxy: rps(ceiling.requestsPerSecond),
       reference: reference ? rps(reference.requestsPerSecond) : noReferenceWhy(context),
-      ...judge({ ratio: reference ? figures.requestsPerSecond / reference.requestsPerSecond : undefined, target: 0.5, atLeast: true }),
+      ratio: reference ? `${(ceiling.requestsPerSecond / reference.requestsPerSecond).toFixed(2)}x` : '—',
+      target: '—',
+      result: 'n/a',
     })
     rows.push({
-      figure: `${what}: p99 latency`,
+      figure: `${what(CEILING)} (the Node ceiling): server CPU per request`,
+      proxy: `${ceiling.cpuUsPerRequest.toFixed(0)} µs`,
+      reference: reference ? `${reference.cpuUsPerRequest.toFixed(0)} µs` : '—',
+      ratio: reference ? `${(ceiling.cpuUsPerRequest / reference.cpuUsPerRequest).toFixed(2)}x` : '—',
+      target: '—',
+      result: 'n/a',
+    })
+  }
+  for (const { label, logLevel } of proxies) {
+    const figures = rates.get(label)
+    if (!figures) continue
+    rows.push({
+      figure: `${what(label)}: throughput`,
+      proxy: rps(figures.requestsPerSecond),
+      reference: reference ? rps(reference.requestsPerSecond) : noReferenceWhy(context),
+      ...judge({ ratio: reference ? figures.requestsPerSecond / reference.requestsPerSecond : undefined, target: PAGE_TARGETS[logLevel], atLeast: true }),
+    })
+    if (ceiling) {
+      rows.push({
+        figure: `${what(label)}: throughput vs the Node ceiling`,
+        proxy: rps(figures.requestsPerSecond),
+        reference: `${rps(ceiling.requestsPerSecond)} ${CEILING}`,
+        ratio: `${(figures.requestsPerSecond / ceiling.requestsPerSecond).toFixed(2)}x`,
+        target: '—',
+        result: 'n/a',
+      })
+    }
+    rows.push({
+      figure: `${what(label)}: p99 latency`,
       proxy: ms(figures.p99Ms),
       reference: reference ? ms(reference.p99Ms) : '—',
       ratio: reference ? `${(figures.p99Ms / reference.p99Ms).toFixed(2)}x` : '—',
@@ -129,9 +177,9 @@ export async function measurePage(context: BenchContext, proxies: ProxySet, proj
       result: 'n/a',
     })
     rows.push({
-      figure: `${what}: server CPU per request`,
+      figure: `${what(label)}: server CPU per request`,
       proxy: `${figures.cpuUsPerRequest.toFixed(0)} µs`,
-      reference: reference ? `${reference.cpuUsPerRequest.toFixed(0)} µs` : '—',
+      reference: `${reference ? `${reference.cpuUsPerRequest.toFixed(0)} µs` : '—'}${ceiling ? ` (${CEILING} ${ceiling.cpuUsPerRequest.toFixed(0)} µs)` : ''}`,
       ratio: reference ? `${(figures.cpuUsPerRequest / reference.cpuUsPerRequest).toFixed(2)}x` : '—',
       target: '—',
       result: 'n/a',

@@ -98,8 +98,8 @@ async function main(): Promise<void> {
     const rows: Row[] = []
     if (sections.has('page') || sections.has('file')) {
       const proxies = [
-        { label: 'log info', proxy: await startProxy('info') },
-        { label: 'log warn', proxy: await startProxy('warn') },
+        { label: 'log info', logLevel: 'info' as const, proxy: await startProxy('info') },
+        { label: 'log warn', logLevel: 'warn' as const, proxy: await startProxy('warn') },
       ]
       if (sections.has('page')) rows.push(...(await measurePage(context, proxies, 'bench-page')))
       if (sections.has('file') && cachedFile[0]) rows.push(...(await measureCachedFile(context, proxies, cachedFile[0])))

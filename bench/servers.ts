@@ -141,6 +141,35 @@ async function startNodeStatic(options: { wwwDir: string; port: number; why: str
   }
 }
 
+/**
+ * bench/ram-page-server.js on a free port, answering every request with `body` and `headers`
+ * (written to `dir` for it): the Node ceiling the page figures are compared with.
+ */
+export async function startRamPageServer(options: { dir: string; body: Uint8Array; headers: Readonly<Record<string, string>> }): Promise<StaticServer> {
+  const port = await freePort()
+  mkdirSync(options.dir, { recursive: true })
+  const bodyPath = join(options.dir, 'ram-page.body')
+  const headersPath = join(options.dir, 'ram-page.headers.json')
+  writeFileSync(bodyPath, options.body)
+  writeFileSync(headersPath, JSON.stringify(options.headers))
+  const child = spawn(process.execPath, [join(HERE, 'ram-page-server.js'), bodyPath, headersPath, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const origin = `http://127.0.0.1:${port}`
+  await waitForHttp(`${origin}/`, 10_000, () => child.exitCode === null).catch((error: unknown) => {
+    child.kill('SIGKILL')
+    throw error
+  })
+  return {
+    kind: 'node',
+    description: 'minimal node server answering from RAM',
+    origin,
+    pid: child.pid ?? 0,
+    async stop() {
+      child.kill('SIGTERM')
+      await exited(child)
+    },
+  }
+}
+
 /** Starts nginx on `port` serving `wwwDir`, or the Node fallback when nginx is not installed. */
 export async function startStaticServer(options: { tempDir: string; wwwDir: string; port: number }): Promise<StaticServer> {
   const version = nginxVersion()

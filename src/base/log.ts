@@ -14,6 +14,22 @@ export interface Logger {
 }
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
+const QUOTED_KEYS_MAX = 256
+/** Printable ASCII but `"` and `\\`: JSON quotes such a string without escaping anything. */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/** JSON.stringify of a string, without its machinery for the common plain case. */
+function quote(text: string): string {
+  return PLAIN_TEXT.test(text) ? `"${text}"` : JSON.stringify(text)
+}
+
+/** JSON.stringify of a field value, short-cutting the kinds a request line is made of. */
+function jsonValue(value: unknown): string {
+  if (typeof value === 'string') return quote(value)
+  // JSON writes NaN and the infinities as null; String() would not.
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  return JSON.stringify(value)
+}
 
 export function createJsonLogger(options: {
   /** receives each line with its level, so a writer may batch routine lines but not warnings */
@@ -26,16 +42,35 @@ export function createJsonLogger(options: {
   const minRank = LEVEL_RANK[options.level ?? 'info']
   const unfiltered = options.unfiltered ?? new Set<string>()
   const nowMs = options.nowMs ?? (() => Date.now())
+  // The access log writes a line per request (issue 9: a few microseconds a line). The time as
+  // text changes once a millisecond and is shared by the lines within it; field names come from
+  // code, a handful of them, quoted once each.
+  let stampMs = Number.NaN
+  let stamp = ''
+  const quotedKeys = new Map<string, string>()
+  const quoteKey = (key: string): string => {
+    let quoted = quotedKeys.get(key)
+    if (quoted === undefined) {
+      quoted = quote(key)
+      if (quotedKeys.size < QUOTED_KEYS_MAX) quotedKeys.set(key, quoted)
+    }
+    return quoted
+  }
   const log = (level: LogLevel, event: string, fields?: LogFields): void => {
     if (LEVEL_RANK[level] < minRank && !unfiltered.has(event)) return
-    // Built as text (one line per request is a hot path); undefined fields are left out, as
-    // JSON.stringify would, and a field never overwrites the header that log readers key on.
-    let line = `{"time":"${new Date(nowMs()).toISOString()}","level":"${level}","event":${JSON.stringify(event)}`
+    const ms = nowMs()
+    if (ms !== stampMs) {
+      stampMs = ms
+      stamp = new Date(ms).toISOString()
+    }
+    // Built as text; undefined fields are left out, as JSON.stringify would, and a field never
+    // overwrites the header that log readers key on.
+    let line = `{"time":"${stamp}","level":"${level}","event":${quote(event)}`
     if (fields) {
       for (const key in fields) {
         const value = fields[key]
         if (value === undefined || key === 'time' || key === 'level' || key === 'event') continue
-        line += `,${JSON.stringify(key)}:${JSON.stringify(value)}`
+        line += `,${quoteKey(key)}:${jsonValue(value)}`
       }
     }
     options.write(`${line}}\n`, level)

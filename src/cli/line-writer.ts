@@ -61,13 +61,17 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
   const onLost = options.onLost ?? (() => undefined)
   const routineMaxBytes = options.routineMaxBytes ?? 1024 * 1024
   const priorityMaxBytes = options.priorityMaxBytes ?? 16 * 1024 * 1024
-  /** lines not yet handed to the kernel, in order */
-  let pending: Array<{ line: string; level: LogLevel }> = []
+  // A line costs two array slots on the way in (the access log writes one per request); what each
+  // line's bytes are is only worked out when lines are lost, which is rare.
+  /** lines not yet handed to the kernel, in order, and their levels */
+  let pendingLines: string[] = []
+  let pendingLevels: LogLevel[] = []
   let pendingBytes = 0
-  /** the unwritten tail of a partial write; always goes before `pending` */
+  /** the unwritten tail of a partial write; always goes before the pending lines */
   let head: Buffer | undefined
-  /** the lines in `head` that are not wholly written yet, with where each ends in the original batch */
-  let headLines: Array<{ end: number; level: LogLevel }> = []
+  /** the batch `head` was cut from, and how many of its bytes were written */
+  let headLines: string[] = []
+  let headLevels: LogLevel[] = []
   let headWritten = 0
   let timer: NodeJS.Timeout | undefined
   let isClosed = false
@@ -89,11 +93,19 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
   const loseEverything = (): void => {
     isClosed = true
     // A line partly written is lost too: its reader gets a broken line.
-    for (const { end, level } of headLines) if (end > headWritten) onLost(level, 'closed')
-    for (const { level } of pending) onLost(level, 'closed')
+    if (head) {
+      let end = 0
+      headLines.forEach((line, i) => {
+        end += Buffer.byteLength(line, 'utf8')
+        if (end > headWritten) onLost(headLevels[i] ?? 'info', 'closed')
+      })
+    }
+    for (const level of pendingLevels) onLost(level, 'closed')
     head = undefined
     headLines = []
-    pending = []
+    headLevels = []
+    pendingLines = []
+    pendingLevels = []
     pendingBytes = 0
   }
 
@@ -101,12 +113,13 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
   const writeNow = (): boolean => {
     for (;;) {
       if (!head) {
-        if (pending.length === 0) return true
-        head = Buffer.from(pending.map((entry) => entry.line).join(''), 'utf8')
-        let end = 0
-        headLines = pending.map(({ line, level }) => ({ end: (end += Buffer.byteLength(line, 'utf8')), level }))
+        if (pendingLines.length === 0) return true
+        head = Buffer.from(pendingLines.join(''), 'utf8')
+        headLines = pendingLines
+        headLevels = pendingLevels
         headWritten = 0
-        pending = []
+        pendingLines = []
+        pendingLevels = []
         pendingBytes = 0
       }
       let written: number
@@ -125,6 +138,7 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
       else {
         head = undefined
         headLines = []
+        headLevels = []
       }
     }
   }
@@ -156,7 +170,8 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
       if (isClosed) return onLost(level, 'closed')
       const isPriority = level === 'warn' || level === 'error'
       if (!isPriority && queuedBytes() >= routineMaxBytes) return onLost(level, 'shed')
-      pending.push({ line, level })
+      pendingLines.push(line)
+      pendingLevels.push(level)
       pendingBytes += line.length
       if (isPriority) {
         attempt()

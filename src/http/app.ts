@@ -18,8 +18,10 @@ import { tufRoutes } from './routes/tuf.js'
 /**
  * `served` is what the access log reports for a response hono sends: reading those back from
  * the Response's headers would make @hono/node-server build a full Headers object per request.
+ * `status` is set by a handler that wrote its whole answer to Node's response itself (a page):
+ * it is logged at once, as a hono response is.
  */
-export type AppEnv = { Bindings: HttpBindings; Variables: { served: { cache?: string; reason?: string; bytes?: number } } }
+export type AppEnv = { Bindings: HttpBindings; Variables: { served: { status?: number; cache?: string; reason?: string; bytes?: number | undefined } } }
 
 export interface AppDeps {
   readonly mirror: Mirror

@@ -37,10 +37,11 @@ export function frontDoor(deps: { logger: Logger; clock: Clock; requestLog: Requ
       c.res = errorResponse(refusal, deps.logger, path)
       c.set('served', { reason: refusal.code })
     } else await next()
-    // Hono writes its responses after the handler returns; raw file bodies were written already.
-    if (!res.headersSent) {
-      const served = c.get('served')
-      deps.requestLog({ method, path, status: c.res.status, cache: served?.cache, reason: served?.reason, bytes: served?.bytes, ms: deps.clock.nowMs() - startMs })
+    // Hono writes its responses after the handler returns; pages were written whole already (and
+    // say so with their status); raw file bodies may still be streaming.
+    const served = c.get('served')
+    if (!res.headersSent || served?.status !== undefined) {
+      deps.requestLog({ method, path, status: served?.status ?? c.res.status, cache: served?.cache, reason: served?.reason, bytes: served?.bytes, ms: deps.clock.nowMs() - startMs })
       return
     }
     const log = () =>

@@ -2,8 +2,8 @@
  * The hot path for cached index pages: a plain Node request handler that answers GET and HEAD for
  * `/simple/` and `/simple/<normalized name>/` straight from memory when the page is fresh there,
  * before hono builds a request context. Everything else (a query string, an unusual target, a
- * miss, a stale page, a redirect, any error) falls through to the hono app, which owns the rules;
- * this only repeats its happy path, with the same headers and the same request log.
+ * miss, a stale page, a redirect, any error) falls through to the hono app, which owns the rules.
+ * Both answer through writePage(), so a page is the same bytes and headers on either path.
  *
  * Why: measured in bench/, hono's per-request context costs more than the rest of serving a
  * cached 13 KiB page, and cached pages are most of what pip asks for.
@@ -11,16 +11,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Clock } from '../base/index.js'
 import type { SimplePages } from '../mirror/index.js'
-import { matchesIfNoneMatch, negotiateAccept, pageHeaders } from './page-headers.js'
+import { negotiateAccept } from './negotiate-accept.js'
 import type { RequestLog } from './request-log.js'
+import { writePage } from './write-page.js'
 
 /** The canonical URL of the project list or of a normalized project page, and nothing else. */
 const HOT_TARGET = /^\/simple\/(?:([a-z0-9]+(?:-[a-z0-9]+)*)\/)?$/
 
-export type HotPath = (req: IncomingMessage, res: ServerResponse) => boolean
+/** `startMs`: when the server took the request (listen.ts reads the clock once for it). */
+export type HotPath = (req: IncomingMessage, res: ServerResponse, startMs: number) => boolean
 
 export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: RequestLog }): HotPath {
-  return (req, res) => {
+  return (req, res, startMs) => {
     const method = req.method
     if (method !== 'GET' && method !== 'HEAD') return false
     const target = HOT_TARGET.exec(req.url ?? '')
@@ -29,18 +31,8 @@ export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: R
     if (!format) return false
     const page = deps.pages.peekFresh(target[1] ?? '', format)
     if (!page) return false
-    const startMs = deps.clock.nowMs()
-    const headers = pageHeaders(page)
-    if (matchesIfNoneMatch(req.headers['if-none-match'], page.etag)) {
-      res.writeHead(304, headers).end()
-      deps.requestLog({ method, path: req.url ?? '', status: 304, cache: page.cache, ms: deps.clock.nowMs() - startMs })
-      return true
-    }
-    headers['content-length'] = String(page.body.byteLength)
-    res.writeHead(200, headers)
-    if (method === 'HEAD') res.end()
-    else res.end(page.body)
-    deps.requestLog({ method, path: req.url ?? '', status: 200, cache: page.cache, bytes: page.body.byteLength, ms: deps.clock.nowMs() - startMs })
+    const { status, bytes } = writePage(req, res, page)
+    deps.requestLog({ method, path: req.url ?? '', status, cache: page.cache, bytes, ms: deps.clock.nowMs() - startMs })
     return true
   }
 }

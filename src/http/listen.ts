@@ -27,8 +27,9 @@ export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: str
   const server = createServer((req, res) => {
     const request = { req, startMs: clock.nowMs() }
     running.add(request)
-    res.once('close', () => running.delete(request))
-    if (!hotPath(req, res)) void honoListener(req, res)
+    // `on`, not `once`: a response closes once, and `once` costs a wrapper per request.
+    res.on('close', () => running.delete(request))
+    if (!hotPath(req, res, request.startMs)) void honoListener(req, res)
   })
   server.keepAliveTimeout = 65_000
   // A client that stops reading would otherwise pin its file handle, buffers and download reader

@@ -22,15 +22,20 @@ export interface RequestRecord extends Readonly<Record<string, unknown>> {
 export type RequestLog = (record: RequestRecord) => void
 
 export function createRequestLog(deps: { logger: Logger; metrics: Metrics }): RequestLog {
-  // Series handles by "METHOD Nxx": the label set is small and fixed, so this map stays tiny.
-  const counters = new Map<string, { inc(): void }>()
+  // Series handles by method, then by status class: Node's parser admits a fixed set of methods,
+  // so this stays tiny, and a request finds its counter without building a key.
+  const counters = new Map<string, Array<{ inc(): void } | undefined>>()
   return (record) => {
-    const statusClass = `${Math.floor(record.status / 100)}xx`
-    const key = `${record.method} ${statusClass}`
-    let counter = counters.get(key)
+    const statusClass = Math.floor(record.status / 100)
+    let byClass = counters.get(record.method)
+    if (!byClass) {
+      byClass = []
+      if (counters.size < 64) counters.set(record.method, byClass)
+    }
+    let counter = byClass[statusClass]
     if (!counter) {
-      counter = deps.metrics.counter(REQUESTS_METRIC, REQUESTS_HELP, { method: record.method, status: statusClass })
-      if (counters.size < 64) counters.set(key, counter)
+      counter = deps.metrics.counter(REQUESTS_METRIC, REQUESTS_HELP, { method: record.method, status: `${statusClass}xx` })
+      byClass[statusClass] = counter
     }
     counter.inc()
     deps.logger.info('request', record)

@@ -3,10 +3,12 @@
  * non-normalized names, conditional requests against the rendered page's ETag.
  */
 import type { Context, Hono } from 'hono'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { negotiate, normalizeName, isValidProjectName } from '../../index/index.js'
 import type { RenderedPage, SimplePages } from '../../mirror/index.js'
 import { BadRequestError } from '../error-response.js'
-import { matchesIfNoneMatch, negotiateAccept, pageHeaders } from '../page-headers.js'
+import { negotiateAccept } from '../negotiate-accept.js'
+import { writePage } from '../write-page.js'
 import type { AppEnv } from '../app.js'
 
 export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages): void {
@@ -47,13 +49,9 @@ function notAcceptable(): Response {
   )
 }
 
+/** The same answer as the hot path's (write-page.ts), written to Node's response; hono sends nothing. */
 function pageResponse(c: Context<AppEnv>, page: RenderedPage): Response {
-  const headers = pageHeaders(page)
-  if (matchesIfNoneMatch(c.env.incoming.headers['if-none-match'], page.etag)) {
-    c.set('served', { cache: page.cache })
-    return new Response(null, { status: 304, headers })
-  }
-  headers['content-length'] = String(page.body.byteLength)
-  c.set('served', { cache: page.cache, bytes: page.body.byteLength })
-  return new Response(c.req.method === 'HEAD' ? null : page.body, { status: 200, headers })
+  const { status, bytes } = writePage(c.env.incoming, c.env.outgoing, page)
+  c.set('served', { status, cache: page.cache, bytes })
+  return RESPONSE_ALREADY_SENT
 }

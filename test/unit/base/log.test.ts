@@ -56,6 +56,48 @@ describe('createJsonLogger', () => {
     assert.equal((JSON.parse(lines[0] ?? '') as { detail: string }).detail, 'a\nb')
   })
 
+  test('each field is written exactly as JSON.stringify writes it (the plain-text short cuts included)', () => {
+    const values: Record<string, unknown> = {
+      plain: '/simple/demo/',
+      quote: 'a "quoted" name',
+      backslash: 'C:\\path',
+      control: 'tab\there\u0001',
+      delete: 'del\u007f',
+      unicode: 'naïve – ✓',
+      loneSurrogate: 'x\ud800y',
+      empty: '',
+      integer: 200,
+      fraction: 1.5,
+      negativeZero: -0,
+      huge: 1e21,
+      notANumber: Number.NaN,
+      infinite: Number.POSITIVE_INFINITY,
+      yes: true,
+      nothing: null,
+      list: [1, 'two', { three: 3 }],
+      object: { nested: 'va"lue' },
+      'odd "key"\n': 'k',
+    }
+    const { lines, logger } = capture()
+    logger.info('fields', values)
+    const expected = Object.entries(values).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`).join('')
+    assert.equal(lines[0], `{"time":"2024-01-02T03:04:05.006Z","level":"info","event":"fields"${expected}}\n`)
+  })
+
+  test('the time follows the clock from line to line', () => {
+    let nowMs = Date.UTC(2024, 0, 2, 3, 4, 5, 6)
+    const lines: string[] = []
+    const logger = createJsonLogger({ write: (line) => lines.push(line), nowMs: () => nowMs })
+    logger.info('a')
+    logger.info('b')
+    nowMs += 1
+    logger.info('c')
+    assert.deepEqual(
+      lines.map((line) => (JSON.parse(line) as { time: string }).time),
+      ['2024-01-02T03:04:05.006Z', '2024-01-02T03:04:05.006Z', '2024-01-02T03:04:05.007Z'],
+    )
+  })
+
   const levels: LogLevel[] = ['debug', 'info', 'warn', 'error']
   const table: Array<[LogLevel | undefined, LogLevel[]]> = [
     [undefined, ['info', 'warn', 'error']],

@@ -127,6 +127,46 @@ void Promise.reject(new Error('deliberate rejection in the test child'))
     assert.equal(result.lines.at(-1)?.detail, 'deliberate rejection in the test child')
   })
 
+  test('a reader that goes away mid-batch: exactly the lines the pipe did not take whole are counted lost, by level', async () => {
+    // The child fills the pipe (nobody reads it), so its writer holds a partly written batch and
+    // more lines behind it; then the reader goes and the writer finds out on its next flush. A
+    // warning every 20 lines of 3 KB makes batches of ~60 KB: over PIPE_BUF, so the kernel takes
+    // part of the one that fills the pipe, whole lines and a cut one (smaller writes to a pipe are
+    // all or nothing).
+    const body = `
+const ends = []
+let total = 0
+const levels = []
+const counting = createJsonLogger({ write: (line, level) => { total += line.length; ends.push(total); levels.push(level); out.write(line, level) }, level: 'debug' })
+const wide = padding.repeat(30)
+for (let i = 0; i < 400; i++) counting.log(i % 20 === 19 ? 'warn' : 'info', 'line', { i, wide })
+const accepted = total - out.queuedBytes
+const expected = {}
+ends.forEach((end, i) => { if (end > accepted) { const key = levels[i] + ':closed'; expected[key] = (expected[key] ?? 0) + 1 } })
+say({ filled: true, expected, accepted })
+process.stdin.once('data', () => { out.flush(); say({ lost }); process.exit(0) })`
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `${prelude(16 * 1024 * 1024)}\n${body}`], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+      if (stderr.includes('"filled":true') && !child.stdout.destroyed) {
+        child.stdout.destroy()
+        child.stdin.end('go\n')
+      }
+    })
+    const [code] = (await once(child, 'exit')) as [number | null]
+    assert.equal(code, 0, stderr)
+    const said = stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { expected?: Record<string, number>; accepted?: number; lost?: Record<string, number> })
+    const filled = said.find((message) => message.expected)
+    const report = said.find((message) => message.lost)
+    assert.ok(filled?.expected && report?.lost, stderr)
+    assert.ok((filled.accepted ?? 0) > 0 && (filled.expected['info:closed'] ?? 0) > 0 && (filled.expected['warn:closed'] ?? 0) > 0, `the pipe took some lines and not others: ${stderr}`)
+    assert.deepEqual(report.lost, filled.expected)
+  })
+
   test('a reader that is gone: lines are counted as lost, the process goes on', async () => {
     const child = spawn(
       process.execPath,

@@ -125,3 +125,28 @@ test('a page served from memory keeps its stored body in the LRU; after a restar
   assert.equal(file.kind, 'cached')
   assert.ok((await bytesOf(file)).equals(popular.bytes))
 })
+
+test('a page served only by peekFresh (the hot path) still counts as a use: its body outlives files nobody asks for', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tuf-proxy-page-lru-'))
+  dirs.push(dir)
+  const clock = fixedClock(1_700_000_000_000)
+  const source = new MemoryPages()
+  const upstream = new MemoryUpstream()
+  const popularPage = pageBody('popular', [fileOf('popular', '1.0', KiB)])
+  source.bodies.set(`${SIMPLE}popular/`, popularPage)
+  const fillers = Array.from({ length: 8 }, (_, i) => fileOf('filler', `${i + 1}.0`, 300 * KiB))
+  source.bodies.set(`${SIMPLE}filler/`, pageBody('filler', fillers))
+  for (const filler of fillers) upstream.serve(filler.url, { bytes: filler.bytes, chunkBytes: 64 * KiB })
+
+  const cache = await open(dir, source, upstream, clock)
+  assert.equal((await cache.pages.project('popular', 'json-v1')).cache, 'MISS')
+  for (const filler of fillers) {
+    // Hits closer together than the touch interval count once; these are a second apart.
+    for (let hit = 0; hit < 3; hit += 1) assert.equal(cache.pages.peekFresh('popular', 'json-v1')?.cache, 'HIT')
+    clock.advanceMs(1000)
+    assert.ok((await bytesOf(await cache.files.get(await resolveProjectFile(cache.pages, 'filler', filler.filename)))).equals(filler.bytes))
+  }
+  await cache.blobs.flush()
+  assert.equal(cache.blobs.has(sha256(fillers[0]?.bytes ?? Buffer.alloc(0))), false, 'eviction ran')
+  assert.ok(cache.blobs.has(sha256(popularPage)), "the popular page's body survived")
+})

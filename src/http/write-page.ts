@@ -1,0 +1,66 @@
+/**
+ * The one way a rendered index page is answered, by the hot path (hot-pages.ts) and by the hono
+ * route (routes/simple.ts) alike: 200 with the body, 304 when If-None-Match names the page's
+ * ETag, and HEAD as a 200 without the body. Written straight to Node's response, so both paths
+ * send the same status, headers and bytes.
+ *
+ * The headers of each answer are prepared once per representation (the mirror returns the same
+ * RenderedPage object for the same rendering and cache status) and reused for every request.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { RenderedPage } from '../mirror/index.js'
+
+/** What the request log reports for a page answer. */
+export interface PageServed {
+  readonly status: 200 | 304
+  /** body bytes sent; undefined for a 304 */
+  readonly bytes: number | undefined
+}
+
+interface PreparedAnswer {
+  readonly ok: OutgoingHttpHeaders
+  /** RFC 9110 §15.4.5: a 304 carries the headers a 200 would, less the body's length */
+  readonly notModified: OutgoingHttpHeaders
+  readonly okServed: PageServed
+}
+
+const prepared = new WeakMap<RenderedPage, PreparedAnswer>()
+const NOT_MODIFIED: PageServed = { status: 304, bytes: undefined }
+
+function prepare(page: RenderedPage): PreparedAnswer {
+  const notModified: Record<string, string> = {
+    'content-type': page.contentType,
+    etag: page.etag,
+    vary: 'Accept',
+    'x-cache': page.cache,
+    'cache-control': 'max-age=0, must-revalidate',
+  }
+  if (page.serial !== undefined) notModified['x-pypi-last-serial'] = String(page.serial)
+  const ok = Object.freeze({ ...notModified, 'content-length': String(page.body.byteLength) })
+  return { ok, notModified: Object.freeze(notModified), okServed: { status: 200, bytes: page.body.byteLength } }
+}
+
+export function writePage(req: IncomingMessage, res: ServerResponse, page: RenderedPage): PageServed {
+  let answer = prepared.get(page)
+  if (!answer) {
+    answer = prepare(page)
+    prepared.set(page, answer)
+  }
+  if (matchesIfNoneMatch(req.headers['if-none-match'], page.etag)) {
+    res.writeHead(304, answer.notModified).end()
+    return NOT_MODIFIED
+  }
+  res.writeHead(200, answer.ok)
+  if (req.method === 'HEAD') res.end()
+  else res.end(page.body)
+  return answer.okServed
+}
+
+/** RFC 9110 §13.1.2: weak comparison is enough for a GET; `*` matches any current page. */
+function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  return header.split(',').some((tag) => {
+    const trimmed = tag.trim()
+    return trimmed === '*' || trimmed === etag || trimmed === `W/${etag}`
+  })
+}
