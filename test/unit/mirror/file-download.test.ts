@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { fixedClock, IntegrityError, Metrics, type Logger } from '../../../src/base/index.js'
 import { DropLog, Files, type Download, type FileResult, type FileTarget } from '../../../src/mirror/index.js'
-import { openBlobStore, StoreFullError, type BlobStore } from '../../../src/store/index.js'
+import { openBlobStore, StoreFullError, type BlobStore, type BlobWriter } from '../../../src/store/index.js'
 import { diskOfBytes } from '../../helpers/full-disk.js'
 import { MemoryDisk, openMemoryBlobStore } from '../../helpers/memory-blob-store.js'
 import { MemoryUpstream, memoryRecords } from '../../helpers/memory-upstream.js'
@@ -41,7 +41,7 @@ interface LogLine {
   readonly event: string
 }
 
-function setup(blobs: BlobStore) {
+function setup(blobs: BlobStore, options: { writeBehindBytes?: number } = {}) {
   const upstream = new MemoryUpstream()
   const metrics = new Metrics()
   const lines: LogLine[] = []
@@ -53,7 +53,7 @@ function setup(blobs: BlobStore) {
   }
   const clock = fixedClock(1_700_000_000_000)
   const drops = new DropLog({ logger, metrics, nowMs: clock.nowMs })
-  const files = new Files({ requireHashes: false, maxFileBytes: 1024 * MiB }, { upstream, blobs, records: memoryRecords(), clock, logger, metrics, drops })
+  const files = new Files({ requireHashes: false, maxFileBytes: 1024 * MiB, ...options }, { upstream, blobs, records: memoryRecords(), clock, logger, metrics, drops })
   return { upstream, metrics, lines, files, blobs }
 }
 
@@ -83,6 +83,41 @@ async function readAll(download: Download, options: { stopAfterBytes?: number; b
   } catch (error) {
     return { bytes: Buffer.concat(parts), error, stopped: false }
   }
+}
+
+/**
+ * `blobs`, except that the writes of the first writer created wait for `release` (a stalled disk
+ * under one download); `stalled` opens when that writer's first write is called.
+ */
+function stallFirstWriter(blobs: BlobStore, release: Promise<void>): { store: BlobStore; stalled: Promise<void> } {
+  const stalled = gate()
+  let created = 0
+  const store = new Proxy(blobs, {
+    get(target, name) {
+      if (name !== 'createWriter') {
+        const value: unknown = Reflect.get(target, name, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+      return async (options?: { verifiedSha256?: string }): Promise<BlobWriter> => {
+        const writer = await target.createWriter(options)
+        if (created++ > 0) return writer
+        return {
+          get size() {
+            return writer.size
+          },
+          write: async (chunks) => {
+            stalled.open()
+            await release
+            await writer.write(chunks)
+          },
+          openReader: () => writer.openReader(),
+          commit: () => writer.commit(),
+          abort: () => writer.abort(),
+        }
+      }
+    },
+  })
+  return { store, stalled: stalled.promise }
 }
 
 async function readBlob(blobs: BlobStore, result: FileResult): Promise<Buffer> {
@@ -182,6 +217,43 @@ describe('file downloads (mirror/files.ts, mirror/file-download.ts)', () => {
     assert.equal(slowOutcome.error, undefined)
     assert.ok(slowOutcome.bytes.equals(bytes), 'the slow reader read the rest from the stored blob')
     assert.ok(blobs.has(ref.sha256))
+  })
+
+  test('the write-behind window is one byte budget across downloads: one stalled on its disk cannot make the others hold more, and they go on', async () => {
+    const diskMayGoOn = gate()
+    const { store, stalled } = stallFirstWriter(openMemoryBlobStore(), diskMayGoOn.promise)
+    const chunkBytes = 256 * 1024
+    const budget = 3 * chunkBytes
+    const { upstream, files, blobs, metrics } = setup(store, { writeBehindBytes: budget })
+    const held = () => {
+      metrics.render()
+      return metrics.value('tuf_proxy_write_behind_bytes')
+    }
+    const stuck = fileOf(8 * MiB, 12)
+    let stuckPulled = 0
+    upstream.serve(URL_A, { bytes: stuck, chunkBytes, before: () => void (stuckPulled += 1) })
+    const stuckDownload = downloadOf(await files.get(targetFor(URL_A, stuck)))
+    await stalled
+    // Over the budget at its fourth chunk, it writes them and waits for that write (before its
+    // first batch of 1 MiB was due); the per-download window alone (4 MiB) would have let it take 17.
+    assert.equal(stuckPulled, 4)
+    assert.equal(held(), 4 * chunkBytes)
+    const url = 'https://files.example/b-1.0.tar.gz'
+    const other = fileOf(6 * MiB, 13)
+    let mostHeld = 0
+    upstream.serve(url, { bytes: other, chunkBytes, before: () => void (mostHeld = Math.max(mostHeld, held())) })
+    const otherDownload = downloadOf(await files.get(targetFor(url, other)))
+    const otherRead = await readAll(otherDownload)
+    assert.equal(otherRead.error, undefined, String(otherRead.error))
+    assert.ok(otherRead.bytes.equals(other))
+    assert.ok(blobs.has((await otherDownload.finished()).sha256), 'the other download was committed while the first one is stalled')
+    assert.ok(mostHeld <= 4 * chunkBytes + chunkBytes, `at most one chunk over the stalled one's bytes, held ${mostHeld}`)
+    assert.equal(stuckPulled, 4, 'the stalled download took nothing more meanwhile')
+    diskMayGoOn.open()
+    const stuckRead = await readAll(stuckDownload)
+    assert.ok(stuckRead.bytes.equals(stuck))
+    assert.ok(blobs.has((await stuckDownload.finished()).sha256))
+    assert.equal(held(), 0, 'every byte is given back')
   })
 
   test('a client that disconnects mid-stream does not stop the download: others finish and the file is committed', async () => {
