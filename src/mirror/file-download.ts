@@ -31,8 +31,14 @@ import type { WriteBehindBudget } from './write-behind.js'
 const READ_CHUNK_BYTES = 128 * 1024
 /** Writes are batched to about this size: per-call overhead dominates small writes. */
 const FLUSH_BATCH_BYTES = 1024 * 1024
-/** The write-behind budget shared by all downloads when the caller sets none (see WriteBehindBudget). */
-export const DEFAULT_WRITE_BEHIND_BYTES = 16 * 1024 * 1024
+/**
+ * The write-behind budget shared by all downloads when the caller sets none (see
+ * WriteBehindBudget): room for 16 downloads flushing in batches as usual, each holding a batch
+ * being written and the next one filling.
+ */
+export const DEFAULT_WRITE_BEHIND_BYTES = 32 * 1024 * 1024
+/** Over the shared budget, a download writes what it holds once it holds this much: no 64 KiB writes. */
+const PRESSED_BATCH_BYTES = 256 * 1024
 /**
  * The upstream is paused while more than this is received but not yet on disk (bounds memory per
  * download); uncached, while more than this is held for the slowest reader.
@@ -177,10 +183,11 @@ export class Download {
         this.#hold(chunk.byteLength)
         this.#notify()
         if (writer) {
-          // Over the shared budget, this download drains to disk before it takes another chunk.
-          const isOverBudget = this.deps.writeBehind.isOver
-          if (!flushing && (isOverBudget || this.#received - this.#flushed >= FLUSH_BATCH_BYTES)) flusher = flush(writer)
-          if (isOverBudget || this.#received - this.#flushed > MAX_UNFLUSHED_BYTES) await flusher
+          // Over the shared budget, a download holding a small batch drains it to disk before it
+          // takes another chunk; none waits on another download.
+          const isPressed = this.deps.writeBehind.isOver && this.#held >= PRESSED_BATCH_BYTES
+          if (!flushing && (isPressed || this.#held >= FLUSH_BATCH_BYTES)) flusher = flush(writer)
+          if (isPressed || this.#held > MAX_UNFLUSHED_BYTES) await flusher
         } else {
           await this.#paceUncached()
         }

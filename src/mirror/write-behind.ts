@@ -4,11 +4,11 @@
  * per download alone lets memory grow with the number of cold files fetched at once; this one is
  * shared, so the proxy's memory stays bounded however many there are (issue 9).
  *
- * A download over budget stops taking bytes until it holds none (its own flush drains it, or its
- * readers let go of them), so one download never waits on another's disk or client, and the
- * total exceeds the limit by at most one chunk per running download. (An uncached download that
- * no reader has joined yet keeps its own window instead: letting its bytes go would leave nobody
- * able to serve it.)
+ * A download over budget that holds a small batch (256 KiB) stops taking bytes until its own
+ * flush has drained it (uncached: until its readers let go of them), so no download waits on
+ * another's disk or client, and the total exceeds the limit by at most a small batch and a chunk
+ * per running download. (An uncached download that no reader has joined yet keeps its own window
+ * instead: letting its bytes go would leave nobody able to serve it.)
  */
 import { Signal } from './signal.js'
 
