@@ -209,7 +209,7 @@ export async function measureColdFile(
       if (result.statuses[0] !== 200 || result.bytes[0] !== file.size) throw new Error(`cold download of ${urls[which]} failed: ${JSON.stringify(result)}`)
       ;(which === 0 ? direct : proxied).push(result.wallMs[0] ?? Number.NaN)
       if (which === 1) proxyCpuSeconds += cpuSeconds(proxy.pid) - cpuBefore
-      // The upstream's CPU for the direct GET (its warm-up GET included, so an upper bound).
+      // The upstream's CPU for the direct GET and its warm-up GET of the same file: twice the bytes.
       else directCpuSeconds += cpuSeconds(context.upstream.pid) - upstreamCpuBefore
     }
   }
