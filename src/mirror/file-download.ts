@@ -246,9 +246,11 @@ export class Download {
    */
   async #paceUncached(): Promise<void> {
     const budget = this.deps.writeBehind
-    // Over the shared budget only with readers: without one yet (they join after headway), letting
-    // bytes go would leave nobody able to serve the file.
-    const mustWait = () => this.#held > MAX_UNFLUSHED_BYTES || (budget.isOver && this.#held > 0 && this.#cursors.size > 0)
+    // Over the shared budget, wait for readers to pass every chunk but the newest: they are held one
+    // byte behind, so the newest chunk is one they can never pass before the next arrives. Only
+    // with readers: without one yet (they join after headway), letting bytes go would leave nobody
+    // able to serve the file.
+    const mustWait = () => this.#held > MAX_UNFLUSHED_BYTES || (budget.isOver && this.#pending.length > 1 && this.#cursors.size > 0)
     for (;;) {
       if (!mustWait()) return
       let slowest = this.#received

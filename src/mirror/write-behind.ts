@@ -5,9 +5,9 @@
  * shared, so the proxy's memory stays bounded however many there are (issue 9).
  *
  * A download over budget that holds a small batch (256 KiB) stops taking bytes until its own
- * flush has drained it (uncached: until its readers let go of them), so no download waits on
- * another's disk or client, and the total exceeds the limit by at most a small batch and a chunk
- * per running download. (An uncached download that no reader has joined yet keeps its own window
+ * flush has drained it (uncached: until its readers have passed all but its newest chunk), so no
+ * download waits on another's disk or client, and the total exceeds the limit by at most a small
+ * batch and a chunk per running download. (An uncached download that no reader has joined yet keeps its own window
  * instead: letting its bytes go would leave nobody able to serve it.)
  */
 import { Signal } from './signal.js'

@@ -333,6 +333,37 @@ for (const kind of ['memory', 'disk'] as const) {
       assert.equal(upstream.requests, 2)
     })
 
+    test('uncached and over the shared write-behind budget: readers still get every byte, and the download stays within a chunk of the slowest', async () => {
+      const chunkBytes = 256 * 1024
+      // The first write (of one chunk, forced by the budget) already finds the disk full.
+      const { upstream, files } = setup(await storeOnDisk(chunkBytes / 2), { writeBehindBytes: chunkBytes / 2 })
+      const bytes = fileOf(6 * MiB, 14)
+      const positions = [0, 0]
+      const overruns: number[] = []
+      upstream.serve(URL_A, {
+        bytes,
+        chunkBytes,
+        // Once both readers stream, the download asks for a chunk only when they have passed all
+        // it holds but its newest chunk: at most one chunk past the slower reader.
+        before: (index) => void (Math.min(...positions) > 0 && index * chunkBytes > Math.min(...positions) + chunkBytes && overruns.push(index)),
+      })
+      const target = targetFor(URL_A, bytes)
+      const download = downloadOf(await files.get(target))
+      const reader = (which: 0 | 1) =>
+        readAll(download, {
+          beforeChunk: async (_index, bytesWithThisChunk) => {
+            positions[which] = bytesWithThisChunk
+          },
+        })
+      const [first, second] = await Promise.all([reader(0), reader(1)])
+      for (const outcome of [first, second]) {
+        assert.equal(outcome.error, undefined, String(outcome.error))
+        assert.ok(outcome.bytes.equals(bytes))
+      }
+      await assert.rejects(download.finished(), StoreFullError)
+      assert.deepEqual(overruns, [])
+    })
+
     test('uncached, a reader behind the window paces the upstream (bounded memory); a newcomer after bytes were let go gets a fresh download', async () => {
       const { upstream, files } = setup(await storeOnDisk(MiB / 2))
       const bytes = fileOf(16 * MiB, 11)
