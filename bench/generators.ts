@@ -49,6 +49,12 @@ export async function fetchOnce(url: string, clients: number, warmupUrl?: string
   return JSON.parse((await run(process.execPath, [LOADER_PATH, JSON.stringify(job)], { maxBuffer: 1 << 20 })).stdout) as OnceResult
 }
 
+/** One GET of each of `urls`, all at once (a client per URL), through the Node loader. */
+export async function fetchEach(urls: readonly string[], warmupUrl?: string): Promise<OnceResult> {
+  const job: OnceJob = { mode: 'once', url: urls[0] ?? '', headers: {}, clients: urls.length, urls, warmupUrl }
+  return JSON.parse((await run(process.execPath, [LOADER_PATH, JSON.stringify(job)], { maxBuffer: 1 << 20 })).stdout) as OnceResult
+}
+
 async function runNodeLoad(spec: LoadSpec): Promise<LoadFigures> {
   const job: LoadJob = { mode: 'load', url: spec.url, headers: spec.headers, connections: spec.connections, durationMs: spec.durationSeconds * 1000 }
   const result = JSON.parse((await run(process.execPath, [LOADER_PATH, JSON.stringify(job)], { maxBuffer: 1 << 20 })).stdout) as LoadResult

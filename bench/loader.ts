@@ -3,7 +3,7 @@
  * never shares an event loop with the proxy or the upstream. Two modes:
  * - `load`: fixed concurrency for a fixed duration over keep-alive connections; reports
  *   requests/s, bytes/s and latency percentiles from every request's own latency;
- * - `once`: `clients` concurrent GETs of one URL, one each, over raw sockets (a Node HTTP client
+ * - `once`: `clients` concurrent GETs of one URL (or one GET of each of `urls`), one each, over raw sockets (a Node HTTP client
  *   reads a 50 MB body 2-4x slower than curl here, which would hide the server's speed); reports
  *   each one's wall time.
  * It prints one JSON line on stdout. It does not decide what to measure; run.ts does.
@@ -25,6 +25,8 @@ export interface OnceJob {
   readonly url: string
   readonly headers: Readonly<Record<string, string>>
   readonly clients: number
+  /** when set, client i GETs urls[i] instead of `url` (as many clients as urls) */
+  readonly urls?: readonly string[] | undefined
   /** fetched once before the timed GETs, so a fresh process's first big read is not what is timed */
   readonly warmupUrl?: string | undefined
 }
@@ -138,9 +140,10 @@ async function runOnce(job: OnceJob): Promise<OnceResult> {
   if (job.warmupUrl) await rawGet(new URL(job.warmupUrl), {})
   const startMs = performance.now()
   const runs = await Promise.all(
-    Array.from({ length: job.clients }, async () => {
+    Array.from({ length: job.urls?.length ?? job.clients }, async (_unused, i) => {
       const t0 = performance.now()
-      const response = await rawGet(target, job.headers)
+      const own = job.urls?.[i]
+      const response = await rawGet(own === undefined ? target : new URL(own), job.headers)
       return { ...response, ms: performance.now() - t0 }
     }),
   )
@@ -158,7 +161,8 @@ function decodeJob(text: string | undefined): LoadJob | OnceJob {
     return { mode: 'load', url: job.url, headers, connections: job.connections, durationMs: job.durationMs }
   }
   if (job.mode === 'once' && typeof job.clients === 'number') {
-    return { mode: 'once', url: job.url, headers, clients: job.clients, warmupUrl: typeof job.warmupUrl === 'string' ? job.warmupUrl : undefined }
+    const urls = Array.isArray(job.urls) && job.urls.every((url) => typeof url === 'string') ? (job.urls as string[]) : undefined
+    return { mode: 'once', url: job.url, headers, clients: job.clients, urls, warmupUrl: typeof job.warmupUrl === 'string' ? job.warmupUrl : undefined }
   }
   throw new TypeError(`loader: unknown job ${text}`)
 }

@@ -11,6 +11,13 @@ import { exited, freePort, waitForHttp } from './servers.js'
 
 const CLI_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli.js')
 
+/** The node flags of the CLI's `#!/usr/bin/env -S node ...` line: the proxy is measured as it is launched. */
+export function launchFlags(cliSource: string): string[] {
+  const shebang = /^#!\/usr\/bin\/env (?:-S )?node(.*)$/m.exec(cliSource.split('\n', 1)[0] ?? '')
+  if (!shebang) throw new Error('the CLI does not start with a node shebang')
+  return (shebang[1] ?? '').trim().split(/\s+/).filter((flag) => flag !== '')
+}
+
 export type LogLevel = 'info' | 'warn'
 
 export interface ProxyOptions {
@@ -38,6 +45,7 @@ export class BenchProxy {
   static async start(options: ProxyOptions): Promise<BenchProxy> {
     const chosenPort = options.logLevel === 'info' ? 0 : await freePort()
     const args = [
+      ...launchFlags(readFileSync(CLI_PATH, 'utf8')),
       ...(options.nodeFlags ?? []),
       CLI_PATH,
       'serve',

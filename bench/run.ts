@@ -7,7 +7,7 @@
  * Then the TUF benchmarks at PEP 458 scale (tuf-engine.ts against tuf-js, verifying-overhead.ts
  * against the hash-only proxy), each with its own table.
  *
- * Flags (for investigation): `--sections page,file,cold,rss,tuf,verifying` runs a subset;
+ * Flags (for investigation): `--sections page,file,cold,cold16,rss,tuf,verifying` runs a subset;
  * `--cpu-prof DIR` runs the HTTP proxies under `node --cpu-prof` with profiles written to DIR.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -16,7 +16,18 @@ import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { addProject } from './fixtures.js'
 import { pickGenerator } from './generators.js'
-import { FILE_CONNECTIONS, measureCachedFile, measureColdFile, measurePage, measureSwarmRss, PAGE_CONNECTIONS, SWARM_CLIENTS, type BenchContext } from './measure.js'
+import {
+  COLD_LOOPBACK_TARGET,
+  FILE_CONNECTIONS,
+  measureCachedFile,
+  measureColdConcurrent,
+  measureColdFile,
+  measurePage,
+  measureSwarmRss,
+  PAGE_CONNECTIONS,
+  SWARM_CLIENTS,
+  type BenchContext,
+} from './measure.js'
 import { BenchProxy, type LogLevel } from './proxy.js'
 import { formatTable, type Row } from './report.js'
 import { freePort, SLOW_BYTES_PER_SECOND, startStaticServer } from './servers.js'
@@ -24,7 +35,7 @@ import { run as runTufEngine } from './tuf-engine.js'
 import { formatRows } from './tuf-rows.js'
 import { run as runVerifyingOverhead } from './verifying-overhead.js'
 
-const SECTIONS = ['page', 'file', 'cold', 'rss', 'tuf', 'verifying'] as const
+const SECTIONS = ['page', 'file', 'cold', 'cold16', 'rss', 'tuf', 'verifying'] as const
 type Section = (typeof SECTIONS)[number]
 
 const PAGE_FILES = 40
@@ -32,6 +43,9 @@ const PAGE_FILE_BYTES = 4096
 const FILE_BYTES = 50 * 1024 * 1024
 const COLD_ROUNDS = 5
 const SWARM_FILE_BYTES = 500 * 1024 * 1024
+/** 16 different cold files at once (issue 9), each its own project */
+const CONCURRENT_COLD_FILES = 16
+const CONCURRENT_COLD_FILE_BYTES = 20 * 1024 * 1024
 
 function parseFlags(argv: readonly string[]): { sections: ReadonlySet<Section>; cpuProfDir: string | undefined } {
   let sections: ReadonlySet<Section> = new Set(SECTIONS)
@@ -74,6 +88,9 @@ async function main(): Promise<void> {
       sections.has('cold') ? Array.from({ length: COLD_ROUNDS }, (_unused, i) => project(`bench-${filesPath}-${i + 1}`, [FILE_BYTES], seed + i, filesPath)).flat() : []
     const loopbackFiles = coldFiles('files', 200)
     const slowFiles = coldFiles('slow', 400)
+    const concurrentFiles = sections.has('cold16')
+      ? Array.from({ length: CONCURRENT_COLD_FILES }, (_unused, i) => project(`bench-cold16-${i + 1}`, [CONCURRENT_COLD_FILE_BYTES], 500 + i)).flat()
+      : []
     const swarmFile = sections.has('rss') ? project('bench-swarm', [SWARM_FILE_BYTES], 300) : []
     const fixturesMs = performance.now() - startedMs
 
@@ -108,12 +125,13 @@ async function main(): Promise<void> {
     }
     if (sections.has('cold')) {
       const proxy = await startProxy('info')
-      rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: loopbackFiles, filesPath: 'files', link: `${upstream.kind} on loopback` })))
+      rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: loopbackFiles, filesPath: 'files', link: `${upstream.kind} on loopback`, target: COLD_LOOPBACK_TARGET })))
       if (upstream.kind === 'nginx') {
         const link = `nginx at ${SLOW_BYTES_PER_SECOND / 1e6} MB/s`
-        rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: slowFiles, filesPath: 'slow', link })))
+        rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: slowFiles, filesPath: 'slow', link, target: 1.1 })))
       }
     }
+    if (sections.has('cold16')) rows.push(...(await measureColdConcurrent(context, await startProxy('info'), { label: 'log info', files: concurrentFiles })))
     if (sections.has('rss') && swarmFile[0]) rows.push(...(await measureSwarmRss(context, () => startProxy('info', 'cache-swarm'), 'log info', swarmFile[0])))
 
     process.stdout.write(`\ntuf-proxy bench (${((performance.now() - startedMs) / 1000).toFixed(0)} s, fixtures ${(fixturesMs / 1000).toFixed(1)} s)\n\n`)

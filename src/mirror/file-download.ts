@@ -1,10 +1,13 @@
 /**
  * One upstream download of a file, shared by every client that asked for it while it runs.
  *
- * Bytes are hashed as they arrive and kept in memory until a background flusher has written them
- * to a temporary blob (in batches of about a megabyte); readers take bytes from memory or, once
+ * Bytes are hashed once as they arrive (the store is told the verified digest instead of hashing
+ * again) and kept in memory until a background flusher has written them to a temporary blob, the
+ * received chunks themselves in one gathering write per batch of about a megabyte, never copied
+ * into a batch buffer; readers take bytes from memory or, once
  * flushed, from the store's reader of the temporary blob, each at its own pace, so a slow client
- * never slows the download and memory stays bounded by the flush window. Every reader is held one
+ * never slows the download and memory stays bounded by the flush window, per download and across
+ * all of them (write-behind.ts). Every reader is held one
  * byte behind until the digest and length are verified: a client streams a cold file about as
  * fast as a direct download, yet no client ever receives the complete bytes of a file that fails
  * verification. On a mismatch responses are aborted short of their end and the temporary blob is
@@ -22,11 +25,20 @@ import { StoreError, StoreFullError, type BlobReader, type BlobRef, type BlobSto
 import type { UpstreamClient, UpstreamStream } from '../upstream/index.js'
 import type { DropLog } from './drops.js'
 import { Signal } from './signal.js'
+import type { WriteBehindBudget } from './write-behind.js'
 
 /** Bytes read from the temporary blob per read call (only readers that fell behind the window read it). */
 const READ_CHUNK_BYTES = 128 * 1024
 /** Writes are batched to about this size: per-call overhead dominates small writes. */
 const FLUSH_BATCH_BYTES = 1024 * 1024
+/**
+ * The write-behind budget shared by all downloads when the caller sets none (see
+ * WriteBehindBudget): room for 16 downloads flushing in batches as usual, each holding a batch
+ * being written and the next one filling.
+ */
+export const DEFAULT_WRITE_BEHIND_BYTES = 32 * 1024 * 1024
+/** Over the shared budget, a download writes what it holds once it holds this much: no 64 KiB writes. */
+const PRESSED_BATCH_BYTES = 256 * 1024
 /**
  * The upstream is paused while more than this is received but not yet on disk (bounds memory per
  * download); uncached, while more than this is held for the slowest reader.
@@ -38,6 +50,8 @@ export interface DownloadDeps {
   readonly blobs: BlobStore
   readonly logger: Logger
   readonly drops: DropLog
+  /** what all downloads together may hold in memory */
+  readonly writeBehind: WriteBehindBudget
 }
 
 export interface DownloadRequest {
@@ -63,6 +77,8 @@ export class Download {
   /** bytes in the temporary blob; [#flushed, #received) are in #pending (uncached: from the first pending chunk) */
   #flushed = 0
   #pending: Pending[] = []
+  /** bytes of #pending counted in the shared write-behind budget */
+  #held = 0
   /** the shared reader of the temporary blob, while anyone uses it */
   #reader: BlobReader | undefined
   #users = 1
@@ -145,10 +161,12 @@ export class Download {
         flushing = true
         try {
           while (this.#pending.length > 0 && writer === target) {
-            const batch = this.#takeBatch()
-            await target.write(batch)
-            this.#flushed += batch.byteLength
-            this.#pending = this.#pending.filter((chunk) => chunk.start + chunk.bytes.byteLength > this.#flushed)
+            const { chunks, bytes } = this.#nextBatch()
+            await target.write(chunks)
+            this.#flushed += bytes
+            // Written chunks leave memory from the front; chunks received meanwhile stay behind them.
+            this.#pending.splice(0, chunks.length)
+            this.#hold(-bytes)
             this.#notify()
           }
         } catch (error) {
@@ -162,10 +180,14 @@ export class Download {
         verifier.update(chunk)
         this.#pending.push({ start: this.#received, bytes: chunk })
         this.#received += chunk.byteLength
+        this.#hold(chunk.byteLength)
         this.#notify()
         if (writer) {
-          if (!flushing && this.#received - this.#flushed >= FLUSH_BATCH_BYTES) flusher = flush(writer)
-          if (this.#received - this.#flushed > MAX_UNFLUSHED_BYTES) await flusher
+          // Over the shared budget, a download holding a small batch drains it to disk before it
+          // takes another chunk; none waits on another download.
+          const isPressed = this.deps.writeBehind.isOver && this.#held >= PRESSED_BATCH_BYTES
+          if (!flushing && (isPressed || this.#held >= FLUSH_BATCH_BYTES)) flusher = flush(writer)
+          if (isPressed || this.#held > MAX_UNFLUSHED_BYTES) await flusher
         } else {
           await this.#paceUncached()
         }
@@ -219,49 +241,76 @@ export class Download {
 
   /**
    * Uncached, memory holds what some reader may still need: bytes every streaming reader has
-   * passed are let go of once more than the window is held, and the upstream waits for a reader
-   * behind the window. With no reader left and bytes let go of, nobody can be served: stop.
+   * passed are let go of once more than the window is held (or the downloads together are over
+   * their budget), and the upstream waits for a reader behind the window. With no reader left and bytes let go of, nobody can be served: stop.
    */
   async #paceUncached(): Promise<void> {
+    const budget = this.deps.writeBehind
+    // Over the shared budget, wait for readers to pass every chunk but the newest: they are held one
+    // byte behind, so the newest chunk is one they can never pass before the next arrives. Only
+    // with readers: without one yet (they join after headway), letting bytes go would leave nobody
+    // able to serve the file.
+    const mustWait = () => this.#held > MAX_UNFLUSHED_BYTES || (budget.isOver && this.#pending.length > 1 && this.#cursors.size > 0)
     for (;;) {
-      const heldFrom = this.#pending[0]?.start ?? this.#received
-      if (this.#received - heldFrom <= MAX_UNFLUSHED_BYTES) return
+      if (!mustWait()) return
       let slowest = this.#received
       for (const cursor of this.#cursors) slowest = Math.min(slowest, cursor.position)
-      const kept = this.#pending.filter((chunk) => chunk.start + chunk.bytes.byteLength > slowest)
-      if (kept.length < this.#pending.length) {
-        this.#pending = kept
+      let passed = 0
+      let passedBytes = 0
+      for (const chunk of this.#pending) {
+        if (chunk.start + chunk.bytes.byteLength > slowest) break
+        passed += 1
+        passedBytes += chunk.bytes.byteLength
+      }
+      if (passed > 0) {
+        this.#pending.splice(0, passed)
+        this.#hold(-passedBytes)
         this.#hasGap = true
         this.#notify()
       }
       if (this.#hasGap && this.#cursors.size === 0) throw this.#storeError ?? new Error('uncached download without readers')
-      if (this.#received - (this.#pending[0]?.start ?? this.#received) <= MAX_UNFLUSHED_BYTES) return
-      await this.#cursorMoved.wait()
+      if (!mustWait()) return
+      // A reader moving on lets bytes go; so does any download giving bytes back to the budget.
+      await (this.#held > MAX_UNFLUSHED_BYTES ? this.#cursorMoved.wait() : Promise.race([this.#cursorMoved.wait(), budget.released()]))
     }
   }
 
-  /** Concatenates pending chunks not yet flushed, up to about FLUSH_BATCH_BYTES. */
-  #takeBatch(): Uint8Array {
-    const parts: Uint8Array[] = []
-    let size = 0
+  /**
+   * The first pending chunks, about FLUSH_BATCH_BYTES of them, for one gathering write. While
+   * cached, #pending holds exactly the unflushed bytes and whole chunks are written, so the first
+   * pending chunk always starts at #flushed.
+   */
+  #nextBatch(): { chunks: Uint8Array[]; bytes: number } {
+    const chunks: Uint8Array[] = []
+    let bytes = 0
     for (const chunk of this.#pending) {
-      const skip = Math.max(0, this.#flushed - chunk.start)
-      if (skip >= chunk.bytes.byteLength) continue
-      const part = skip ? chunk.bytes.subarray(skip) : chunk.bytes
-      parts.push(part)
-      size += part.byteLength
-      if (size >= FLUSH_BATCH_BYTES) break
+      chunks.push(chunk.bytes)
+      bytes += chunk.bytes.byteLength
+      if (bytes >= FLUSH_BATCH_BYTES) break
     }
-    return parts.length === 1 ? (parts[0] ?? new Uint8Array()) : Buffer.concat(parts, size)
+    return { chunks, bytes }
+  }
+
+  /** Counts bytes this download holds in memory, here and in the shared budget. */
+  #hold(bytes: number): void {
+    this.#held += bytes
+    this.deps.writeBehind.add(bytes)
   }
 
   #notify(): void {
     this.#changed.notify()
   }
 
+  /** One user (the download itself, or a reader) is done; the last one lets go of everything. */
   #release(): void {
     this.#users -= 1
-    if (this.#users === 0 && this.#reader) {
+    if (this.#users > 0) return
+    // Nobody can read the bytes still held (a failed or uncached download's) any more; a
+    // newcomer in the instant before files.ts forgets this download gets the store's error.
+    if (this.#pending.length > 0) this.#hasGap = true
+    this.#pending = []
+    this.#hold(-this.#held)
+    if (this.#reader) {
       const reader = this.#reader
       this.#reader = undefined
       reader.close().catch(() => undefined)

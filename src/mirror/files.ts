@@ -10,7 +10,8 @@ import type { BlobReader, BlobRef, BlobStore, RecordStore } from '../store/index
 import type { UpstreamClient } from '../upstream/index.js'
 import { SingleFlight } from './coalesce.js'
 import type { DropLog } from './drops.js'
-import { Download } from './file-download.js'
+import { DEFAULT_WRITE_BEHIND_BYTES, Download } from './file-download.js'
+import { WriteBehindBudget } from './write-behind.js'
 
 export interface FileTarget {
   /** absolute upstream URL of the bytes */
@@ -30,6 +31,8 @@ export type FileResult =
 
 export interface FilesOptions extends FilePolicyOptions {
   readonly maxFileBytes: number
+  /** what all downloads together may hold in memory before writing it (default 16 MiB) */
+  readonly writeBehindBytes?: number
 }
 
 export interface FilesDeps {
@@ -54,6 +57,7 @@ const RECORD_NAMESPACE = 'file'
 export class Files {
   readonly #downloads = new Map<string, Download>()
   readonly #lookups = new SingleFlight<FileResult>()
+  readonly #writeBehind: WriteBehindBudget
 
   readonly #counters: Record<'HIT' | 'MISS', { inc(): void }>
 
@@ -63,6 +67,12 @@ export class Files {
   ) {
     const counter = (result: 'HIT' | 'MISS') => deps.metrics.counter('tuf_proxy_cache_total', 'Proxied responses by kind and cache outcome', { kind: 'file', result })
     this.#counters = { HIT: counter('HIT'), MISS: counter('MISS') }
+    const writeBehind = new WriteBehindBudget(options.writeBehindBytes ?? DEFAULT_WRITE_BEHIND_BYTES)
+    this.#writeBehind = writeBehind
+    deps.metrics.onCollect(() => {
+      deps.metrics.set('tuf_proxy_write_behind_bytes', 'Bytes of cold files received and held in memory by running downloads', writeBehind.heldBytes)
+      deps.metrics.set('tuf_proxy_write_behind_limit_bytes', 'The budget for tuf_proxy_write_behind_bytes; past it downloads write through', writeBehind.limitBytes)
+    })
   }
 
   /**
@@ -95,7 +105,7 @@ export class Files {
           maxBytes: Math.min(this.options.maxFileBytes, target.evidence.expectedSize ?? Infinity),
           onCommitted: (ref) => this.#remember(target, ref),
         },
-        this.deps,
+        { ...this.deps, writeBehind: this.#writeBehind },
       )
       this.#downloads.set(key, download)
       const forget = () => {

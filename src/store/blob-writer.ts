@@ -33,11 +33,12 @@ export interface BlobReader {
 
 export interface BlobWriter {
   /**
-   * Appends a chunk. Await each call (that is the backpressure); the chunk must not be modified
-   * until the promise settles.
+   * Appends a chunk, or several in order (one gathering write: a caller holding many received
+   * chunks need not copy them into one buffer first). Await each call (that is the
+   * backpressure); the chunks must not be modified until the promise settles.
    * @throws {StoreFullError} when the disk is full (the temp file is removed); {StoreError} otherwise.
    */
-  write(chunk: Uint8Array): Promise<void>
+  write(chunks: Uint8Array | readonly Uint8Array[]): Promise<void>
   readonly size: number
   /**
    * A reader of the bytes written so far (those whose `write` has settled), to tail a download
@@ -56,11 +57,31 @@ export interface BlobWriter {
   abort(): Promise<void>
 }
 
-/** The one fs call made per chunk; a seam so tests can make the disk "full" without a tiny filesystem. */
-export type WriteChunk = (handle: FileHandle, bytes: Uint8Array, position: number) => Promise<number>
+/**
+ * The one fs call made per write: a gathering write of `chunks` at `position`, returning the bytes
+ * written (possibly fewer than all). A seam so tests can make the disk "full" without a tiny filesystem.
+ */
+export type WriteChunk = (handle: FileHandle, chunks: readonly Uint8Array[], position: number) => Promise<number>
 
-export const defaultWriteChunk: WriteChunk = async (handle, bytes, position) =>
-  (await handle.write(bytes, 0, bytes.byteLength, position)).bytesWritten
+export const defaultWriteChunk: WriteChunk = async (handle, chunks, position) =>
+  chunks.length === 1 && chunks[0]
+    ? (await handle.write(chunks[0], 0, chunks[0].byteLength, position)).bytesWritten
+    : (await handle.writev(chunks, position)).bytesWritten
+
+/** What is left of `chunks` after a short write of `written` bytes. */
+function unwritten(chunks: readonly Uint8Array[], written: number): Uint8Array[] {
+  let skip = written
+  let index = 0
+  for (; index < chunks.length; index += 1) {
+    const length = chunks[index]?.byteLength ?? 0
+    if (skip < length) break
+    skip -= length
+  }
+  const rest = chunks.slice(index)
+  const first = rest[0]
+  if (first && skip > 0) rest[0] = first.subarray(skip)
+  return rest
+}
 
 /** Reads through a file descriptor, as the disk store's readers do. */
 export class FileBlobReader implements BlobReader {
@@ -152,14 +173,19 @@ export class DiskBlobWriter implements BlobWriter {
     return reader
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunks: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (this.#failure) throw this.#failure
     if (this.#state !== 'open') throw new Error(`BlobWriter.write after ${this.#state}`)
-    // Each chunk has its own file position, so overlapping calls still land in order.
+    const list: readonly Uint8Array[] = chunks instanceof Uint8Array ? [chunks] : chunks
+    // Each call has its own file position, so overlapping calls still land in order.
     const position = this.#size
-    this.#size += chunk.byteLength
-    this.#hash?.update(chunk)
-    const op = this.#writeAll(chunk, position)
+    let bytes = 0
+    for (const chunk of list) {
+      bytes += chunk.byteLength
+      this.#hash?.update(chunk)
+    }
+    this.#size += bytes
+    const op = this.#writeAll(list, bytes, position)
     this.#inFlight.add(op)
     try {
       await op
@@ -175,21 +201,23 @@ export class DiskBlobWriter implements BlobWriter {
     }
   }
 
-  /** Writes the whole chunk; on a full disk, once, asks the store to evict as much and tries again. */
-  async #writeAll(chunk: Uint8Array, position: number): Promise<void> {
+  /** Writes all `bytes` of `chunks`; on a full disk, once, asks the store to evict as much and tries again. */
+  async #writeAll(chunks: readonly Uint8Array[], bytes: number, position: number): Promise<void> {
+    let rest = chunks
     let offset = 0
     let hasMadeRoom = false
-    while (offset < chunk.byteLength) {
+    while (offset < bytes) {
       let written
       try {
-        written = await this.#deps.writeChunk(this.#deps.handle, chunk.subarray(offset), position + offset)
+        written = await this.#deps.writeChunk(this.#deps.handle, rest, position + offset)
       } catch (error) {
-        if (hasMadeRoom || !isDiskFull(error) || !(await this.#deps.makeRoom(chunk.byteLength - offset))) throw error
+        if (hasMadeRoom || !isDiskFull(error) || !(await this.#deps.makeRoom(bytes - offset))) throw error
         hasMadeRoom = true
         continue
       }
       if (written <= 0) throw new Error('write made no progress')
       offset += written
+      if (offset < bytes) rest = unwritten(rest, written)
     }
   }
 

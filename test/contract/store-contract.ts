@@ -82,7 +82,9 @@ export function storeContract(name: string, makeHarness: () => Promise<BlobStore
       assert.equal(store.has(sha256Hex(whole.subarray(0, 11))), false)
       assert.deepEqual(await harness.listCommitted(), [])
       assert.equal(await harness.countPartials(), 1)
-      await writer.write(whole.subarray(11))
+      // The rest as one gathering write of several chunks, in order.
+      await writer.write([whole.subarray(11, 15), whole.subarray(15, 16), whole.subarray(16)])
+      assert.equal(writer.size, whole.byteLength)
       const ref = await writer.commit()
       assert.equal(ref.sha256, digest)
       assert.equal(ref.size, whole.byteLength)

@@ -22,10 +22,11 @@ async function usedBytes(dir: string): Promise<number> {
 
 /** A write seam for a disk of `capacityBytes` holding the store's directory `dir`; `capacityBytes` may be changed later. */
 export function diskOfBytes(dir: string, capacity: { capacityBytes: number }): WriteChunk {
-  return async (handle, bytes, position) => {
+  return async (handle, chunks, position) => {
     const fileSize = (await handle.stat()).size
-    const growth = Math.max(0, position + bytes.byteLength - fileSize)
+    const bytes = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0)
+    const growth = Math.max(0, position + bytes - fileSize)
     if ((await usedBytes(dir)) + growth > capacity.capacityBytes) throw enospc()
-    return (await handle.write(bytes, 0, bytes.byteLength, position)).bytesWritten
+    return (await handle.writev(chunks, position)).bytesWritten
   }
 }

@@ -104,9 +104,10 @@ class MemoryBlobWriter implements BlobWriter {
     return this.#partial.size
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunks: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (this.#failure) throw this.#failure
     if (this.#state !== 'open') throw new Error(`BlobWriter.write after ${this.#state}`)
+    const chunk = chunks instanceof Uint8Array ? chunks : Buffer.concat(chunks)
     const disk = this.store.disk
     disk.writeCalls += 1
     // Like the disk writer: on a full disk, evict once about the chunk's size and try again.

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { fixedClock, IntegrityError, Metrics, type Logger } from '../../../src/base/index.js'
 import { DropLog, Files, type Download, type FileResult, type FileTarget } from '../../../src/mirror/index.js'
-import { openBlobStore, StoreFullError, type BlobStore } from '../../../src/store/index.js'
+import { openBlobStore, StoreFullError, type BlobStore, type BlobWriter } from '../../../src/store/index.js'
 import { diskOfBytes } from '../../helpers/full-disk.js'
 import { MemoryDisk, openMemoryBlobStore } from '../../helpers/memory-blob-store.js'
 import { MemoryUpstream, memoryRecords } from '../../helpers/memory-upstream.js'
@@ -41,7 +41,7 @@ interface LogLine {
   readonly event: string
 }
 
-function setup(blobs: BlobStore) {
+function setup(blobs: BlobStore, options: { writeBehindBytes?: number } = {}) {
   const upstream = new MemoryUpstream()
   const metrics = new Metrics()
   const lines: LogLine[] = []
@@ -53,7 +53,7 @@ function setup(blobs: BlobStore) {
   }
   const clock = fixedClock(1_700_000_000_000)
   const drops = new DropLog({ logger, metrics, nowMs: clock.nowMs })
-  const files = new Files({ requireHashes: false, maxFileBytes: 1024 * MiB }, { upstream, blobs, records: memoryRecords(), clock, logger, metrics, drops })
+  const files = new Files({ requireHashes: false, maxFileBytes: 1024 * MiB, ...options }, { upstream, blobs, records: memoryRecords(), clock, logger, metrics, drops })
   return { upstream, metrics, lines, files, blobs }
 }
 
@@ -83,6 +83,41 @@ async function readAll(download: Download, options: { stopAfterBytes?: number; b
   } catch (error) {
     return { bytes: Buffer.concat(parts), error, stopped: false }
   }
+}
+
+/**
+ * `blobs`, except that the writes of the first writer created wait for `release` (a stalled disk
+ * under one download); `stalled` opens when that writer's first write is called.
+ */
+function stallFirstWriter(blobs: BlobStore, release: Promise<void>): { store: BlobStore; stalled: Promise<void> } {
+  const stalled = gate()
+  let created = 0
+  const store = new Proxy(blobs, {
+    get(target, name) {
+      if (name !== 'createWriter') {
+        const value: unknown = Reflect.get(target, name, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+      return async (options?: { verifiedSha256?: string }): Promise<BlobWriter> => {
+        const writer = await target.createWriter(options)
+        if (created++ > 0) return writer
+        return {
+          get size() {
+            return writer.size
+          },
+          write: async (chunks) => {
+            stalled.open()
+            await release
+            await writer.write(chunks)
+          },
+          openReader: () => writer.openReader(),
+          commit: () => writer.commit(),
+          abort: () => writer.abort(),
+        }
+      }
+    },
+  })
+  return { store, stalled: stalled.promise }
 }
 
 async function readBlob(blobs: BlobStore, result: FileResult): Promise<Buffer> {
@@ -184,6 +219,43 @@ describe('file downloads (mirror/files.ts, mirror/file-download.ts)', () => {
     assert.ok(blobs.has(ref.sha256))
   })
 
+  test('the write-behind window is one byte budget across downloads: one stalled on its disk cannot make the others hold more, and they go on', async () => {
+    const diskMayGoOn = gate()
+    const { store, stalled } = stallFirstWriter(openMemoryBlobStore(), diskMayGoOn.promise)
+    const chunkBytes = 256 * 1024
+    const budget = 3 * chunkBytes
+    const { upstream, files, blobs, metrics } = setup(store, { writeBehindBytes: budget })
+    const held = () => {
+      metrics.render()
+      return metrics.value('tuf_proxy_write_behind_bytes')
+    }
+    const stuck = fileOf(8 * MiB, 12)
+    let stuckPulled = 0
+    upstream.serve(URL_A, { bytes: stuck, chunkBytes, before: () => void (stuckPulled += 1) })
+    const stuckDownload = downloadOf(await files.get(targetFor(URL_A, stuck)))
+    await stalled
+    // Over the budget at its fourth chunk, it writes them and waits for that write (before its
+    // first batch of 1 MiB was due); the per-download window alone (4 MiB) would have let it take 17.
+    assert.equal(stuckPulled, 4)
+    assert.equal(held(), 4 * chunkBytes)
+    const url = 'https://files.example/b-1.0.tar.gz'
+    const other = fileOf(6 * MiB, 13)
+    let mostHeld = 0
+    upstream.serve(url, { bytes: other, chunkBytes, before: () => void (mostHeld = Math.max(mostHeld, held())) })
+    const otherDownload = downloadOf(await files.get(targetFor(url, other)))
+    const otherRead = await readAll(otherDownload)
+    assert.equal(otherRead.error, undefined, String(otherRead.error))
+    assert.ok(otherRead.bytes.equals(other))
+    assert.ok(blobs.has((await otherDownload.finished()).sha256), 'the other download was committed while the first one is stalled')
+    assert.ok(mostHeld <= 4 * chunkBytes + chunkBytes, `at most one chunk over the stalled one's bytes, held ${mostHeld}`)
+    assert.equal(stuckPulled, 4, 'the stalled download took nothing more meanwhile')
+    diskMayGoOn.open()
+    const stuckRead = await readAll(stuckDownload)
+    assert.ok(stuckRead.bytes.equals(stuck))
+    assert.ok(blobs.has((await stuckDownload.finished()).sha256))
+    assert.equal(held(), 0, 'every byte is given back')
+  })
+
   test('a client that disconnects mid-stream does not stop the download: others finish and the file is committed', async () => {
     const { upstream, files, blobs } = setup(openMemoryBlobStore())
     const bytes = fileOf(5 * MiB, 4)
@@ -259,6 +331,37 @@ for (const kind of ['memory', 'disk'] as const) {
       const again = downloadOf(await files.get(target))
       assert.ok((await readAll(again)).bytes.equals(bytes))
       assert.equal(upstream.requests, 2)
+    })
+
+    test('uncached and over the shared write-behind budget: readers still get every byte, and the download stays within a chunk of the slowest', async () => {
+      const chunkBytes = 256 * 1024
+      // The first write (of one chunk, forced by the budget) already finds the disk full.
+      const { upstream, files } = setup(await storeOnDisk(chunkBytes / 2), { writeBehindBytes: chunkBytes / 2 })
+      const bytes = fileOf(6 * MiB, 14)
+      const positions = [0, 0]
+      const overruns: number[] = []
+      upstream.serve(URL_A, {
+        bytes,
+        chunkBytes,
+        // Once both readers stream, the download asks for a chunk only when they have passed all
+        // it holds but its newest chunk: at most one chunk past the slower reader.
+        before: (index) => void (Math.min(...positions) > 0 && index * chunkBytes > Math.min(...positions) + chunkBytes && overruns.push(index)),
+      })
+      const target = targetFor(URL_A, bytes)
+      const download = downloadOf(await files.get(target))
+      const reader = (which: 0 | 1) =>
+        readAll(download, {
+          beforeChunk: async (_index, bytesWithThisChunk) => {
+            positions[which] = bytesWithThisChunk
+          },
+        })
+      const [first, second] = await Promise.all([reader(0), reader(1)])
+      for (const outcome of [first, second]) {
+        assert.equal(outcome.error, undefined, String(outcome.error))
+        assert.ok(outcome.bytes.equals(bytes))
+      }
+      await assert.rejects(download.finished(), StoreFullError)
+      assert.deepEqual(overruns, [])
     })
 
     test('uncached, a reader behind the window paces the upstream (bounded memory); a newcomer after bytes were let go gets a fresh download', async () => {

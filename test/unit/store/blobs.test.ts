@@ -84,13 +84,21 @@ describe('blob store: disk full and damaged files', () => {
 
   test('a short write is continued, not mistaken for the whole chunk', async () => {
     const dir = await freshDir()
-    const writeChunk: WriteChunk = async (handle, bytes, position) =>
-      (await handle.write(bytes, 0, Math.min(3, bytes.byteLength), position)).bytesWritten
+    const writeChunk: WriteChunk = async (handle, chunks, position) => {
+      const first = chunks[0] ?? new Uint8Array()
+      return (await handle.write(first, 0, Math.min(3, first.byteLength), position)).bytesWritten
+    }
     const store = await openBlobStore({ dir, maxBytes: Infinity, writeChunk })
     const bytes = Buffer.from('written three bytes at a time')
     const ref = await store.putBytes(bytes)
     assert.equal(ref.sha256, sha256Hex(bytes))
     assert.deepEqual(Buffer.from((await store.readBytes(ref.sha256)) ?? []), bytes)
+    // A gathering write cut short inside its second chunk goes on from there.
+    const writer = await store.createWriter()
+    const parts = [Buffer.from('ab'), Buffer.from('cdefg'), Buffer.from('hij')]
+    await writer.write(parts)
+    const gathered = await writer.commit()
+    assert.deepEqual(Buffer.from((await store.readBytes(gathered.sha256)) ?? []), Buffer.from('abcdefghij'))
   })
 
   test('overlapping write() calls still land in call order', async () => {
