@@ -31,7 +31,7 @@ export type FileResult =
 
 export interface FilesOptions extends FilePolicyOptions {
   readonly maxFileBytes: number
-  /** what all downloads together may hold in memory before writing it (default 16 MiB) */
+  /** what all downloads together may hold in memory before writing it (default 32 MiB) */
   readonly writeBehindBytes?: number
 }
 

@@ -91,7 +91,16 @@ export async function openTrustStateStore(options: { dir: string; logger?: Logge
     },
     // fsync: this is the local root of trust; a torn root.json after a power cut would need re-bootstrapping.
     async write(name, bytes) {
-      await writeFileAtomic({ dir: dirOf(name), name: trustFileName(name), bytes, fsync: true })
+      try {
+        await writeFileAtomic({ dir: dirOf(name), name: trustFileName(name), bytes, fsync: true })
+      } catch (error) {
+        // Another writer of the same directory put a newer set in force and removed ours: the
+        // file joins the set now in force (it is verified before any use, like every role file).
+        const isSetGone = !ROOT_NAME.test(name) && current !== undefined && errnoCode(error instanceof Error ? error.cause : undefined) === 'ENOENT'
+        if (!isSetGone) throw error
+        current = await readCurrent(dir)
+        await writeFileAtomic({ dir: dirOf(name), name: trustFileName(name), bytes, fsync: true })
+      }
     },
     async writeSet(files) {
       const next = `${SET_PREFIX}${randomBytes(6).toString('hex')}`

@@ -135,3 +135,17 @@ describe('trust-state store: the metadata set is replaced as one', () => {
     await assert.rejects(openTrustStateStore({ dir }), (error: unknown) => error instanceof StoreError && /does not name a metadata set/.test(error.message))
   })
 })
+
+describe('trust-state store: two writers of one directory', () => {
+  test('a file written after another store put a newer set in force joins that set instead of failing', async () => {
+    const { dir } = await fresh()
+    const first = await openTrustStateStore({ dir })
+    await first.writeSet(new Map([['timestamp.json', Buffer.from('ts1')]]))
+    const second = await openTrustStateStore({ dir })
+    await second.writeSet(new Map([['timestamp.json', Buffer.from('ts2')]]))
+    await first.write('bin-1.json', Buffer.from('bin'))
+    const reopened = await openTrustStateStore({ dir })
+    assert.equal(Buffer.from((await reopened.read('bin-1.json')) ?? []).toString(), 'bin')
+    assert.equal(Buffer.from((await reopened.read('timestamp.json')) ?? []).toString(), 'ts2')
+  })
+})
