@@ -9,8 +9,9 @@
  * cached 13 KiB page, and cached pages are most of what pip asks for.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Clock } from '../base/index.js'
+import { describeError, errorCode, type Clock } from '../base/index.js'
 import type { SimplePages } from '../mirror/index.js'
+import { statusFor } from './error-response.js'
 import { negotiateAccept } from './negotiate-accept.js'
 import type { RequestLog } from './request-log.js'
 import { writePage } from './write-page.js'
@@ -31,8 +32,28 @@ export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: R
     if (!format) return false
     const page = deps.pages.peekFresh(target[1] ?? '', format)
     if (!page) return false
-    const { status, bytes } = writePage(req, res, page)
-    deps.requestLog({ method, path: req.url ?? '', status, cache: page.cache, bytes, ms: deps.clock.nowMs() - startMs })
+    const log = (served: { status: number; bytes: number | undefined }) =>
+      deps.requestLog({ method, path: req.url ?? '', status: served.status, cache: page.cache, bytes: served.bytes, ms: deps.clock.nowMs() - startMs })
+    const served = writePage(req, res, page)
+    if (!(served instanceof Promise)) log(served)
+    else served.then(log, (error: unknown) => log(answerError(res, error)))
     return true
   }
+}
+
+/**
+ * A stored page body that could not be opened (evicted, disk error): nothing is sent yet, so the
+ * answer is the error's, as hono's onError would give (error-response.ts); the next request
+ * renders the page again.
+ */
+function answerError(res: ServerResponse, error: unknown): { status: number; bytes: undefined } {
+  const status = statusFor(error)
+  if (res.headersSent) {
+    res.destroy()
+    return { status, bytes: undefined }
+  }
+  const code = errorCode(error)
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-tuf-proxy-reason': code })
+  res.end(`${JSON.stringify({ error: code, message: describeError(error) })}\n`)
+  return { status, bytes: undefined }
 }

@@ -4,7 +4,7 @@
  * crashes the process when the client disconnects mid-body (nodejs/node#64529).
  */
 import type { ServerResponse } from 'node:http'
-import type { Download, FileResult } from '../mirror/index.js'
+import type { BlobReader, Download, FileResult } from '../mirror/index.js'
 
 /**
  * Large reads keep syscalls per megabyte low (measured against 64 KiB in bench/), but each sender
@@ -21,11 +21,6 @@ const VERIFY_BEFORE_HEADERS_BYTES = 1024 * 1024
 
 export type HeaderMap = Record<string, string>
 
-/**
- * Streams a committed blob with two reused buffers: one is being sent while the next is read.
- * Measured in bench/: a fresh buffer per read (fs.createReadStream) costs about 2.3x the CPU
- * per megabyte and most of the peak memory with many concurrent downloads.
- */
 /**
  * Sends a cached blob or a download in progress, with `headers` plus `X-Cache`. A blob evicted
  * between the lookup and the open is looked up once more (it is then downloaded again).
@@ -55,23 +50,36 @@ async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cache
   // Opened before the status line: if eviction removes the blob later, this reader stays valid.
   const file = await cached.open()
   if (!file) return false
+  res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
+  if (isHead) {
+    await file.close()
+    res.end()
+    return true
+  }
+  await streamBlob(res, file, ref)
+  return true
+}
+
+/**
+ * Sends the body of a blob whose headers are written, and closes `file`: with two reused buffers,
+ * one being sent while the next is read. Measured in bench/: a fresh buffer per read
+ * (fs.createReadStream) costs about 2.3x the CPU per megabyte and most of the peak memory with
+ * many concurrent downloads. A failure mid-body (the client went away, the disk failed) destroys
+ * the response, since its length is promised. Also the body of a page kept as a blob (write-page.ts).
+ */
+export async function streamBlob(res: ServerResponse, file: BlobReader, ref: { readonly sha256: string; readonly size: number }): Promise<void> {
   try {
-    res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
-    if (isHead) {
-      res.end()
-      return true
-    }
     let current = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
     let other = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
     for (let position = 0; position < ref.size; [current, other] = [other, current]) {
       // A buffer is refilled only once the socket has taken its previous contents.
-      if (!(await current.sent)) return true
+      if (!(await current.sent)) return
       const bytesRead = await file.read(current.buffer, position, Math.min(READ_CHUNK_BYTES, ref.size - position))
       if (bytesRead === 0) throw new Error(`blob ${ref.sha256} is shorter than its recorded ${ref.size} bytes`)
       position += bytesRead
       current.sent = written(res, current.buffer.subarray(0, bytesRead))
     }
-    if (!(await current.sent) || !(await other.sent)) return true
+    if (!(await current.sent) || !(await other.sent)) return
     res.end()
   } catch {
     // The client went away or the disk failed mid-body: nothing more to send; close the socket.
@@ -79,7 +87,6 @@ async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cache
   } finally {
     await file.close()
   }
-  return true
 }
 
 /**

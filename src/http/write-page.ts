@@ -6,9 +6,13 @@
  *
  * The headers of each answer are prepared once per representation (the mirror returns the same
  * RenderedPage object for the same rendering and cache status) and reused for every request.
+ * A body kept as a blob (the project list) is streamed like a cached file (send-file.ts): the
+ * reader is opened before the status line, so an eviction meanwhile fails cleanly (the caller
+ * then answers the error) rather than cutting the body short.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { RenderedPage } from '../mirror/index.js'
+import { streamBlob } from './send-file.js'
 
 /** What the request log reports for a page answer. */
 export interface PageServed {
@@ -40,7 +44,11 @@ function prepare(page: RenderedPage): PreparedAnswer {
   return { ok, notModified: Object.freeze(notModified), okServed: { status: 200, bytes: page.body.byteLength } }
 }
 
-export function writePage(req: IncomingMessage, res: ServerResponse, page: RenderedPage): PageServed {
+/**
+ * Synchronous for a body in memory, for a 304 and for a HEAD; a promise when a stored body is sent,
+ * settled once it is (rejected, with nothing sent, when the blob cannot be opened).
+ */
+export function writePage(req: IncomingMessage, res: ServerResponse, page: RenderedPage): PageServed | Promise<PageServed> {
   let answer = prepared.get(page)
   if (!answer) {
     answer = prepare(page)
@@ -50,9 +58,18 @@ export function writePage(req: IncomingMessage, res: ServerResponse, page: Rende
     res.writeHead(304, answer.notModified).end()
     return NOT_MODIFIED
   }
+  const { body } = page
+  if (req.method !== 'HEAD' && !(body instanceof Uint8Array)) return writeStored(res, body, answer)
   res.writeHead(200, answer.ok)
   if (req.method === 'HEAD') res.end()
-  else res.end(page.body)
+  else res.end(body)
+  return answer.okServed
+}
+
+async function writeStored(res: ServerResponse, body: Exclude<RenderedPage['body'], Uint8Array>, answer: PreparedAnswer): Promise<PageServed> {
+  const file = await body.open()
+  res.writeHead(200, answer.ok)
+  await streamBlob(res, file, { sha256: body.sha256, size: body.byteLength })
   return answer.okServed
 }
 

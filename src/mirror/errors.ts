@@ -25,3 +25,12 @@ export class UnavailableError extends ProxyError {
     this.fault = faultOf(options.cause) === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_unavailable'
   }
 }
+
+/**
+ * A rendered page kept as a blob (the project list) was evicted between the lookup and the
+ * read; nothing was sent yet, and the next request renders it again.
+ */
+export class PageBodyGoneError extends ProxyError {
+  readonly code = 'rendered_page_evicted'
+  readonly fault = 'storage'
+}

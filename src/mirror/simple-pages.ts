@@ -4,7 +4,8 @@
  * TTL, and serve the last good copy (marked STALE) when the upstream fails, sends a malformed page
  * or an older serial (or none after one). A malformed link costs that link, not the page; a page
  * malformed as a whole is remembered briefly, as a 404 is, so it is not re-fetched per request.
- * Rendered bytes and their ETag are kept per format, so a hot page costs one map lookup.
+ * Rendered bytes and their ETag are kept per format, so a hot page costs one map lookup; the
+ * project list's renderings (tens of MB) are kept as blobs instead and streamed (project-list.ts).
  *
  * Freshness rules live in policy/; parsing and rendering in index/; HTTP details in http/.
  */
@@ -33,7 +34,7 @@ import type { DropLog } from './drops.js'
 import { NotFoundError } from './errors.js'
 import { isSafeFileName } from './file-names.js'
 import { representationEtag } from './page-etag.js'
-import { renderProjectList, sha256Sliced, storeSliced } from './project-list.js'
+import { readSliced, renderProjectList, sha256Sliced, storeSliced, type StoredBody } from './project-list.js'
 import type { PageSource, PageValidators } from './page-source.js'
 
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE'
@@ -44,7 +45,8 @@ export type CacheStatus = 'HIT' | 'MISS' | 'STALE'
  * (keyed on this object) rather than per request.
  */
 export interface RenderedPage {
-  readonly body: Uint8Array
+  /** the bytes, or for the project list a blob in the store */
+  readonly body: Uint8Array | StoredBody
   readonly contentType: string
   readonly etag: string
   readonly cache: CacheStatus
@@ -53,7 +55,7 @@ export interface RenderedPage {
 
 /** One rendering of a page, with the answers made from it so far, one per cache status. */
 interface Rendering {
-  readonly body: Uint8Array
+  readonly body: Uint8Array | StoredBody
   readonly etag: string
   answers?: Partial<Record<CacheStatus, RenderedPage>>
 }
@@ -190,7 +192,7 @@ export class SimplePages {
   peekFresh(key: string, format: SimpleFormat): RenderedPage | undefined {
     const entry = this.#memory.get(key)
     const nowMs = this.deps.clock.nowMs()
-    if (!entry || !this.#isServable(entry, nowMs)) return undefined
+    if (!entry || !this.#isServable(entry, nowMs) || !this.#hasBodies(entry)) return undefined
     this.#count('HIT')
     // The LRU needs to know the body is in use, not every use: a touch per second keeps its order
     // right for eviction and takes the store's lookup off most hits (measured in bench/). A clock
@@ -220,6 +222,13 @@ export class SimplePages {
    */
   #touchBlob(entry: Entry): void {
     this.deps.blobs.get(entry.bodySha256)
+    if (entry.key === INDEX_KEY) for (const { body } of entry.rendered.values()) if (!(body instanceof Uint8Array)) this.deps.blobs.get(body.sha256)
+  }
+
+  /** A project list whose stored renderings were evicted is rendered again (from the stored upstream bytes, or fetched). */
+  #hasBodies(entry: Entry): boolean {
+    for (const { body } of entry.rendered.values()) if (!(body instanceof Uint8Array) && !this.deps.blobs.has(body.sha256)) return false
+    return true
   }
 
   /**
@@ -250,7 +259,11 @@ export class SimplePages {
       if (nowMs < notFoundUntil) throw new NotFoundError(`the upstream has no page for ${JSON.stringify(key)}`)
       this.#notFound.delete(key)
     }
-    const cached = this.#memory.get(key)
+    let cached = this.#memory.get(key)
+    if (cached && !this.#hasBodies(cached)) {
+      this.#memory.delete(key)
+      cached = undefined
+    }
     if (cached && this.#isServable(cached, this.deps.clock.nowMs())) {
       this.#count('HIT')
       return { entry: cached, cache: 'HIT' }
@@ -361,7 +374,7 @@ export class SimplePages {
   async #parse(key: string, page: { body: Uint8Array; contentType: string; baseUrl: string } & PageParseOptions): Promise<Parsed> {
     const url = this.#url(key)
     if (key === INDEX_KEY) {
-      const list = await renderProjectList(page.body, page.contentType, url)
+      const list = await renderProjectList(this.deps.blobs, { body: page.body, contentType: page.contentType, url }, () => this.#memory.delete(INDEX_KEY))
       return { model: { meta: list.meta }, rendered: list.rendered }
     }
     const text = new TextDecoder('utf-8', { fatal: false }).decode(page.body)
@@ -407,8 +420,9 @@ export class SimplePages {
     const record = asPageRecord(await this.deps.records.get(this.#recordNamespace, key).catch(() => undefined))
     if (!record) return { entry: undefined, serial: undefined }
     const serial = record.serial
-    const body = await this.deps.blobs.readBytes(record.bodySha256).catch(() => undefined)
-    if (!body || (key === INDEX_KEY ? await sha256Sliced(body) : sha256Hex(body)) !== record.bodySha256) return { entry: undefined, serial }
+    // The project list's ~44 MB are read and hashed a slice at a time (project-list.ts).
+    const body = await (key === INDEX_KEY ? readSliced(this.deps.blobs, record.bodySha256) : this.deps.blobs.readBytes(record.bodySha256)).catch(() => undefined)
+    if (!body) return { entry: undefined, serial }
     const baseUrl = record.baseUrl ?? this.#url(key)
     try {
       const { model, rendered } = await this.#parse(key, { body, contentType: record.contentType, baseUrl })

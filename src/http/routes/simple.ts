@@ -16,7 +16,7 @@ export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages): void {
   app.get('/simple/', async (c) => {
     const format = negotiateOr406(c)
     if (!format) return notAcceptable()
-    return pageResponse(c, await pages.index(format))
+    return await pageResponse(c, await pages.index(format))
   })
   app.get('/simple/:project{[^/]+}', (c) => c.redirect(withQuery(c, `/simple/${encodeURIComponent(c.req.param('project'))}/`), 301))
   app.get('/simple/:project{[^/]+}/', async (c) => {
@@ -27,7 +27,7 @@ export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages): void {
     if (normalized !== name) return c.redirect(withQuery(c, `/simple/${normalized}/`), 301)
     const format = negotiateOr406(c)
     if (!format) return notAcceptable()
-    return pageResponse(c, await pages.project(normalized, format))
+    return await pageResponse(c, await pages.project(normalized, format))
   })
 }
 
@@ -50,8 +50,8 @@ function notAcceptable(): Response {
 }
 
 /** The same answer as the hot path's (write-page.ts), written to Node's response; hono sends nothing. */
-function pageResponse(c: Context<AppEnv>, page: RenderedPage): Response {
-  const { status, bytes } = writePage(c.env.incoming, c.env.outgoing, page)
+async function pageResponse(c: Context<AppEnv>, page: RenderedPage): Promise<Response> {
+  const { status, bytes } = await writePage(c.env.incoming, c.env.outgoing, page)
   c.set('served', { status, cache: page.cache, bytes })
   return RESPONSE_ALREADY_SENT
 }

@@ -120,6 +120,7 @@ test('a page served from memory keeps its stored body in the LRU; after a restar
   upstream.offline()
   const after = await open(dir, source, upstream, clock)
   const page = await after.pages.project('popular', 'json-v1')
+  assert.ok(page.body instanceof Uint8Array, 'a project page is kept in memory')
   assert.match(Buffer.from(page.body).toString(), /popular-1\.0\.tar\.gz/)
   const file = await after.files.get(await resolveProjectFile(after.pages, 'popular', popular.filename))
   assert.equal(file.kind, 'cached')
