@@ -13,7 +13,7 @@ export interface PageValidators {
 }
 
 export type PageFetch =
-  | { readonly kind: 'not-modified'; readonly validUntilMs?: number }
+  | { readonly kind: 'not-modified'; readonly validUntilMs?: number; readonly trustGeneration?: number }
   | {
       readonly kind: 'page'
       /** where the bytes finally came from, after redirects: relative links resolve against it */
@@ -25,6 +25,8 @@ export type PageFetch =
       readonly serial: number | undefined
       /** verifying mode: the earliest expiry of the roles that vouch for the page; never served past it */
       readonly validUntilMs?: number
+      /** verifying mode: the generation of the verified TUF state that vouched for the page */
+      readonly trustGeneration?: number
     }
 
 export interface PageSource {

@@ -111,12 +111,13 @@ export interface SimplePagesOptions {
   /** whether a last good copy may still be served when revalidation fails (verifying mode: while the TUF metadata is unexpired) */
   readonly canServeStale?: () => boolean
   /**
-   * Verifying mode: the generation of the verified TUF state, or undefined while a refresh is due.
-   * A page is served without revalidation only under the generation it was checked against, so a
-   * newer state is seen by the first request after it (revalidation is cheap: an unchanged target
-   * answers not-modified without a download).
+   * Verifying mode: the generation of the verified TUF state in force, and whether a refresh is
+   * due. A page is served without revalidation only under the generation it was checked against
+   * and while no refresh is due, so a newer state is seen by the first request after it
+   * (revalidation is cheap: an unchanged target answers not-modified without a download); and
+   * only a page of the generation in force may stand in for a failed revalidation.
    */
-  readonly trustGeneration?: () => number | undefined
+  readonly trustGeneration?: () => { readonly current: number; readonly isDue: boolean }
   /**
    * records namespace for persisted pages: verifying mode uses its own, so a page stored while
    * the proxy ran hash-only (with whatever ETag the upstream chose) is never taken as verified
@@ -237,15 +238,19 @@ export class SimplePages {
    */
   #isServable(entry: Entry, nowMs: number): boolean {
     if (!isFresh(entry.staleAtMs, nowMs) || nowMs >= entry.validUntilMs || !(this.options.canServeStale?.() ?? true)) return false
-    const { trustGeneration } = this.options
-    if (!trustGeneration) return true
-    const generation = trustGeneration()
-    return generation !== undefined && generation === entry.trustGeneration
+    const trust = this.options.trustGeneration?.()
+    return trust === undefined || (!trust.isDue && trust.current === entry.trustGeneration)
   }
 
-  /** A last good copy may stand in for a failed revalidation only while its vouchers are unexpired. */
+  /**
+   * A last good copy may stand in for a failed revalidation only while its vouchers are
+   * unexpired, and in verifying mode only if the state in force vouched for it: after a newer
+   * state is adopted, the older one no longer answers.
+   */
   #canFallBackTo(entry: Entry | undefined): entry is Entry {
-    return entry !== undefined && this.deps.clock.nowMs() < entry.validUntilMs && (this.options.canServeStale?.() ?? true)
+    if (entry === undefined || this.deps.clock.nowMs() >= entry.validUntilMs || !(this.options.canServeStale?.() ?? true)) return false
+    const trust = this.options.trustGeneration?.()
+    return trust === undefined || trust.current === entry.trustGeneration
   }
 
   #url(key: string): string {
@@ -315,7 +320,7 @@ export class SimplePages {
         fetchedAtMs: nowMs,
         staleAtMs: staleAtMs(nowMs, this.options.indexTtlSeconds),
         validUntilMs: fetched.validUntilMs ?? Infinity,
-        trustGeneration: this.options.trustGeneration?.(),
+        trustGeneration: fetched.trustGeneration,
       }
       this.#memory.set(key, entry)
       await this.#persist(key, entry)
@@ -350,7 +355,7 @@ export class SimplePages {
       fetchedAtMs: nowMs,
       staleAtMs: staleAtMs(nowMs, this.options.indexTtlSeconds),
       validUntilMs: fetched.validUntilMs ?? Infinity,
-      trustGeneration: this.options.trustGeneration?.(),
+      trustGeneration: fetched.trustGeneration,
       rendered,
     }
     this.#memory.set(key, entry)

@@ -26,6 +26,11 @@ import type { SimplePages } from './simple-pages.js'
 import { evidenceHashes, type TufLayout } from './tuf-layout.js'
 import type { TargetLookup, TufSession } from '../tuf-client/index.js'
 
+export interface TrustGeneration {
+  readonly current: number
+  readonly isDue: boolean
+}
+
 export interface TufMirrorOptions {
   readonly layout: TufLayout
   readonly refreshSeconds: number
@@ -162,12 +167,13 @@ export class TufMirror implements TufFrontend {
           if (error instanceof TrustError && error.code === 'unknown_target') throw new NotFoundError(error.message, { cause: error, code: 'unknown_target' })
           throw error
         }
-        const { info, validUntilMs } = lookup
+        const { info, validUntilMs, generation } = lookup
         const etag = `"tuf-${Object.values(info.hashes)[0] ?? ''}-${info.length}"`
-        if (previous?.etag === etag) return { kind: 'not-modified', validUntilMs }
+        // Labelled with the generation the lookup used, not the one in force when the bytes arrive.
+        if (previous?.etag === etag) return { kind: 'not-modified', validUntilMs, trustGeneration: generation }
         const body = await this.#targetBytes(info)
         // The page is named by its URL, not by where the target bytes were downloaded from.
-        return { kind: 'page', url, body, contentType: 'text/html', validators: { etag }, serial: undefined, validUntilMs }
+        return { kind: 'page', url, body, contentType: 'text/html', validators: { etag }, serial: undefined, validUntilMs, trustGeneration: generation }
       },
     }
   }
@@ -224,13 +230,13 @@ export class TufMirror implements TufFrontend {
   }
 
   /**
-   * The generation of the verified state pages may be served from without asking again, or
-   * undefined when a refresh is due or running: a page verified under another generation, or
-   * while one is due, is revalidated (cheaply, when its target info is unchanged).
+   * The generation of the verified state in force, and whether a refresh is due or running: a
+   * page checked under another generation, or while one is due, is revalidated (cheaply, when
+   * its target info is unchanged), and only a page of this generation may stand in for a failed
+   * revalidation.
    */
-  trustGeneration(): number | undefined {
-    if (this.#refreshing || this.#isDue(this.deps.clock.nowMs())) return undefined
-    return this.deps.session.generation
+  trustGeneration(): TrustGeneration {
+    return { current: this.deps.session.generation, isDue: this.#refreshing !== undefined || this.#isDue(this.deps.clock.nowMs()) }
   }
 
   /** Waits for a due (or running) refresh: at most refreshWaitMs while the current state is usable. */

@@ -90,6 +90,8 @@ export interface TufSessionOptions {
 export interface TargetLookup {
   readonly info: TargetFile
   readonly validUntilMs: number
+  /** the generation of the state the lookup was answered from */
+  readonly generation: number
 }
 
 export interface RoleStatus {
@@ -144,6 +146,14 @@ export class TufSession {
    * checks rollback against it (TUF 5.4.3), not only against the older committed one.
    */
   #newestTimestamp: { readonly bytes: Uint8Array; readonly version: number } | undefined
+  /**
+   * Set when a refresh verified a newer timestamp but its state was refused (or at open, when the
+   * stored newest timestamp is newer than the stored state): the state in force is then behind
+   * the repository. Cleared when a state is adopted.
+   */
+  #isBehind = false
+  /** Disk writes in one order, so a lazily loaded role never lands after (and over) a newer set. */
+  #writes: Promise<void> = Promise.resolve()
   #ready = false
   #generation = 0
   #refreshing: Promise<void> | undefined
@@ -212,6 +222,7 @@ export class TufSession {
   async lookupTarget(path: string): Promise<TargetLookup | undefined> {
     if (!this.#ready) await this.refresh()
     const state = this.#state
+    const generation = this.#generation
     let validUntilMs = topLevelExpiryMs(state.set)
     const walk = walkDelegations(state.set, path, this.#limits.maxDelegations, (targets) => {
       validUntilMs = Math.min(validUntilMs, targets.expiresEpochMs)
@@ -226,7 +237,7 @@ export class TufSession {
     if (this.#options.clock.nowMs() >= validUntilMs) {
       throw new ExpiredMetadataError(`the metadata vouching for ${JSON.stringify(path)} expired at ${new Date(validUntilMs).toISOString()}`)
     }
-    return { info: step.value, validUntilMs }
+    return { info: step.value, validUntilMs, generation }
   }
 
   /** Counts the states adopted: what was verified under an older one may be stale. */
@@ -330,6 +341,17 @@ export class TufSession {
         return
       }
     }
+    try {
+      await this.#buildCandidate(set, current, remoteTimestamp)
+    } catch (error) {
+      if ((this.#newestTimestamp?.version ?? 0) > (current.set.timestamp?.version ?? 0)) this.#isBehind = true
+      throw error
+    }
+    this.#lastRefreshEpochMs = nowMs
+  }
+
+  /** Builds the candidate state beside `current`, and adopts it (memory and disk) only whole. */
+  async #buildCandidate(set: TrustedSet, current: State, remoteTimestamp: Uint8Array | undefined): Promise<void> {
     const candidate = emptyState(set, this.#rootBytes)
     for (const [version, bytes] of this.#rootChain) candidate.served.set(`${version}.root.json`, bytes)
     await this.#updateTimestamp(candidate, remoteTimestamp)
@@ -357,11 +379,13 @@ export class TufSession {
       }
       candidate.loaded.push(request)
     }
-    await this.#persistSet(candidate.files)
-    this.#state = candidate
-    this.#generation++
-    this.#ready = true
-    this.#lastRefreshEpochMs = nowMs
+    await this.#enqueueWrite(async () => {
+      await this.#persistSet(candidate.files)
+      this.#state = candidate
+      this.#generation++
+      this.#ready = true
+      this.#isBehind = false
+    })
   }
 
   /** TUF 5.3: N+1.root.json until the repository says there is none, at most maxRootRotations. */
@@ -480,18 +504,27 @@ export class TufSession {
    * started before a refresh must not add its role to the newer set on disk.
    */
   async #loadLazily(state: State, request: RoleRequest): Promise<void> {
-    const newest = this.#newestTimestamp?.version
-    const current = state.set.timestamp?.version
     // Without consistent snapshots the repository serves only its newest role files. While the
-    // state in force is older than a timestamp already verified (whose state was refused), a role
+    // state in force is behind a timestamp already verified whose state was refused, a role
     // fetched now would be paired with a snapshot it was not made for, and TUF 5.6.4 can only
     // compare versions; so only a stored copy may be used. With consistent snapshots,
     // `N.role.json` names the very version the older state lists.
-    const mayFetch = newest === undefined || current === undefined || newest <= current || state.set.root.consistentSnapshot
+    const mayFetch = !this.#isBehind || state.set.root.consistentSnapshot
     const isNew = await this.#loadTargets(state, request, mayFetch)
     if (!state.loaded.some((known) => known.role === request.role && known.delegator === request.delegator)) state.loaded.push(request)
-    const bytes = state.files.get(metadataFileName(request.role))
-    if (isNew && bytes && state === this.#state) await this.#persist(metadataFileName(request.role), bytes)
+    const name = metadataFileName(request.role)
+    const bytes = state.files.get(name)
+    if (!isNew || !bytes) return
+    // Checked when the write's turn comes: a newer set written meanwhile holds its own copy.
+    await this.#enqueueWrite(async () => {
+      if (state === this.#state) await this.#persist(name, bytes)
+    })
+  }
+
+  #enqueueWrite(write: () => Promise<void>): Promise<void> {
+    const next = this.#writes.then(write)
+    this.#writes = next.catch(() => undefined)
+    return next
   }
 
   /** The offline view at open: local top-level metadata that still verifies, for status and serving. */
@@ -538,7 +571,10 @@ export class TufSession {
       if (!(error instanceof ExpiredMetadataError)) return
     }
     const version = scratch.timestamp?.version
-    if (version !== undefined && version > (this.#state.set.timestamp?.version ?? 0)) this.#newestTimestamp = { bytes, version }
+    if (version !== undefined && version > (this.#state.set.timestamp?.version ?? 0)) {
+      this.#newestTimestamp = { bytes, version }
+      this.#isBehind = true
+    }
   }
 
   async #loadRootHistory(currentVersion: number): Promise<void> {
