@@ -16,3 +16,4 @@ export {
 export { type Clock, systemClock, fixedClock } from './clock.js'
 export { type Logger, type LogLevel, type LogFields, createJsonLogger, silentLogger, maskUrl } from './log.js'
 export { Metrics } from './metrics.js'
+export { parseDurationSeconds, formatDuration } from './duration.js'

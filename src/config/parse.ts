@@ -3,6 +3,7 @@
  * validated `Settings`. Pure: the caller reads argv, env and files (see load.ts). Precedence,
  * lowest first: defaults < file < env < flags; a higher layer replaces a list, it does not extend it.
  */
+import { parseDurationSeconds } from '../base/index.js'
 import { ConfigError } from './errors.js'
 import { DEFAULTS, OPTIONS, PYPI_FILE_HOSTS, type OptionFlag, type OptionSpec, type Settings } from './schema.js'
 
@@ -45,6 +46,13 @@ function toBytes(flag: string, raw: RawValue, spec: OptionSpec): number {
   if (!Number.isSafeInteger(value)) fail(flag, raw, 'is too large')
   if (spec.min !== undefined && value < spec.min) fail(flag, raw, `must be at least ${spec.min} byte${spec.min === 1 ? '' : 's'}`)
   return value
+}
+
+function toDurationSeconds(flag: string, raw: RawValue, spec: OptionSpec): number {
+  const seconds = typeof raw.value === 'string' || typeof raw.value === 'number' ? parseDurationSeconds(raw.value) : undefined
+  if (seconds === undefined) fail(flag, raw, `must be a duration such as 90s, 15m, 12h or 7d (a bare number is seconds), got ${JSON.stringify(raw.value)}`)
+  if (spec.min !== undefined && seconds < spec.min) fail(flag, raw, `must be at least ${spec.min}s`)
+  return seconds
 }
 
 function toBool(flag: string, raw: RawValue): boolean {
@@ -119,6 +127,7 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
   }
   const int = (flag: OptionFlag) => get(flag, (raw, spec) => toInt(flag, raw, spec))
   const bytes = (flag: OptionFlag) => get(flag, (raw, spec) => toBytes(flag, raw, spec))
+  const seconds = (flag: OptionFlag) => get(flag, (raw, spec) => toDurationSeconds(flag, raw, spec))
   const text = (flag: OptionFlag) => get(flag, (raw) => toText(flag, raw))
   const url = (flag: OptionFlag) => get(flag, (raw) => toUrl(flag, raw))
   const oneOf = <T extends string>(flag: OptionFlag, choices: readonly T[]) =>
@@ -145,7 +154,7 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
   }
   // Converted even outside verifying mode, so a bad value is reported rather than silently ignored.
   const tufLayout = oneOf('tuf-layout', ['paths', 'warehouse'] as const) ?? DEFAULTS.tufLayout
-  const tufRefreshSeconds = int('tuf-refresh') ?? DEFAULTS.tufRefreshSeconds
+  const tufRefreshSeconds = seconds('tuf-refresh') ?? DEFAULTS.tufRefreshSeconds
   const tufMaxRootBytes = bytes('tuf-max-root-bytes') ?? DEFAULTS.tufMaxRootBytes
   const tufMaxTimestampBytes = bytes('tuf-max-timestamp-bytes') ?? DEFAULTS.tufMaxTimestampBytes
   const tufMaxDelegations = int('tuf-max-delegations') ?? DEFAULTS.tufMaxDelegations
@@ -157,13 +166,13 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
     host: text('host') ?? DEFAULTS.host,
     port: int('port') ?? DEFAULTS.port,
     cacheDir: text('cache-dir') ?? defaultCacheDir,
-    indexTtlSeconds: int('index-ttl') ?? DEFAULTS.indexTtlSeconds,
+    indexTtlSeconds: seconds('index-ttl') ?? DEFAULTS.indexTtlSeconds,
     cacheMaxBytes: cacheMaxBytes === 0 ? Infinity : cacheMaxBytes,
     requireHashes: get('require-hashes', (raw) => toBool('require-hashes', raw)) ?? false,
     allowedHosts: [...allowedHosts],
     caBundleFile: text('ca-bundle'),
-    upstreamTimeoutMs: (int('upstream-timeout') ?? DEFAULTS.upstreamTimeoutSeconds) * 1000,
-    upstreamDeadlineMs: (int('upstream-deadline') ?? DEFAULTS.upstreamDeadlineSeconds) * 1000,
+    upstreamTimeoutMs: (seconds('upstream-timeout') ?? DEFAULTS.upstreamTimeoutSeconds) * 1000,
+    upstreamDeadlineMs: (seconds('upstream-deadline') ?? DEFAULTS.upstreamDeadlineSeconds) * 1000,
     upstreamMinBytesPerSecond: bytes('upstream-min-rate') ?? DEFAULTS.upstreamMinBytesPerSecond,
     maxPageBytes: bytes('max-page-bytes') ?? DEFAULTS.maxPageBytes,
     maxFileBytes: bytes('max-file-bytes') ?? DEFAULTS.maxFileBytes,

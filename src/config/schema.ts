@@ -3,7 +3,7 @@
  * `TUF_PROXY_<NAME>` variables and config-file keys are all derived from this table, so a new
  * option is added in one place. Defaults live here and nowhere else.
  */
-export type OptionKind = 'string' | 'url' | 'int' | 'bytes' | 'bool' | 'list' | 'enum' | 'path'
+export type OptionKind = 'string' | 'url' | 'int' | 'bytes' | 'duration' | 'bool' | 'list' | 'enum' | 'path'
 
 export interface OptionSpec {
   /** the flag without dashes; also the config-file key; env is TUF_PROXY_ + upper snake case */
@@ -21,13 +21,13 @@ export const OPTIONS = [
   { flag: 'host', kind: 'string', valueName: 'H', help: 'address to listen on (default 127.0.0.1)' },
   { flag: 'port', kind: 'int', valueName: 'N', min: 0, max: 65535, help: 'port to listen on, 0 for any free port (default 8080)' },
   { flag: 'cache-dir', kind: 'path', valueName: 'DIR', help: 'where files, pages and trust state are cached (default <user cache dir>/tuf-proxy)' },
-  { flag: 'index-ttl', kind: 'int', valueName: 'SECONDS', min: 0, help: 'how long a project page is served without revalidation (default 600)' },
+  { flag: 'index-ttl', kind: 'duration', valueName: 'DURATION', min: 0, help: 'how long a project page is served without revalidation: 90s, 15m, 12h, 7d, a bare number is seconds (default 10m)' },
   { flag: 'cache-max-bytes', kind: 'bytes', valueName: 'N', help: 'size limit of the file cache, LRU-evicted; suffixes K, M, G, T; 0 = no limit (default 10G)' },
   { flag: 'require-hashes', kind: 'bool', help: 'refuse files whose link carries no strong hash (default off)' },
   { flag: 'allow-host', kind: 'list', valueName: 'HOST', help: 'extra host files may be fetched from (repeatable; files.pythonhosted.org is allowed for pypi.org)' },
   { flag: 'ca-bundle', kind: 'path', valueName: 'FILE', help: 'PEM file of extra CA certificates for a private upstream (TLS is always verified)' },
-  { flag: 'upstream-timeout', kind: 'int', valueName: 'SECONDS', min: 1, help: 'connect, response-header and body-idle timeout for upstream requests (default 30)' },
-  { flag: 'upstream-deadline', kind: 'int', valueName: 'SECONDS', min: 1, help: 'total time for one upstream page or metadata request, and for a file request to answer (default 60)' },
+  { flag: 'upstream-timeout', kind: 'duration', valueName: 'DURATION', min: 1, help: 'connect, response-header and body-idle timeout for upstream requests (default 30s)' },
+  { flag: 'upstream-deadline', kind: 'duration', valueName: 'DURATION', min: 1, help: 'total time for one upstream page or metadata request, and for a file request to answer (default 60s)' },
   { flag: 'upstream-min-rate', kind: 'bytes', valueName: 'N', min: 0, help: 'slowest upstream body accepted, in bytes per second over each --upstream-timeout window (at most 10 s); 0 = off (default 16K)' },
   { flag: 'max-page-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest index page accepted from the upstream (default 128M)' },
   { flag: 'max-file-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest file accepted from the upstream (default 20G)' },
@@ -36,7 +36,7 @@ export const OPTIONS = [
   { flag: 'tuf-metadata-url', kind: 'url', valueName: 'URL', help: 'where the upstream publishes TUF metadata (root.json, timestamp.json, ...)' },
   { flag: 'tuf-targets-url', kind: 'url', valueName: 'URL', help: 'base URL that TUF target paths are relative to' },
   { flag: 'tuf-layout', kind: 'enum', choices: ['paths', 'warehouse'], valueName: 'NAME', help: 'how index URLs map to TUF targets (default paths)' },
-  { flag: 'tuf-refresh', kind: 'int', valueName: 'SECONDS', min: 0, help: 'least time between two TUF metadata refreshes; 0 = whenever a request needs metadata (default 60)' },
+  { flag: 'tuf-refresh', kind: 'duration', valueName: 'DURATION', min: 0, help: 'least time between two TUF metadata refreshes; 0 = whenever a request needs metadata (default 60s)' },
   { flag: 'tuf-max-root-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest root.json accepted (default 512K)' },
   { flag: 'tuf-max-timestamp-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest timestamp.json accepted (default 16K)' },
   { flag: 'tuf-max-delegations', kind: 'int', valueName: 'N', min: 1, help: 'most delegated roles visited for one target (default 32)' },

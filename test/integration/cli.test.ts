@@ -95,13 +95,13 @@ describe('tuf-proxy serve: flag handling', () => {
     { name: 'a flag without its value', args: ['--port'], message: '--port needs a value' },
     { name: '--port abc', args: ['--port', 'abc'], message: '--port: must be a non-negative integer, got "abc"' },
     { name: '--port above 65535', args: ['--port=70000'], message: '--port: must be at most 65535' },
-    { name: '--index-ttl -1', args: ['--index-ttl', '-1'], message: '--index-ttl: must be a non-negative integer, got "-1"' },
+    { name: '--index-ttl -1', args: ['--index-ttl', '-1'], message: '--index-ttl: must be a duration such as 90s, 15m, 12h or 7d (a bare number is seconds), got "-1"' },
     { name: '--cache-max-bytes 10Q', args: ['--cache-max-bytes', '10Q'], message: '--cache-max-bytes: must be a byte count such as 500M or 10G, got "10Q"' },
     { name: '--require-hashes=maybe', args: ['--require-hashes=maybe'], message: '--require-hashes: must be true or false, got "maybe"' },
     { name: '--log-level loud', args: ['--log-level', 'loud'], message: '--log-level: must be one of debug, info, warn, error, got "loud"' },
     { name: '--upstream without a scheme', args: ['--upstream', 'pypi.org/simple/'], message: '--upstream: is not a URL: "pypi.org/simple/"' },
     { name: 'TUF_PROXY_PORT=abc', args: [], env: { TUF_PROXY_PORT: 'abc' }, message: '--port (from TUF_PROXY_PORT): must be a non-negative integer, got "abc"' },
-    { name: 'TUF_PROXY_INDEX_TTL=abc', args: [], env: { TUF_PROXY_INDEX_TTL: 'abc' }, message: '--index-ttl (from TUF_PROXY_INDEX_TTL): must be a non-negative integer, got "abc"' },
+    { name: 'TUF_PROXY_INDEX_TTL=abc', args: [], env: { TUF_PROXY_INDEX_TTL: 'abc' }, message: '--index-ttl (from TUF_PROXY_INDEX_TTL): must be a duration such as 90s, 15m, 12h or 7d (a bare number is seconds), got "abc"' },
     { name: 'an unknown TUF_PROXY_ variable', args: [], env: { TUF_PROXY_PROT: '1' }, message: 'TUF_PROXY_PROT: unknown setting (see tuf-proxy serve --help for the names)' },
     { name: '--config missing.yaml', args: ['--config', 'missing.yaml'], message: '--config missing.yaml: cannot read the file (ENOENT)' },
     { name: 'TUF_PROXY_CONFIG=missing.yaml', args: [], env: { TUF_PROXY_CONFIG: 'missing.yaml' }, message: '--config missing.yaml: cannot read the file (ENOENT)' },
@@ -129,7 +129,7 @@ describe('tuf-proxy serve: flag handling', () => {
     writeFileSync(path, 'port: abc\n')
     assertConfigError(cli(['serve', '--config', path]), `--port (from ${path}): must be a non-negative integer, got "abc"`)
     // With --port given, the file's bad port is never looked at; --index-ttl then fails, proving parsing went on.
-    assertConfigError(cli(['serve', '--config', path, '--port', '0', '--index-ttl', 'x']), '--index-ttl: must be a non-negative integer, got "x"')
+    assertConfigError(cli(['serve', '--config', path, '--port', '0', '--index-ttl', 'x']), '--index-ttl: must be a duration such as 90s, 15m, 12h or 7d (a bare number is seconds), got "x"')
   })
 
   test('a config file with an unknown key is refused by name', () => {

@@ -121,7 +121,7 @@ describe('readEnv', () => {
   test('the env layer feeds parse.ts with its source named', () => {
     throwsConfig(
       () => parseSettings([readEnv({ TUF_PROXY_INDEX_TTL: 'abc' }).layer], '/c'),
-      '--index-ttl (from TUF_PROXY_INDEX_TTL): must be a non-negative integer, got "abc"',
+      '--index-ttl (from TUF_PROXY_INDEX_TTL): must be a duration such as 90s, 15m, 12h or 7d (a bare number is seconds), got "abc"',
     )
   })
 })

@@ -86,6 +86,11 @@ describe('conversions, one row per form', () => {
     { name: 'index-ttl 0', set: { 'index-ttl': '0' }, pick: (s) => s.indexTtlSeconds, want: 0 },
     { name: 'upstream-timeout in ms', set: { 'upstream-timeout': '7' }, pick: (s) => s.upstreamTimeoutMs, want: 7000 },
     { name: 'upstream-deadline in ms', set: { 'upstream-deadline': '9' }, pick: (s) => s.upstreamDeadlineMs, want: 9000 },
+    // durations
+    { name: 'index-ttl in minutes', set: { 'index-ttl': '15m' }, pick: (s) => s.indexTtlSeconds, want: 900 },
+    { name: 'upstream-deadline in seconds with unit', set: { 'upstream-deadline': '90s' }, pick: (s) => s.upstreamDeadlineMs, want: 90_000 },
+    { name: 'index-ttl in days from a file number', set: { 'index-ttl': 7 }, pick: (s) => s.indexTtlSeconds, want: 7 },
+    { name: 'index-ttl in days', set: { 'index-ttl': '7d' }, pick: (s) => s.indexTtlSeconds, want: 604_800 },
     { name: 'upstream-min-rate in bytes', set: { 'upstream-min-rate': '4K' }, pick: (s) => s.upstreamMinBytesPerSecond, want: 4096 },
     { name: 'upstream-min-rate 0 turns the floor off', set: { 'upstream-min-rate': '0' }, pick: (s) => s.upstreamMinBytesPerSecond, want: 0 },
     // bytes
@@ -252,7 +257,7 @@ describe('verifying mode (the TUF trio)', () => {
   })
 
   test('a bad TUF knob is reported even outside verifying mode', () => {
-    rejects([layer({ 'tuf-refresh': 'soon' })], '--tuf-refresh: must be a non-negative integer, got "soon"')
+    rejects([layer({ 'tuf-refresh': 'soon' })], '--tuf-refresh: must be a duration such as 90s, 15m, 12h or 7d (a bare number is seconds), got "soon"')
     rejects([layer({ 'tuf-layout': 'flat' })], '--tuf-layout: must be one of paths, warehouse, got "flat"')
   })
 })
@@ -260,11 +265,11 @@ describe('verifying mode (the TUF trio)', () => {
 describe('errors name the option, its source and the value, word for word', () => {
   const env = (flag: string, value: unknown): RawLayer => layer({ [flag]: value }, envName(flag))
   const cases: Array<{ name: string; layers: RawLayer[]; message: string }> = [
-    { name: 'int from env', layers: [env('index-ttl', 'abc')], message: '--index-ttl (from TUF_PROXY_INDEX_TTL): must be a non-negative integer, got "abc"' },
-    { name: 'negative int', layers: [layer({ 'index-ttl': '-1' })], message: '--index-ttl: must be a non-negative integer, got "-1"' },
+    { name: 'int from env', layers: [env('index-ttl', 'abc')], message: '--index-ttl (from TUF_PROXY_INDEX_TTL): must be a duration such as 90s, 15m, 12h or 7d (a bare number is seconds), got "abc"' },
+    { name: 'negative int', layers: [layer({ 'index-ttl': '-1' })], message: '--index-ttl: must be a duration such as 90s, 15m, 12h or 7d (a bare number is seconds), got "-1"' },
     { name: 'fractional int from a file', layers: [layer({ port: 80.5 }, 'tp.yaml')], message: '--port (from tp.yaml): must be a non-negative integer, got 80.5' },
     { name: 'port above max', layers: [layer({ port: '65536' })], message: '--port: must be at most 65535' },
-    { name: 'timeout below min', layers: [layer({ 'upstream-timeout': '0' })], message: '--upstream-timeout: must be at least 1' },
+    { name: 'timeout below min', layers: [layer({ 'upstream-timeout': '0' })], message: '--upstream-timeout: must be at least 1s' },
     { name: 'unsafe integer', layers: [layer({ port: '99999999999999999999' })], message: '--port: is too large' },
     { name: 'empty int', layers: [env('port', '')], message: '--port (from TUF_PROXY_PORT): must be a non-negative integer, got ""' },
     { name: 'a mapping where an int belongs', layers: [layer({ port: { value: 1 } }, 'tp.yaml')], message: '--port (from tp.yaml): must be a non-negative integer, got {"value":1}' },
