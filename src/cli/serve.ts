@@ -135,6 +135,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     tuf,
     // /health reports the index's breaker; file hosts have their own and recover on their own.
     upstreamState: () => health.stateOf(settings.upstream),
+    upstreamReports: () => health.reports(),
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
   const { app, hotPath } = createApp({ mirror, metrics, logger, clock })

@@ -4,6 +4,7 @@
  */
 import { maskUrl } from '../base/index.js'
 import type { BlobStore } from '../store/index.js'
+import type { OriginReport } from '../upstream/index.js'
 import type { Drop, DropLog } from './drops.js'
 import type { FileResult, Files } from './files.js'
 import { resolveProjectFile } from './project-files.js'
@@ -24,6 +25,8 @@ export interface TrustStatusView {
 export interface MirrorStatus {
   readonly mode: 'hash-only' | 'tuf'
   readonly upstream: string
+  /** every upstream origin asked since start (index, file hosts, TUF hosts), with its state */
+  readonly upstreams: readonly OriginReport[]
   readonly cache: { readonly files: number; readonly bytes: number; readonly maxBytes: number }
   readonly trust: TrustStatusView | undefined
   readonly drops: readonly Drop[]
@@ -50,6 +53,8 @@ export interface MirrorParts {
   readonly tuf?: TufFrontend | undefined
   /** the upstream breaker's state: `up`, `down` (skipped for now) or `trial` */
   readonly upstreamState?: () => string
+  /** the upstream origins' states, last errors and latencies */
+  readonly upstreamReports?: () => readonly OriginReport[]
 }
 
 export class Mirror {
@@ -79,6 +84,7 @@ export class Mirror {
     return {
       mode: this.tuf ? 'tuf' : 'hash-only',
       upstream: maskUrl(this.parts.upstreamUrl),
+      upstreams: this.parts.upstreamReports?.() ?? [],
       cache: { files: this.parts.blobs.count, bytes: this.parts.blobs.totalBytes, maxBytes: this.parts.blobs.maxBytes },
       trust: this.tuf?.status(),
       drops: this.parts.drops.recent(),

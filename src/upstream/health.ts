@@ -16,7 +16,7 @@
  * Deliberately not per URL: a URL-level breaker would never spare the clients of a dead origin
  * their timeouts, which is what the breaker is for.
  */
-import { maskUrl, type Clock } from '../base/index.js'
+import { describeError, errorCode, maskUrl, type Clock } from '../base/index.js'
 import type { UpstreamClient } from './client.js'
 import { UpstreamHttpError, UpstreamOfflineError, UpstreamTimeoutError } from './errors.js'
 
@@ -28,14 +28,27 @@ export interface UpstreamHealthOptions {
 
 export type HealthState = 'up' | 'down' | 'trial'
 
+/** What an operator sees of one upstream origin on /status and /health. */
+export interface OriginReport {
+  readonly origin: string
+  readonly state: HealthState
+  /** the last failure that said the origin is unwell; kept after a success, for the record */
+  readonly lastError: { readonly code: string; readonly message: string; readonly atMs: number } | undefined
+  readonly lastSuccessAtMs: number | undefined
+  /** time to the response head of the last request that got one */
+  readonly lastLatencyMs: number | undefined
+}
+
 export interface UpstreamHealth {
   /** False while the URL's origin is down: skip it. */
   isAvailable(url: string): boolean
   /** The breaker state of the URL's origin. */
   stateOf(url: string): HealthState
-  recordSuccess(url: string): void
+  recordSuccess(url: string, latencyMs?: number): void
   /** Counts only failures that say the upstream is unwell (see isUpstreamFailure); others are ignored. */
   recordFailure(url: string, error: unknown): void
+  /** every origin asked since start, in the order first asked */
+  reports(): readonly OriginReport[]
 }
 
 /** Unreachable, timed out, or a 5xx: the upstream is unwell. A 404 or a bad body says nothing about its health. */
@@ -74,6 +87,13 @@ export function createUpstreamHealth(options: UpstreamHealthOptions): UpstreamHe
   // Only origins with failures since their last success are kept, so the map is bounded by the
   // origins failing now (and those by the host allowlist); each set holds at most maxFails URLs.
   const scores = new Map<string, OriginScore>()
+  // Bounded by the allowlist: only allowed hosts are ever asked.
+  const history = new Map<string, { lastError: OriginReport['lastError']; lastSuccessAtMs: number | undefined; lastLatencyMs: number | undefined }>()
+  const historyOf = (origin: string) => {
+    let entry = history.get(origin)
+    if (!entry) history.set(origin, (entry = { lastError: undefined, lastSuccessAtMs: undefined, lastLatencyMs: undefined }))
+    return entry
+  }
   const stateOf = (url: string): HealthState => {
     const score = scores.get(originOf(url))
     if (!score || score.failedUrls.size < maxFails) return 'up'
@@ -82,12 +102,17 @@ export function createUpstreamHealth(options: UpstreamHealthOptions): UpstreamHe
   return {
     isAvailable: (url) => stateOf(url) !== 'down',
     stateOf,
-    recordSuccess(url) {
-      scores.delete(originOf(url))
+    recordSuccess(url, latencyMs) {
+      const origin = originOf(url)
+      scores.delete(origin)
+      const entry = historyOf(origin)
+      entry.lastSuccessAtMs = clock.nowMs()
+      if (latencyMs !== undefined) entry.lastLatencyMs = latencyMs
     },
     recordFailure(url, error) {
       if (!isUpstreamFailure(error)) return
       const origin = originOf(url)
+      historyOf(origin).lastError = { code: errorCode(error), message: describeError(error), atMs: clock.nowMs() }
       let score = scores.get(origin)
       if (!score) scores.set(origin, (score = { failedUrls: new Set(), downUntilMs: 0 }))
       const wasOpen = score.failedUrls.size >= maxFails
@@ -95,6 +120,7 @@ export function createUpstreamHealth(options: UpstreamHealthOptions): UpstreamHe
       // A failed trial reopens at once, whichever URL the trial was for.
       if (score.failedUrls.size >= maxFails) score.downUntilMs = clock.nowMs() + failTimeoutMs
     },
+    reports: () => [...history].map(([origin, entry]) => ({ origin, state: stateOf(origin), ...entry })),
   }
 }
 
@@ -109,9 +135,10 @@ export function withHealthBreaker(client: UpstreamClient, health: UpstreamHealth
     if (!health.isAvailable(url)) {
       throw new UpstreamOfflineError(`upstream unreachable for ${maskUrl(url)}: its host failed repeatedly and is retried after ${Math.round(failTimeoutMs / 1000)} s`)
     }
+    const startedMs = performance.now()
     try {
       const result = await request()
-      health.recordSuccess(url)
+      health.recordSuccess(url, Math.round(performance.now() - startedMs))
       return result
     } catch (error) {
       health.recordFailure(url, error)

@@ -21,6 +21,7 @@ export {
   type UpstreamHealthOptions,
   type HealthState,
   createUpstreamHealth,
+  type OriginReport,
   isUpstreamFailure,
   withHealthBreaker,
 } from './health.js'

@@ -16,6 +16,21 @@ const offline = new UpstreamOfflineError('refused')
 const INDEX = 'http://index.example/simple/foo/'
 
 describe('upstream health breakers (max_fails / fail_timeout per origin)', () => {
+  test('reports: each origin once, in first-asked order, with its state, last failure and last latency', () => {
+    const clock = fixedClock(1000)
+    const health = createUpstreamHealth({ maxFails: 1, failTimeoutMs: 5000, clock })
+    assert.deepEqual(health.reports(), [])
+    health.recordSuccess(INDEX, 12)
+    health.recordFailure('http://files.example/a.whl', offline)
+    health.recordFailure(INDEX, new UpstreamProtocolError('garbled'))
+    clock.advanceMs(10)
+    health.recordFailure('http://files.example/b.whl', new UpstreamTimeoutError('slow'))
+    assert.deepEqual(health.reports(), [
+      { origin: 'http://index.example', state: 'up', lastError: undefined, lastSuccessAtMs: 1000, lastLatencyMs: 12 },
+      { origin: 'http://files.example', state: 'down', lastError: { code: 'upstream_timeout', message: 'slow', atMs: 1010 }, lastSuccessAtMs: undefined, lastLatencyMs: undefined },
+    ])
+  })
+
   test('an origin goes down after maxFails failing URLs, for failTimeoutMs, then allows a trial', () => {
     const clock = fixedClock(0)
     const health = createUpstreamHealth({ maxFails: 3, failTimeoutMs: 10_000, clock })
