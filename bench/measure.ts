@@ -40,14 +40,16 @@ export interface BenchContext {
 /** The proxies to compare, labelled by what differs (e.g. their log level). */
 export type ProxySet = ReadonlyArray<{ readonly label: string; readonly logLevel: BenchLogLevel; readonly proxy: BenchProxy }>
 
-interface Target {
+export interface Target {
   readonly label: string
   readonly url: string
   readonly headers: Readonly<Record<string, string>>
   readonly pid: number
+  /** the server's CPU seconds so far, when it is more than one process; default: cpuSeconds(pid) */
+  readonly cpuSeconds?: () => number
 }
 
-interface Rates {
+export interface Rates {
   readonly requestsPerSecond: number
   readonly bytesPerSecond: number
   readonly p99Ms: number
@@ -60,16 +62,17 @@ const hasReference = (context: BenchContext) => context.upstream.kind === 'nginx
 const noReferenceWhy = (context: BenchContext) => `not measured: ${context.upstream.description}`
 
 /** Median rates of every target over ROUNDS alternating windows at one concurrency. */
-async function compareTargets(context: BenchContext, targets: readonly Target[], connections: number): Promise<Map<string, Rates>> {
+export async function compareTargets(context: BenchContext, targets: readonly Target[], connections: number): Promise<Map<string, Rates>> {
   const samples = new Map<string, Array<LoadFigures & { cpuSeconds: number }>>(targets.map((target) => [target.label, []]))
   for (const target of targets) await generateLoad(context.generator, { url: target.url, headers: target.headers, connections, durationSeconds: WARMUP_SECONDS })
   for (let round = 0; round < ROUNDS; round += 1) {
     for (let turn = 0; turn < targets.length; turn += 1) {
       const target = targets[(round + turn) % targets.length]
       if (!target) continue
-      const cpuBefore = cpuSeconds(target.pid)
+      const cpuOf = target.cpuSeconds ?? (() => cpuSeconds(target.pid))
+      const cpuBefore = cpuOf()
       const figures = await generateLoad(context.generator, { url: target.url, headers: target.headers, connections, durationSeconds: ROUND_SECONDS })
-      samples.get(target.label)?.push({ ...figures, cpuSeconds: cpuSeconds(target.pid) - cpuBefore })
+      samples.get(target.label)?.push({ ...figures, cpuSeconds: cpuOf() - cpuBefore })
       if (figures.errors > 0) context.notes.push(`${target.label}: ${figures.errors} of ${figures.requests} requests failed or were not 200`)
     }
   }

@@ -7,8 +7,9 @@
  * Then the TUF benchmarks at PEP 458 scale (tuf-engine.ts against tuf-js, verifying-overhead.ts
  * against the hash-only proxy), each with its own table.
  *
- * Flags (for investigation): `--sections page,file,cold,cold16,rss,tuf,verifying` runs a subset;
- * `--cpu-prof DIR` runs the HTTP proxies under `node --cpu-prof` with profiles written to DIR.
+ * Flags (for investigation): `--sections page,file,cold,cold16,rss,proxpi,tuf,verifying` runs a
+ * subset; `--cpu-prof DIR` runs the HTTP proxies under `node --cpu-prof` with profiles written to
+ * DIR; `--proxpi DIR` (or PROXPI_SRC) names a proxpi checkout for the comparison (see proxpi.ts).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os'
@@ -29,13 +30,14 @@ import {
   type BenchContext,
 } from './measure.js'
 import { BenchProxy, type LogLevel } from './proxy.js'
+import { measureProxpi, proxpiMissing, startProxpi } from './proxpi.js'
 import { formatTable, type Row } from './report.js'
 import { freePort, SLOW_BYTES_PER_SECOND, startStaticServer } from './servers.js'
 import { run as runTufEngine } from './tuf-engine.js'
 import { formatRows } from './tuf-rows.js'
 import { run as runVerifyingOverhead } from './verifying-overhead.js'
 
-const SECTIONS = ['page', 'file', 'cold', 'cold16', 'rss', 'tuf', 'verifying'] as const
+const SECTIONS = ['page', 'file', 'cold', 'cold16', 'rss', 'proxpi', 'tuf', 'verifying'] as const
 type Section = (typeof SECTIONS)[number]
 
 const PAGE_FILES = 40
@@ -47,9 +49,10 @@ const SWARM_FILE_BYTES = 500 * 1024 * 1024
 const CONCURRENT_COLD_FILES = 16
 const CONCURRENT_COLD_FILE_BYTES = 20 * 1024 * 1024
 
-function parseFlags(argv: readonly string[]): { sections: ReadonlySet<Section>; cpuProfDir: string | undefined } {
+function parseFlags(argv: readonly string[]): { sections: ReadonlySet<Section>; cpuProfDir: string | undefined; proxpiDir: string | undefined } {
   let sections: ReadonlySet<Section> = new Set(SECTIONS)
   let cpuProfDir: string | undefined
+  let proxpiDir = process.env['PROXPI_SRC'] ? resolve(process.env['PROXPI_SRC']) : undefined
   for (let i = 0; i < argv.length; i += 1) {
     const value = argv[i + 1]
     if (argv[i] === '--sections' && value) {
@@ -61,15 +64,19 @@ function parseFlags(argv: readonly string[]): { sections: ReadonlySet<Section>; 
     } else if (argv[i] === '--cpu-prof' && value) {
       cpuProfDir = resolve(value)
       i += 1
+    } else if (argv[i] === '--proxpi' && value) {
+      proxpiDir = resolve(value)
+      i += 1
     } else {
-      throw new Error(`unknown argument ${argv[i]}; flags: --sections ${SECTIONS.join(',')}, --cpu-prof DIR`)
+      throw new Error(`unknown argument ${argv[i]}; flags: --sections ${SECTIONS.join(',')}, --cpu-prof DIR, --proxpi DIR`)
     }
   }
-  return { sections, cpuProfDir }
+  return { sections, cpuProfDir, proxpiDir }
 }
 
 async function main(): Promise<void> {
-  const { sections, cpuProfDir } = parseFlags(process.argv.slice(2))
+  const { sections, cpuProfDir, proxpiDir } = parseFlags(process.argv.slice(2))
+  const noProxpiWhy = sections.has('proxpi') ? proxpiMissing(proxpiDir) : undefined
   const startedMs = performance.now()
   const loadBefore = loadavg()[0] ?? 0
   const tempDir = mkdtempSync(join(tmpdir(), 'tuf-proxy-bench-'))
@@ -83,7 +90,7 @@ async function main(): Promise<void> {
     const project = (name: string, sizes: readonly number[], seed: number, filesPath: 'files' | 'slow' = 'files') =>
       addProject({ wwwDir, upstreamOrigin, project: name, sizes, seed, filesPath })
     const pageProject = project('bench-page', Array.from({ length: PAGE_FILES }, () => PAGE_FILE_BYTES), 1)
-    const cachedFile = sections.has('file') ? project('bench-file', [FILE_BYTES], 100) : []
+    const cachedFile = sections.has('file') || sections.has('proxpi') ? project('bench-file', [FILE_BYTES], 100) : []
     const coldFiles = (filesPath: 'files' | 'slow', seed: number) =>
       sections.has('cold') ? Array.from({ length: COLD_ROUNDS }, (_unused, i) => project(`bench-${filesPath}-${i + 1}`, [FILE_BYTES], seed + i, filesPath)).flat() : []
     const loopbackFiles = coldFiles('files', 200)
@@ -91,6 +98,8 @@ async function main(): Promise<void> {
     const concurrentFiles = sections.has('cold16')
       ? Array.from({ length: CONCURRENT_COLD_FILES }, (_unused, i) => project(`bench-cold16-${i + 1}`, [CONCURRENT_COLD_FILE_BYTES], 500 + i)).flat()
       : []
+    const proxpiColdFiles =
+      sections.has('proxpi') && !noProxpiWhy ? Array.from({ length: 2 * COLD_ROUNDS }, (_unused, i) => project(`bench-proxpi-${i + 1}`, [FILE_BYTES], 600 + i)).flat() : []
     const swarmFile = sections.has('rss') ? project('bench-swarm', [SWARM_FILE_BYTES], 300) : []
     const fixturesMs = performance.now() - startedMs
 
@@ -132,6 +141,14 @@ async function main(): Promise<void> {
       }
     }
     if (sections.has('cold16')) rows.push(...(await measureColdConcurrent(context, await startProxy('info'), { label: 'log info', files: concurrentFiles })))
+    if (sections.has('proxpi')) {
+      if (noProxpiWhy || !proxpiDir || !cachedFile[0]) context.notes.push(`proxpi comparison skipped: ${noProxpiWhy ?? 'nothing to compare'}`)
+      else {
+        const proxpi = await startProxpi({ srcDir: proxpiDir, upstreamUrl: `${upstream.origin}/simple/`, cacheDir: join(tempDir, 'cache-proxpi') })
+        stops.unshift(() => proxpi.stop())
+        rows.push(...(await measureProxpi(context, { proxy: await startProxy('info'), proxpi, pageProject: 'bench-page', cachedFile: cachedFile[0], coldFiles: proxpiColdFiles })))
+      }
+    }
     if (sections.has('rss') && swarmFile[0]) rows.push(...(await measureSwarmRss(context, () => startProxy('info', 'cache-swarm'), 'log info', swarmFile[0])))
 
     process.stdout.write(`\ntuf-proxy bench (${((performance.now() - startedMs) / 1000).toFixed(0)} s, fixtures ${(fixturesMs / 1000).toFixed(1)} s)\n\n`)
