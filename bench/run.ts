@@ -7,7 +7,7 @@
  * Then the TUF benchmarks at PEP 458 scale (tuf-engine.ts against tuf-js, verifying-overhead.ts
  * against the hash-only proxy), each with its own table.
  *
- * Flags (for investigation): `--sections page,file,cold,cold16,rss,proxpi,tuf,verifying` runs a
+ * Flags (for investigation): `--sections page,file,cold,cold16,rss,simple,proxpi,tuf,verifying` runs a
  * subset; `--cpu-prof DIR` runs the HTTP proxies under `node --cpu-prof` with profiles written to
  * DIR; `--proxpi DIR` (or PROXPI_SRC) names a proxpi checkout for the comparison (see proxpi.ts).
  */
@@ -30,6 +30,7 @@ import {
   type BenchContext,
 } from './measure.js'
 import { BenchProxy, type LogLevel } from './proxy.js'
+import { measureProjectList, writeProjectList } from './project-list.js'
 import { measureProxpi, proxpiMissing, startProxpi } from './proxpi.js'
 import { formatTable, type Row } from './report.js'
 import { freePort, SLOW_BYTES_PER_SECOND, startStaticServer } from './servers.js'
@@ -37,7 +38,7 @@ import { run as runTufEngine } from './tuf-engine.js'
 import { formatRows } from './tuf-rows.js'
 import { run as runVerifyingOverhead } from './verifying-overhead.js'
 
-const SECTIONS = ['page', 'file', 'cold', 'cold16', 'rss', 'proxpi', 'tuf', 'verifying'] as const
+const SECTIONS = ['page', 'file', 'cold', 'cold16', 'rss', 'simple', 'proxpi', 'tuf', 'verifying'] as const
 type Section = (typeof SECTIONS)[number]
 
 const PAGE_FILES = 40
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
     const proxpiColdFiles =
       sections.has('proxpi') && !noProxpiWhy ? Array.from({ length: 2 * COLD_ROUNDS }, (_unused, i) => project(`bench-proxpi-${i + 1}`, [FILE_BYTES], 600 + i)).flat() : []
     const swarmFile = sections.has('rss') ? project('bench-swarm', [SWARM_FILE_BYTES], 300) : []
+    const listBytes = sections.has('simple') ? writeProjectList(wwwDir) : 0
     const fixturesMs = performance.now() - startedMs
 
     const upstream = await startStaticServer({ tempDir, wwwDir, port: upstreamPort })
@@ -141,6 +143,10 @@ async function main(): Promise<void> {
       }
     }
     if (sections.has('cold16')) rows.push(...(await measureColdConcurrent(context, await startProxy('info'), { label: 'log info', files: concurrentFiles })))
+    if (sections.has('simple')) {
+      // Both proxies share one cache: the second is the first restarted.
+      rows.push(...(await measureProjectList(context, { startProxy: () => startProxy('info', 'cache-list'), smallPage: 'bench-page', listBytes })))
+    }
     if (sections.has('proxpi')) {
       if (noProxpiWhy || !proxpiDir || !cachedFile[0]) context.notes.push(`proxpi comparison skipped: ${noProxpiWhy ?? 'nothing to compare'}`)
       else {
