@@ -58,14 +58,44 @@ export async function renderProjectList(
   }
   const html = await stored(list.html)
   const json = await stored(list.json)
+  return renderingsOf(list.meta, html, json)
+}
+
+function renderingsOf(meta: IndexMeta, html: StoredBody, json: StoredBody): ProjectListRenderings {
   return {
-    meta: list.meta,
+    meta,
     rendered: new Map<SimpleFormat, { body: StoredBody; etag: string }>([
       ['text-html', { body: html, etag: representationEtag('text-html', html.sha256) }],
       ['html-v1', { body: html, etag: representationEtag('html-v1', html.sha256) }],
       ['json-v1', { body: json, etag: representationEtag('json-v1', json.sha256) }],
     ]),
   }
+}
+
+/** What a page record keeps of the project list's renderings, so a restart need not parse it again. */
+export interface StoredRenderings {
+  readonly meta: IndexMeta
+  readonly html: { readonly sha256: string; readonly size: number }
+  readonly json: { readonly sha256: string; readonly size: number }
+}
+
+export function storedRenderingsOf(renderings: ReadonlyMap<SimpleFormat, { readonly body: StoredBody | Uint8Array }>): Omit<StoredRenderings, 'meta'> | undefined {
+  const html = renderings.get('html-v1')?.body
+  const json = renderings.get('json-v1')?.body
+  if (!html || !json || html instanceof Uint8Array || json instanceof Uint8Array) return undefined
+  return { html: { sha256: html.sha256, size: html.byteLength }, json: { sha256: json.sha256, size: json.byteLength } }
+}
+
+/**
+ * The renderings a record names, when both blobs are still stored (else undefined: parse the
+ * upstream's bytes again). A record is written only after both renderings were committed, and
+ * blobs are named by their digest, so the pair is the one rendered from the recorded body.
+ */
+export function reopenRenderings(blobs: BlobStore, stored: StoredRenderings, onGone: () => void): ProjectListRenderings | undefined {
+  const html = blobs.get(stored.html.sha256)
+  const json = blobs.get(stored.json.sha256)
+  if (!html || !json || html.size !== stored.html.size || json.size !== stored.json.size) return undefined
+  return renderingsOf(stored.meta, storedBody(blobs, html, onGone), storedBody(blobs, json, onGone))
 }
 
 function storedBody(blobs: BlobStore, ref: { sha256: string; size: number }, onGone: () => void): StoredBody {

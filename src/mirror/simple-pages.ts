@@ -34,7 +34,16 @@ import type { DropLog } from './drops.js'
 import { NotFoundError } from './errors.js'
 import { isSafeFileName } from './file-names.js'
 import { representationEtag } from './page-etag.js'
-import { readSliced, renderProjectList, sha256Sliced, storeSliced, type StoredBody } from './project-list.js'
+import {
+  readSliced,
+  renderProjectList,
+  reopenRenderings,
+  sha256Sliced,
+  storedRenderingsOf,
+  storeSliced,
+  type StoredBody,
+  type StoredRenderings,
+} from './project-list.js'
 import type { PageSource, PageValidators } from './page-source.js'
 
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE'
@@ -100,6 +109,8 @@ interface PageRecord {
   readonly lastModified?: string | undefined
   readonly serial?: number | undefined
   readonly fetchedAtMs: number
+  /** the project list only: its renderings, reopened after a restart instead of parsed again */
+  readonly list?: StoredRenderings | undefined
 }
 
 export interface SimplePagesOptions {
@@ -409,6 +420,7 @@ export class SimplePages {
       lastModified: entry.validators.lastModified,
       serial: entry.serial,
       fetchedAtMs: entry.fetchedAtMs,
+      list: key === INDEX_KEY ? listRecord(entry) : undefined,
     }
     try {
       await this.deps.records.put(this.#recordNamespace, key, record)
@@ -425,32 +437,44 @@ export class SimplePages {
     const record = asPageRecord(await this.deps.records.get(this.#recordNamespace, key).catch(() => undefined))
     if (!record) return { entry: undefined, serial: undefined }
     const serial = record.serial
+    if (key === INDEX_KEY && record.list) {
+      // PyPI's list takes seconds and hundreds of MB to parse and render: reopen what was rendered.
+      const reopened = reopenRenderings(this.deps.blobs, record.list, () => this.#memory.delete(INDEX_KEY))
+      if (reopened) {
+        const entry = this.#entryFromRecord(key, record, { model: { meta: reopened.meta }, rendered: reopened.rendered }, this.deps.blobs.get(record.bodySha256)?.size ?? 0)
+        this.#memory.set(key, entry)
+        return { entry, serial }
+      }
+    }
     // The project list's ~44 MB are read and hashed a slice at a time (project-list.ts).
     const body = await (key === INDEX_KEY ? readSliced(this.deps.blobs, record.bodySha256) : this.deps.blobs.readBytes(record.bodySha256)).catch(() => undefined)
     if (!body) return { entry: undefined, serial }
     const baseUrl = record.baseUrl ?? this.#url(key)
     try {
-      const { model, rendered } = await this.#parse(key, { body, contentType: record.contentType, baseUrl })
-      const entry: Entry = {
-        key,
-        model,
-        baseUrl,
-        validators: { etag: record.etag, lastModified: record.lastModified },
-        serial: record.serial,
-        bodySha256: record.bodySha256,
-        bodyBytes: body.byteLength,
-        contentType: record.contentType,
-        fetchedAtMs: record.fetchedAtMs,
-        staleAtMs: staleAtMs(record.fetchedAtMs, this.options.indexTtlSeconds),
-        // Verifying mode: what vouched for it is not on record, so it is checked again before use.
-        validUntilMs: this.options.trustGeneration ? 0 : Infinity,
-        trustGeneration: undefined,
-        rendered,
-      }
+      const entry = this.#entryFromRecord(key, record, await this.#parse(key, { body, contentType: record.contentType, baseUrl }), body.byteLength)
       this.#memory.set(key, entry)
       return { entry, serial }
     } catch {
       return { entry: undefined, serial }
+    }
+  }
+
+  #entryFromRecord(key: string, record: PageRecord, parsed: Parsed, bodyBytes: number): Entry {
+    return {
+      key,
+      model: parsed.model,
+      baseUrl: record.baseUrl ?? this.#url(key),
+      validators: { etag: record.etag, lastModified: record.lastModified },
+      serial: record.serial,
+      bodySha256: record.bodySha256,
+      bodyBytes,
+      contentType: record.contentType,
+      fetchedAtMs: record.fetchedAtMs,
+      staleAtMs: staleAtMs(record.fetchedAtMs, this.options.indexTtlSeconds),
+      // Verifying mode: what vouched for it is not on record, so it is checked again before use.
+      validUntilMs: this.options.trustGeneration ? 0 : Infinity,
+      trustGeneration: undefined,
+      rendered: parsed.rendered,
     }
   }
 
@@ -502,5 +526,29 @@ function asPageRecord(value: unknown): PageRecord | undefined {
     lastModified: optionalString(record.lastModified),
     serial: typeof record.serial === 'number' ? record.serial : undefined,
     fetchedAtMs: record.fetchedAtMs,
+    list: asStoredRenderings(record.list),
   }
+}
+
+function listRecord(entry: Entry): StoredRenderings | undefined {
+  const refs = storedRenderingsOf(entry.rendered)
+  return refs && { meta: entry.model.meta, ...refs }
+}
+
+/** A record's `list`, or undefined when absent or not well formed (then the list is parsed again). */
+function asStoredRenderings(value: unknown): StoredRenderings | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const list = value as Record<string, unknown>
+  const ref = (v: unknown) => {
+    if (typeof v !== 'object' || v === null) return undefined
+    const { sha256, size } = v as Record<string, unknown>
+    return typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256) && typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? { sha256, size } : undefined
+  }
+  const html = ref(list.html)
+  const json = ref(list.json)
+  const meta = list.meta as Record<string, unknown> | null
+  if (!html || !json || typeof meta !== 'object' || meta === null || typeof meta.apiVersion !== 'string') return undefined
+  const lastSerial = typeof meta.lastSerial === 'number' ? meta.lastSerial : undefined
+  const extra = typeof meta.extra === 'object' && meta.extra !== null ? (meta.extra as Record<string, unknown>) : undefined
+  return { html, json, meta: { apiVersion: meta.apiVersion, lastSerial, ...(extra ? { extra } : {}) } }
 }
