@@ -13,6 +13,7 @@ import { openBlobStore, openRecordStore } from '../store/index.js'
 import { createUpstreamClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
 import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
+import { packageVersion } from './package-version.js'
 import { buildTufMirror } from './tuf-mode.js'
 
 /** The longest window over which the upstream body rate floor is averaged. */
@@ -85,6 +86,7 @@ interface ServeDeps {
 
 async function serve(settings: Settings, { logger, metrics, flush, onListening }: ServeDeps): Promise<number> {
   const clock = systemClock
+  const startedAtMs = clock.nowMs()
   const timeoutMs = settings.upstreamTimeoutMs
   const health = createUpstreamHealth({ maxFails: BREAKER_MAX_FAILS, failTimeoutMs: BREAKER_FAIL_TIMEOUT_MS, clock })
   const client = createUpstreamClient({
@@ -138,7 +140,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     upstreamReports: () => health.reports(),
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
-  const { app, hotPath } = createApp({ mirror, metrics, logger, clock })
+  const { app, hotPath } = createApp({ mirror, metrics, logger, clock, about: { version: packageVersion(), startedAtMs } })
   const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, clock })
   onListening(listening)
   // The signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as

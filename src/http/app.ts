@@ -14,6 +14,8 @@ import { fileRoutes } from './routes/files.js'
 import { opsRoutes } from './routes/ops.js'
 import { simpleRoutes } from './routes/simple.js'
 import { tufRoutes } from './routes/tuf.js'
+import type { About } from './status-report.js'
+import { TrafficWindow } from './traffic.js'
 
 /**
  * `served` is what the access log reports for a response hono sends: reading those back from
@@ -28,18 +30,21 @@ export interface AppDeps {
   readonly metrics: Metrics
   readonly logger: Logger
   readonly clock: Clock
+  /** what the status page says about the running process */
+  readonly about?: About
 }
 
 /** The hono app, and the hot path that answers fresh cached pages before it (see hot-pages.ts). */
 export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath } {
   const app = new Hono<AppEnv>({ strict: true })
-  const requestLog = createRequestLog(deps)
+  const traffic = new TrafficWindow(deps.clock.nowMs())
+  const requestLog = createRequestLog({ ...deps, traffic })
   // One middleware, not two: each hono middleware costs a few microseconds per request.
   app.use(frontDoor({ ...deps, requestLog }))
   simpleRoutes(app, deps.mirror.pages)
   fileRoutes(app, deps.mirror)
   tufRoutes(app, deps.mirror)
-  opsRoutes(app, deps.mirror, deps.metrics)
+  opsRoutes(app, { mirror: deps.mirror, metrics: deps.metrics, clock: deps.clock, traffic, about: deps.about ?? { version: 'unknown', startedAtMs: deps.clock.nowMs() } })
   app.get('/', (c) => c.redirect('/simple/', 302))
   app.notFound((c) => c.json({ error: 'not_found', message: `nothing is served at ${new URL(c.req.url).pathname}` }, 404))
   app.onError((error, c) => {

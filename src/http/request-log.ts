@@ -1,8 +1,9 @@
 /**
- * The record of one served request: a JSON log line and the requests counter, written the same
- * way by the hono front door and by the hot path.
+ * The record of one served request: a JSON log line, the requests counter and the status page's
+ * traffic window, written the same way by the hono front door and by the hot path.
  */
-import type { Logger, Metrics } from '../base/index.js'
+import type { Clock, Logger, Metrics } from '../base/index.js'
+import type { TrafficWindow } from './traffic.js'
 
 const REQUESTS_METRIC = 'tuf_proxy_http_requests_total'
 const REQUESTS_HELP = 'HTTP requests by method and status class'
@@ -21,7 +22,7 @@ export interface RequestRecord extends Readonly<Record<string, unknown>> {
 
 export type RequestLog = (record: RequestRecord) => void
 
-export function createRequestLog(deps: { logger: Logger; metrics: Metrics }): RequestLog {
+export function createRequestLog(deps: { logger: Logger; metrics: Metrics; clock: Clock; traffic: TrafficWindow }): RequestLog {
   // Series handles by method, then by status class: Node's parser admits a fixed set of methods,
   // so this stays tiny, and a request finds its counter without building a key.
   const counters = new Map<string, Array<{ inc(): void } | undefined>>()
@@ -38,6 +39,7 @@ export function createRequestLog(deps: { logger: Logger; metrics: Metrics }): Re
       byClass[statusClass] = counter
     }
     counter.inc()
+    deps.traffic.record(record.status, deps.clock.nowMs())
     deps.logger.info('request', record)
   }
 }

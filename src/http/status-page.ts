@@ -1,30 +1,206 @@
-/** A small HTML view of `/status` for a browser; the JSON form is the source of truth. */
-import type { MirrorStatus } from '../mirror/index.js'
+/**
+ * `/status` for a browser: the page an operator keeps open. It renders the same report as the
+ * JSON form (status-report.ts), refreshes itself every 10 s with a meta refresh, carries its CSS
+ * inline, needs no JavaScript and loads nothing else.
+ *
+ * Everything shown is escaped: upstream error messages, drop details and URLs are
+ * attacker-influenced. Credentials in any URL shown are masked. Each section is rendered on its
+ * own and a section that fails says so instead of taking the page down: this page is where an
+ * operator looks when something is wrong.
+ */
+import { maskUrl } from '../base/index.js'
+import { formatBytes, formatDuration, formatPercent, formatRelative, parseIso } from './human-units.js'
+import type { StatusReport } from './status-report.js'
 
-function escape(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
+const REFRESH_SECONDS = 10
+/** A role expiring within this is shown as a warning. */
+const EXPIRY_WARNING_MS = 86_400_000
+/** Longest error message or drop detail shown; the JSON form has them whole. */
+const MAX_TEXT_CHARS = 300
+
+function esc(text: unknown): string {
+  return String(text).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
 }
 
-function row(cells: readonly string[]): string {
-  return `<tr>${cells.map((cell) => `<td>${escape(cell)}</td>`).join('')}</tr>`
+/**
+ * Masks userinfo in every URL inside free text (an error message may quote a URL). A scheme is
+ * tried only where a run of scheme characters starts (the lookbehind), so a long run of letters
+ * from outside costs linear time, not quadratic, and whatever precedes a URL cannot hide it.
+ */
+function maskUrlsIn(text: string): string {
+  return text.replace(/(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => maskUrl(url))
 }
 
-export function renderStatusHtml(status: MirrorStatus): string {
-  const trust = status.trust
-  const roles = trust
-    ? `<h2>Trust state</h2><p>Root version ${trust.rootVersion}; last successful refresh: ${escape(trust.lastRefresh ?? 'never')}</p>
-<table><tr><th>role</th><th>version</th><th>expires</th><th>threshold</th><th>keys</th></tr>${trust.roles
-        .map((role) => row([role.name, String(role.version ?? '-'), role.expires ?? '-', String(role.threshold ?? '-'), String(role.keyCount ?? '-')]))
-        .join('')}</table>`
-    : '<p>Verifying mode is off: files are checked against index hashes only.</p>'
-  const drops = status.drops.length
-    ? `<table><tr><th>time</th><th>reason</th><th>what</th><th>url</th><th>detail</th></tr>${status.drops
-        .map((drop) => row([new Date(drop.atMs).toISOString(), drop.reason, drop.what, drop.url, drop.detail]))
-        .join('')}</table>`
-    : '<p>No drops.</p>'
-  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>tuf-proxy status</title>
-<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}table{border-collapse:collapse}</style></head>
-<body><h1>tuf-proxy</h1><p>Mode: ${escape(status.mode)}; upstream ${escape(status.upstream)}</p>
-<p>Cache: ${status.cache.files} files, ${status.cache.bytes} bytes of ${Number.isFinite(status.cache.maxBytes) ? status.cache.maxBytes : 'unlimited'}</p>
-${roles}<h2>Recent drops</h2>${drops}</body></html>`
+/** Escaped, URL-masked and shortened free text from outside. */
+function outside(text: unknown): string {
+  const masked = maskUrlsIn(String(text ?? ''))
+  return esc(masked.length > MAX_TEXT_CHARS ? `${masked.slice(0, MAX_TEXT_CHARS)}…` : masked)
+}
+
+function badge(text: string, tone: 'ok' | 'warn' | 'bad' | 'muted'): string {
+  return `<span class="badge ${tone}">${esc(text)}</span>`
+}
+
+function stateBadge(state: unknown): string {
+  const tone = state === 'up' ? 'ok' : state === 'trial' ? 'warn' : state === 'down' ? 'bad' : 'muted'
+  return badge(String(state ?? 'unknown'), tone)
+}
+
+/** One formatter for the page: `toLocaleString` builds a new one per call, most of a render's cost. */
+const COUNT_FORMAT = new Intl.NumberFormat('en-US')
+
+function count(value: unknown): string {
+  return typeof value === 'number' && Number.isFinite(value) ? COUNT_FORMAT.format(value) : '-'
+}
+
+function table(head: readonly string[], rows: readonly string[], numericFrom = head.length): string {
+  const th = head.map((name, i) => `<th${i >= numericFrom ? ' class="num"' : ''}>${esc(name)}</th>`).join('')
+  return `<table><thead><tr>${th}</tr></thead><tbody>${rows.join('')}</tbody></table>`
+}
+
+/** Renders one part on its own: a failure shows as a note in its place. */
+function guarded(render: () => string): string {
+  try {
+    return render()
+  } catch (error) {
+    return `<p class="bad-text">This part could not be rendered: ${outside(error instanceof Error ? error.message : error)}</p>`
+  }
+}
+
+function section(id: string, title: string, render: () => string): string {
+  return `<section id="${esc(id)}"><h2>${esc(title)}</h2>${guarded(render)}</section>`
+}
+
+function card(label: string, value: string, note = ''): string {
+  return `<div class="card"><div class="label">${esc(label)}</div><div class="value">${value}</div>${note ? `<div class="note">${note}</div>` : ''}</div>`
+}
+
+type Report = Partial<StatusReport>
+
+function cards(report: Report, nowMs: number): string {
+  const upstreams = report.upstreams ?? []
+  const worst = upstreams.some((u) => u.state === 'down') ? 'down' : upstreams.some((u) => u.state === 'trial') ? 'trial' : upstreams.length ? 'up' : undefined
+  const requests = report.requests
+  const cache = report.cache
+  const budget = cache && Number.isFinite(cache.maxBytes) ? ` of ${formatBytes(cache.maxBytes)}` : ''
+  const drops = (report.dropsByReason ?? []).reduce((sum, reason) => sum + reason.count, 0)
+  const validUntilMs = parseIso(report.trust?.validUntil)
+  const trust = report.mode !== 'tuf' ? '' : card('Trusted metadata', validUntilMs === undefined ? badge('none', 'bad') : validUntilMs <= nowMs ? badge('expired', 'bad') : esc(formatDuration(validUntilMs - nowMs)), 'left before it expires')
+  return `<div class="cards" id="summary">${[
+    card('Upstream', worst ? stateBadge(worst) : badge('not asked yet', 'muted'), `${count(upstreams.length)} origin(s)`),
+    card('Requests / s', esc(requests ? requests.requestsPerSecond.toFixed(2) : '-'), `over the last ${esc(requests?.windowSeconds ?? '-')} s`),
+    card('Errors', `${esc(count(requests?.clientErrors))} <small>4xx</small> · ${esc(count(requests?.serverErrors))} <small>5xx</small>`, `of ${esc(count(requests?.total))} requests since start`),
+    card('Cache hit ratio', esc(formatPercent(report.cacheOutcomes?.hitRatio)), 'files and pages since start'),
+    card('Cache used', esc(formatBytes(cache?.bytes)), esc(budget.trim() || 'no budget')),
+    card('Drops', esc(count(drops)), 'refused upstream responses since start'),
+    trust,
+  ].join('')}</div>`
+}
+
+function upstreamSection(report: Report, nowMs: number): string {
+  const upstreams = report.upstreams ?? []
+  const index = `<p>Index: <code>${outside(report.upstream ?? '-')}</code></p>`
+  if (!upstreams.length) return `${index}<p class="muted">No upstream asked yet.</p>`
+  const rows = upstreams.map((u) => {
+    const error = u.lastError
+      ? `<code>${esc(u.lastError.code)}</code> ${outside(u.lastError.message)} <span class="muted">(${esc(formatRelative(u.lastError.atMs, nowMs))})</span>`
+      : '<span class="muted">none</span>'
+    return `<tr><td><code class="key">${outside(u.origin)}</code></td><td>${stateBadge(u.state)}</td><td class="num">${u.lastLatencyMs === undefined ? '-' : `${esc(count(u.lastLatencyMs))} ms`}</td><td>${esc(formatRelative(u.lastSuccessAtMs, nowMs))}</td><td>${error}</td></tr>`
+  })
+  return index + table(['origin', 'state', 'latency', 'last success', 'last error'], rows)
+}
+
+function cacheSection(report: Report): string {
+  const cache = report.cache
+  if (!cache) return '<p class="muted">No cache figures.</p>'
+  const hasBudget = Number.isFinite(cache.maxBytes) && cache.maxBytes > 0
+  const ratio = hasBudget ? Math.min(1, cache.bytes / cache.maxBytes) : 0
+  const bar = hasBudget
+    ? `<div class="bar" title="${esc(formatPercent(ratio))}"><span style="width:${(ratio * 100).toFixed(1)}%"></span></div>`
+    : ''
+  const used = `<p class="big">${esc(formatBytes(cache.bytes))} <span class="muted">/ ${hasBudget ? esc(formatBytes(cache.maxBytes)) : 'no budget'}${hasBudget ? ` (${esc(formatPercent(ratio))})` : ''}</span></p>`
+  const evictions = cache.evictions
+  const facts = `<p>${esc(count(cache.files))} blobs on disk (distribution files and page bodies) · ${esc(count(cache.pages))} project pages recorded · ${esc(count(evictions?.count))} evictions (${esc(formatBytes(evictions?.bytes))}) since start</p>`
+  const outcomes = report.cacheOutcomes
+  const row = (kind: string, o: { hits: number; misses: number; stale: number } | undefined) => {
+    const total = o ? o.hits + o.misses + o.stale : 0
+    return `<tr><td>${esc(kind)}</td><td class="num">${esc(count(o?.hits))}</td><td class="num">${esc(count(o?.misses))}</td><td class="num">${esc(count(o?.stale))}</td><td class="num">${esc(formatPercent(o && total ? o.hits / total : undefined))}</td></tr>`
+  }
+  const outcomesTable = table(['served since start', 'hits', 'misses', 'stale', 'hit ratio'], [row('files', outcomes?.file), row('pages', outcomes?.page)], 1)
+  return used + bar + facts + outcomesTable
+}
+
+function dropsSection(report: Report, nowMs: number): string {
+  const reasons = report.dropsByReason ?? []
+  if (!reasons.length) return '<p class="muted">No upstream response refused since start.</p>'
+  const rows = reasons.map(
+    (r) =>
+      `<tr><td><code class="key">${esc(r.reason)}</code></td><td class="num">${esc(count(r.count))}</td><td>${esc(formatRelative(r.latest.atMs, nowMs))}</td><td>${esc(r.latest.what)} <code>${outside(r.latest.url)}</code><br><span class="muted">${outside(r.latest.detail)}</span></td></tr>`,
+  )
+  return table(['reason', 'count', 'latest', 'latest example'], rows)
+}
+
+function trustSection(report: Report, nowMs: number): string {
+  const trust = report.trust
+  if (!trust) return '<p class="muted">Verifying mode is off: files are checked against the index\'s hashes only.</p>'
+  const validUntilMs = parseIso(trust.validUntil)
+  const facts = [
+    `Root version <b>${esc(trust.rootVersion)}</b>`,
+    `last refresh ${esc(formatRelative(parseIso(trust.lastRefresh), nowMs))}`,
+    `next refresh due ${esc(formatRelative(parseIso(trust.nextRefresh), nowMs))}`,
+    `serving until ${validUntilMs === undefined ? badge('nothing verified', 'bad') : esc(trust.validUntil)} ${validUntilMs !== undefined && validUntilMs <= nowMs ? badge('expired', 'bad') : ''}`,
+  ]
+  const error = trust.lastRefreshError ? `<p>Last refresh failed: <code>${esc(trust.lastRefreshError.code)}</code> ${outside(trust.lastRefreshError.message)}</p>` : ''
+  const rows = (trust.roles ?? []).map((role) => {
+    const expiresMs = parseIso(role.expires)
+    const left = expiresMs === undefined ? '-' : expiresMs <= nowMs ? badge('expired', 'bad') : expiresMs - nowMs < EXPIRY_WARNING_MS ? badge(formatDuration(expiresMs - nowMs), 'warn') : esc(formatDuration(expiresMs - nowMs))
+    const threshold = role.threshold === undefined ? '-' : `${esc(role.threshold)} of ${esc(role.keyCount ?? '-')} keys`
+    return `<tr><td>${esc(role.name)}</td><td class="num">${esc(role.version ?? '-')}</td><td>${threshold}</td><td>${esc(role.expires ?? '-')}</td><td>${left}</td></tr>`
+  })
+  return `<p>${facts.join(' · ')}</p>${error}${table(['role', 'version', 'threshold', 'expires', 'time left'], rows)}`
+}
+
+const STYLE = `body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f4f6f8;color:#1d2330}
+header{background:#1d2330;color:#fff;padding:12px 24px;display:flex;flex-wrap:wrap;gap:6px 24px;align-items:baseline}
+header h1{font-size:20px;margin:0}header a{color:#9cc3ff}nav a{margin-right:12px}
+main{padding:16px 24px;max-width:1280px}
+section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;margin:0 0 16px}
+h2{font-size:16px;margin:0 0 8px}p{margin:6px 0}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceff3;vertical-align:top}
+th{font-weight:600;color:#4b5563}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.badge{display:inline-block;padding:0 8px;border-radius:10px;font-weight:600;font-size:12px;line-height:20px}
+.ok{background:#dcf5e3;color:#11662f}.warn{background:#fff1cc;color:#7a5200}.bad{background:#fde0e0;color:#9b1c1c}.muted{color:#6b7280}
+.bad-text{color:#9b1c1c}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;margin:0 0 16px}
+.card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:10px 14px}
+.card .label{color:#6b7280;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.card .value{font-size:22px;font-weight:600;margin:2px 0}.card .note{color:#6b7280;font-size:12px}
+.big{font-size:18px}.bar{height:14px;background:#e5e9ef;border-radius:7px;overflow:hidden;margin:6px 0}.bar span{display:block;height:100%;background:#3b82f6}
+code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;overflow-wrap:anywhere}code.key{white-space:nowrap}`
+
+/**
+ * The page for `report`; with `failure`, a page saying the report could not be built. Never
+ * throws: a missing or malformed part renders as "-" or as a note in its section.
+ */
+export function renderStatusHtml(report: Report, failure?: string): string {
+  // Ages are relative to when the report was made; without that instant they show as "-".
+  const nowMs = parseIso(report.generatedAt) ?? Number.NaN
+  const mode = report.mode === 'tuf' ? 'verifying (TUF)' : report.mode === 'hash-only' ? 'hash-only' : 'unknown'
+  const uptime = typeof report.uptimeSeconds === 'number' ? formatDuration(report.uptimeSeconds * 1000) : '-'
+  const head = `<header id="about"><h1>tuf-proxy <span class="version">${esc(report.version ?? 'unknown version')}</span></h1>
+<span>mode: <b>${esc(mode)}</b></span><span>up ${esc(uptime)} (since ${esc(report.startedAt ?? '-')})</span>
+<span>as of ${esc(report.generatedAt ?? '-')}, refreshed every ${REFRESH_SECONDS} s</span>
+<nav><a href="/metrics">/metrics</a><a href="/health">/health</a><a href="/status?format=json">/status as JSON</a></nav></header>`
+  const body = failure
+    ? `<section><h2>Status unavailable</h2><p class="bad-text">The status report could not be built: ${outside(failure)}</p></section>`
+    : [
+        guarded(() => cards(report, nowMs)),
+        section('upstreams', 'Upstreams', () => upstreamSection(report, nowMs)),
+        section('cache', 'Cache', () => cacheSection(report)),
+        section('drops', 'Drops by reason', () => dropsSection(report, nowMs)),
+        section('trust', 'Trust state', () => trustSection(report, nowMs)),
+      ].join('\n')
+  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${REFRESH_SECONDS}">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>tuf-proxy status</title><style>${STYLE}</style></head>
+<body>${head}<main>${body}</main></body></html>`
 }

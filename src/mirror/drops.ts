@@ -36,10 +36,19 @@ export interface Drop {
   readonly detail: string
 }
 
+/** All drops of one reason since start: how many, and the latest as the example to show. */
+export interface DropReasonSummary {
+  readonly reason: string
+  readonly count: number
+  readonly latest: Drop
+}
+
 const DROPS_METRIC = 'tuf_proxy_drops_total'
 
 export class DropLog {
   readonly #recent: Drop[] = []
+  /** Bounded by the reason codes, which the code fixes (error classes' `code`), never request input. */
+  readonly #byReason = new Map<string, { count: number; latest: Drop }>()
 
   constructor(
     private readonly deps: { logger: Logger; metrics: Metrics; nowMs: () => number },
@@ -52,6 +61,11 @@ export class DropLog {
     const entry = { ...drop, url: maskUrl(drop.url), atMs: this.deps.nowMs() }
     this.#recent.push(entry)
     if (this.#recent.length > this.keep) this.#recent.shift()
+    const summary = this.#byReason.get(entry.reason)
+    if (summary) {
+      summary.count += 1
+      summary.latest = entry
+    } else this.#byReason.set(entry.reason, { count: 1, latest: entry })
     this.deps.metrics.inc(DROPS_METRIC, 'Upstream responses refused, by reason', { reason: drop.reason })
     this.deps.logger.warn('drop', { reason: entry.reason, what: entry.what, url: entry.url, detail: entry.detail })
   }
@@ -68,5 +82,12 @@ export class DropLog {
 
   recent(): readonly Drop[] {
     return [...this.#recent].reverse()
+  }
+
+  /** Every reason seen since start, most frequent first (ties: the most recent first). */
+  byReason(): readonly DropReasonSummary[] {
+    return [...this.#byReason]
+      .map(([reason, { count, latest }]) => ({ reason, count, latest }))
+      .sort((a, b) => b.count - a.count || b.latest.atMs - a.latest.atMs)
   }
 }

@@ -1,5 +1,5 @@
 export { NotFoundError, UnavailableError } from './errors.js'
-export { DropLog, type Drop } from './drops.js'
+export { DropLog, type Drop, type DropReasonSummary } from './drops.js'
 export { isSafeFileName } from './file-names.js'
 export { httpPageSource, type PageSource, type PageFetch, type PageValidators } from './page-source.js'
 export type { StoredBody } from './project-list.js'

@@ -5,14 +5,23 @@
 import { maskUrl } from '../base/index.js'
 import type { BlobStore } from '../store/index.js'
 import type { OriginReport } from '../upstream/index.js'
-import type { Drop, DropLog } from './drops.js'
+import type { Drop, DropLog, DropReasonSummary } from './drops.js'
 import type { FileResult, Files } from './files.js'
 import { resolveProjectFile } from './project-files.js'
 import type { SimplePages } from './simple-pages.js'
 
 export interface TrustStatusView {
   readonly rootVersion: number
+  /** the last refresh that verified, ISO 8601 */
   readonly lastRefresh: string | undefined
+  /** the last refresh started, whatever came of it */
+  readonly lastRefreshAttempt?: string | undefined
+  /** when a refresh is due again: the first request that needs metadata from then on starts one */
+  readonly nextRefresh?: string | undefined
+  /** the earliest expiry of the trusted timestamp, snapshot and targets: nothing is served past it */
+  readonly validUntil?: string | undefined
+  /** why the last refresh failed, while no later one succeeded */
+  readonly lastRefreshError?: { readonly code: string; readonly message: string } | undefined
   readonly roles: ReadonlyArray<{
     readonly name: string
     readonly version: number | undefined
@@ -27,9 +36,18 @@ export interface MirrorStatus {
   readonly upstream: string
   /** every upstream origin asked since start (index, file hosts, TUF hosts), with its state */
   readonly upstreams: readonly OriginReport[]
-  readonly cache: { readonly files: number; readonly bytes: number; readonly maxBytes: number }
+  /** `files` counts every blob on disk (distribution files and page bodies); `pages` the project pages recorded */
+  readonly cache: {
+    readonly files: number
+    readonly bytes: number
+    readonly maxBytes: number
+    readonly pages: number
+    readonly evictions: { readonly count: number; readonly bytes: number }
+  }
   readonly trust: TrustStatusView | undefined
   readonly drops: readonly Drop[]
+  /** every drop reason since start with its count and latest example */
+  readonly dropsByReason: readonly DropReasonSummary[]
 }
 
 /** What verifying mode adds: served only by /tuf/ routes and consulted by the status page. */
@@ -85,9 +103,16 @@ export class Mirror {
       mode: this.tuf ? 'tuf' : 'hash-only',
       upstream: maskUrl(this.parts.upstreamUrl),
       upstreams: this.parts.upstreamReports?.() ?? [],
-      cache: { files: this.parts.blobs.count, bytes: this.parts.blobs.totalBytes, maxBytes: this.parts.blobs.maxBytes },
+      cache: {
+        files: this.parts.blobs.count,
+        bytes: this.parts.blobs.totalBytes,
+        maxBytes: this.parts.blobs.maxBytes,
+        pages: this.pages.storedCount(),
+        evictions: this.parts.blobs.evictions,
+      },
       trust: this.tuf?.status(),
       drops: this.parts.drops.recent(),
+      dropsByReason: this.parts.drops.byReason(),
     }
   }
 }

@@ -494,6 +494,11 @@ export class SimplePages {
     return answer
   }
 
+  /** Project pages (and the project list) recorded in the cache for this mode. */
+  storedCount(): number {
+    return this.deps.records.count(this.#recordNamespace)
+  }
+
   #count(cache: CacheStatus): void {
     this.#counters[cache].inc()
   }

@@ -119,9 +119,15 @@ export class TufMirror implements TufFrontend {
       threshold: status.thresholds[name]?.threshold,
       keyCount: status.thresholds[name]?.keys,
     })
+    const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString())
+    const lastError = this.#lastError
     return {
       rootVersion: status.rootVersion,
-      lastRefresh: this.#lastSuccessMs === undefined ? undefined : new Date(this.#lastSuccessMs).toISOString(),
+      lastRefresh: iso(this.#lastSuccessMs),
+      lastRefreshAttempt: iso(this.#lastAttemptMs),
+      nextRefresh: iso(this.#lastAttemptMs === undefined ? undefined : this.#lastAttemptMs + this.options.refreshSeconds * 1000),
+      validUntil: iso(this.#validUntilMs),
+      lastRefreshError: lastError === undefined ? undefined : { code: errorCode(lastError), message: describeError(lastError) },
       roles: [
         role('root', { version: status.rootVersion, expires: status.rootExpires }),
         role('timestamp', status.timestamp),

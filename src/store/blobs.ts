@@ -72,6 +72,8 @@ export interface BlobStore {
   readonly totalBytes: number
   readonly count: number
   readonly maxBytes: number
+  /** blobs evicted to stay within the budget (or to make room on a full disk) since the store opened */
+  readonly evictions: { readonly count: number; readonly bytes: number }
 }
 
 const FULL_METRIC = 'tuf_proxy_store_full_total'
@@ -126,6 +128,10 @@ class DiskBlobStore implements BlobStore {
 
   get count(): number {
     return this.#index.count
+  }
+
+  get evictions(): { readonly count: number; readonly bytes: number } {
+    return this.#index.evictions
   }
 
   #path(sha256: string): string {

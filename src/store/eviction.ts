@@ -22,6 +22,8 @@ export class LruIndex {
   /** Oldest first. */
   readonly #entries = new Map<string, IndexEntry>()
   #totalBytes = 0
+  #evictedCount = 0
+  #evictedBytes = 0
 
   get totalBytes(): number {
     return this.#totalBytes
@@ -29,6 +31,11 @@ export class LruIndex {
 
   get count(): number {
     return this.#entries.size
+  }
+
+  /** Entries evicted (by evictOver or evictAtLeast) since this index was built, and their bytes. */
+  get evictions(): { readonly count: number; readonly bytes: number } {
+    return { count: this.#evictedCount, bytes: this.#evictedBytes }
   }
 
   has(key: string): boolean {
@@ -78,6 +85,8 @@ export class LruIndex {
       if (key === keep) continue
       this.#entries.delete(key)
       this.#totalBytes -= entry.size
+      this.#evictedCount += 1
+      this.#evictedBytes += entry.size
       victims.push(key)
     }
     return victims
@@ -94,6 +103,8 @@ export class LruIndex {
       if (freedBytes >= bytes) break
       this.#entries.delete(key)
       this.#totalBytes -= entry.size
+      this.#evictedCount += 1
+      this.#evictedBytes += entry.size
       freedBytes += entry.size
       victims.push(key)
     }

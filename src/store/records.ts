@@ -7,7 +7,7 @@
  * No fsync: a record lost or torn by a power cut is unparseable or absent, which only costs a
  * refetch. Each file holds `{ key, value }` so a file can be checked against the key it serves.
  */
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises'
+import { lstat, mkdir, readFile, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, sha256Hex, silentLogger } from '../base/index.js'
 import { removeStaleTemps, writeFileAtomic } from './atomic-file.js'
@@ -20,7 +20,12 @@ export interface RecordStore {
   /** Replaces the value atomically. @throws {StoreFullError} / {StoreError} */
   put(namespace: string, key: string, value: unknown): Promise<void>
   delete(namespace: string, key: string): Promise<void>
+  /** How many records the namespace holds (counted at open, kept current by put and delete). */
+  count(namespace: string): number
 }
+
+/** A record file's name: the SHA-256 of its key (temp files and strays are not records). */
+const RECORD_NAME = /^[0-9a-f]{64}$/
 
 const NAMESPACE = /^[a-z][a-z0-9-]{0,31}$/
 
@@ -39,6 +44,8 @@ function isRecordFile(parsed: unknown, key: string): parsed is { key: string; va
 export async function openRecordStore(options: { dir: string; logger?: Logger }): Promise<RecordStore> {
   const { dir } = options
   const logger = options.logger ?? silentLogger
+  const counts = new Map<string, number>()
+  const adjust = (namespace: string, by: number) => counts.set(namespace, Math.max(0, (counts.get(namespace) ?? 0) + by))
   try {
     await mkdir(dir, { recursive: true })
     // The temp sweep must not follow a symlink planted at a namespace or prefix directory.
@@ -49,6 +56,7 @@ export async function openRecordStore(options: { dir: string; logger?: Logger })
         if (!/^[0-9a-f]{2}$/.test(prefix)) continue
         await ensureRealDir(join(dir, namespace, prefix), logger)
         await removeStaleTemps(join(dir, namespace, prefix))
+        adjust(namespace, (await readdir(join(dir, namespace, prefix))).filter((name) => RECORD_NAME.test(name)).length)
       }
     }
   } catch (error) {
@@ -80,7 +88,7 @@ export async function openRecordStore(options: { dir: string; logger?: Logger })
       }
       if (!isRecordFile(parsed, key)) {
         logger.warn('store_record_corrupt', { path })
-        await rm(path, { force: true }).catch(() => undefined)
+        if (await removeIfPresent(path).catch(() => false)) adjust(namespace, -1)
         return undefined
       }
       return parsed.value
@@ -95,16 +103,42 @@ export async function openRecordStore(options: { dir: string; logger?: Logger })
       } catch (error) {
         throw toStoreError(error, `creating ${folder}`)
       }
+      // One lstat per write, off the hot path (pages and file records are written on misses), buys an exact count.
+      const isNew = !(await exists(join(folder, name)))
       await writeFileAtomic({ dir: folder, name, bytes: Buffer.from(text, 'utf8'), fsync: false })
+      if (isNew) adjust(namespace, 1)
     },
 
     async delete(namespace, key) {
       const { folder, name } = locate(namespace, key)
       try {
-        await rm(join(folder, name), { force: true })
+        if (await removeIfPresent(join(folder, name))) adjust(namespace, -1)
       } catch (error) {
         throw toStoreError(error, `deleting record ${join(folder, name)}`)
       }
     },
+
+    count: (namespace) => counts.get(namespace) ?? 0,
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path)
+    return true
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return false
+    throw toStoreError(error, `checking record ${path}`)
+  }
+}
+
+/** @returns whether there was a file to remove */
+async function removeIfPresent(path: string): Promise<boolean> {
+  try {
+    await unlink(path)
+    return true
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return false
+    throw error
   }
 }

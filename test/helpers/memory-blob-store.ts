@@ -178,6 +178,10 @@ class MemoryBlobStore implements BlobStore {
     return this.#index.count
   }
 
+  get evictions(): { readonly count: number; readonly bytes: number } {
+    return this.#index.evictions
+  }
+
   get(sha256: string): BlobRef | undefined {
     checkDigest(sha256)
     const nowMs = this.clock.nowMs()

@@ -75,6 +75,7 @@ export function memoryRecords(): RecordStore {
     get: async (namespace, key) => records.get(`${namespace}\n${key}`),
     put: async (namespace, key, value) => void records.set(`${namespace}\n${key}`, value),
     delete: async (namespace, key) => void records.delete(`${namespace}\n${key}`),
+    count: (namespace) => [...records.keys()].filter((key) => key.startsWith(`${namespace}\n`)).length,
   }
 }
 

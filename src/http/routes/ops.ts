@@ -1,14 +1,16 @@
 /**
  * Operational endpoints: `/health` for load balancers and the Docker HEALTHCHECK, `/metrics` in
- * the Prometheus text format, `/status` with the trust state and recent drops.
+ * the Prometheus text format, `/status` as JSON (the source of truth) or, for a browser, as the
+ * page an operator keeps open.
  */
 import type { Hono } from 'hono'
-import type { Metrics } from '../../base/index.js'
-import type { Mirror } from '../../mirror/index.js'
+import { describeError } from '../../base/index.js'
 import type { AppEnv } from '../app.js'
 import { renderStatusHtml } from '../status-page.js'
+import { buildStatusReport, type StatusDeps } from '../status-report.js'
 
-export function opsRoutes(app: Hono<AppEnv>, mirror: Mirror, metrics: Metrics): void {
+export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps): void {
+  const { mirror, metrics } = deps
   app.get('/health', (c) => {
     const health = mirror.health()
     return c.json(health, health.ready ? 200 : 503, { 'cache-control': 'no-store' })
@@ -17,11 +19,16 @@ export function opsRoutes(app: Hono<AppEnv>, mirror: Mirror, metrics: Metrics): 
     c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }),
   )
   app.get('/status', (c) => {
-    const status = mirror.status()
     const accept = c.req.header('accept') ?? ''
-    if (c.req.query('format') === 'html' || (accept.includes('text/html') && c.req.query('format') !== 'json')) {
-      return c.html(renderStatusHtml(status), 200, { 'cache-control': 'no-store', vary: 'Accept' })
+    const isHtml = c.req.query('format') === 'html' || (accept.includes('text/html') && c.req.query('format') !== 'json')
+    const headers = { 'cache-control': 'no-store', vary: 'Accept' }
+    if (!isHtml) return c.json(buildStatusReport(deps), 200, headers)
+    // The page must come up whatever part of the report fails: it is where an operator looks
+    // when something is wrong. The renderer guards each section; this guards building the report.
+    try {
+      return c.html(renderStatusHtml(buildStatusReport(deps)), 200, headers)
+    } catch (error) {
+      return c.html(renderStatusHtml({}, describeError(error)), 500, headers)
     }
-    return c.json(status, 200, { 'cache-control': 'no-store', vary: 'Accept' })
   })
 }

@@ -47,3 +47,23 @@ describe('DropLog.recordRefusal: the fault decides', () => {
     })
   }
 })
+
+describe('DropLog.byReason: counts per reason with the latest example', () => {
+  test('aggregates by reason, most frequent first, and keeps counting past the short ring', () => {
+    let nowMs = 1_000
+    const log = new DropLog({ logger: silentLogger, metrics: new Metrics(), nowMs: () => nowMs }, 3)
+    for (let i = 0; i < 5; i++) {
+      nowMs += 1
+      log.record({ reason: 'hash_mismatch', what: 'file', url: `https://user:secret@files.example/f${i}.whl`, detail: `drop ${i}` })
+    }
+    nowMs += 1
+    log.record({ reason: 'bad_signature', what: 'metadata', url: 'refresh', detail: 'once' })
+    assert.equal(log.recent().length, 3, 'the ring is short')
+    const summary = log.byReason()
+    assert.deepEqual(summary.map((entry) => [entry.reason, entry.count]), [['hash_mismatch', 5], ['bad_signature', 1]])
+    assert.equal(summary[0]?.latest.detail, 'drop 4', 'the latest example of its reason')
+    assert.equal(summary[0]?.latest.url, 'https://user:***@files.example/f4.whl', 'credentials are masked in the example')
+    assert.equal(summary[0]?.latest.atMs, 1_005)
+  })
+})
+

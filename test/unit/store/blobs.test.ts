@@ -247,4 +247,18 @@ describe('blob store: symlinks planted in the cache are never followed (issue 7 
     assert.equal(await store.openBlob({ sha256: digest, size: 17 }), undefined)
     assert.equal(await readFile(target, 'utf8'), 'outside the cache')
   })
+
+  test('evictions are counted, with their bytes, for the status page', async () => {
+    const dir = await freshDir()
+    const store = await openBlobStore({ dir, maxBytes: 40 })
+    assert.deepEqual(store.evictions, { count: 0, bytes: 0 })
+    await store.putBytes(Buffer.alloc(15, 1))
+    await store.putBytes(Buffer.alloc(15, 2))
+    assert.deepEqual(store.evictions, { count: 0, bytes: 0 }, 'within the budget nothing is evicted')
+    await store.putBytes(Buffer.alloc(15, 3))
+    await store.putBytes(Buffer.alloc(15, 4))
+    await store.flush()
+    assert.deepEqual(store.evictions, { count: 2, bytes: 30 })
+    assert.equal(store.count, 2)
+  })
 })

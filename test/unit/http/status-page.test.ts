@@ -1,0 +1,118 @@
+/**
+ * The status page renderer: everything from outside is escaped and its URLs' credentials masked,
+ * a report with parts missing or malformed still renders (each broken part says so), and the
+ * numbers read in human units. The browser test (integration/status-page.test.ts) checks the page
+ * a real proxy serves; these check what a real proxy rarely produces.
+ */
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { renderStatusHtml } from '../../../src/http/status-page.js'
+import type { StatusReport } from '../../../src/http/status-report.js'
+import { formatBytes, formatDuration, formatPercent, formatRelative } from '../../../src/http/human-units.js'
+
+const NOW_MS = Date.parse('2026-01-02T03:04:05.000Z')
+const HOSTILE = `<script>alert(1)</script><img src=x onerror=alert(2)>"'&`
+
+function report(overrides: Partial<StatusReport> = {}): StatusReport {
+  return {
+    version: '1.2.3',
+    startedAt: new Date(NOW_MS - 3_725_000).toISOString(),
+    uptimeSeconds: 3725,
+    generatedAt: new Date(NOW_MS).toISOString(),
+    mode: 'tuf',
+    upstream: 'https://user:hunter2@index.example/simple/',
+    upstreams: [
+      {
+        origin: 'https://index.example',
+        state: 'down',
+        lastError: { code: 'upstream_unreachable', message: `refused by https://user:hunter2@index.example/x ${HOSTILE}`, atMs: NOW_MS - 42_000 },
+        lastSuccessAtMs: NOW_MS - 600_000,
+        lastLatencyMs: 87,
+      },
+    ],
+    cache: { files: 1234, bytes: 3 * 1024 ** 3, maxBytes: 10 * 1024 ** 3, pages: 56, evictions: { count: 7, bytes: 1536 } },
+    cacheOutcomes: { file: { hits: 3, misses: 1, stale: 0 }, page: { hits: 5, misses: 1, stale: 0 }, hitRatio: 0.8 },
+    requests: { requestsPerSecond: 1.5, errorsPerSecond: 0.1, windowSeconds: 59, total: 1000, clientErrors: 4, serverErrors: 2 },
+    trust: {
+      rootVersion: 3,
+      lastRefresh: new Date(NOW_MS - 5000).toISOString(),
+      nextRefresh: new Date(NOW_MS + 295_000).toISOString(),
+      validUntil: new Date(NOW_MS + 3_600_000).toISOString(),
+      lastRefreshError: { code: 'bad_signature', message: HOSTILE },
+      roles: [
+        { name: 'root', version: 3, expires: new Date(NOW_MS + 90 * 86_400_000).toISOString(), threshold: 2, keyCount: 3 },
+        { name: 'timestamp', version: 99, expires: new Date(NOW_MS + 3_600_000).toISOString(), threshold: 1, keyCount: 1 },
+        { name: 'snapshot', version: 98, expires: new Date(NOW_MS - 1000).toISOString(), threshold: 1, keyCount: 1 },
+        { name: HOSTILE, version: undefined, expires: 'not a date', threshold: undefined, keyCount: undefined },
+      ],
+    },
+    drops: [],
+    dropsByReason: [
+      { reason: 'hash_mismatch', count: 12, latest: { atMs: NOW_MS - 3000, reason: 'hash_mismatch', what: HOSTILE, url: `https://a:b@files.example/${HOSTILE}`, detail: HOSTILE } },
+    ],
+    ...overrides,
+  }
+}
+
+describe('status page renderer', () => {
+  test('hostile strings from upstreams are escaped everywhere, and URL credentials are masked', () => {
+    const html = renderStatusHtml(report({ version: HOSTILE }))
+    assert.doesNotMatch(html, /<script|<img/i, 'no markup from outside survives')
+    assert.ok(html.includes('&#60;script&#62;alert(1)&#60;/script&#62;'), 'it is shown as text')
+    assert.doesNotMatch(html, /hunter2|a:b@/, 'no password is shown')
+    assert.ok(html.includes('https://user:***@index.example/x'), 'a URL inside an error message is masked')
+    assert.ok(html.includes('https://a:***@files.example/'), 'a drop URL is masked')
+    const glued = renderStatusHtml(report({ trust: undefined, dropsByReason: [], upstreams: [{ origin: 'o', state: 'up', lastError: { code: 'c', message: `_https://u:pw1@h ${'a'.repeat(40)}https://u:pw2@h`, atMs: NOW_MS }, lastSuccessAtMs: undefined, lastLatencyMs: undefined }] }))
+    assert.doesNotMatch(glued, /pw1|pw2/, 'a URL glued to other text is masked too')
+  })
+
+  test('shows the figures in human units, with the trust roles and drops by reason', () => {
+    const html = renderStatusHtml(report())
+    assert.match(html, /<meta http-equiv="refresh" content="10">/)
+    assert.ok(html.includes('tuf-proxy <span class="version">1.2.3</span>'))
+    assert.ok(html.includes('up 1 h 2 min'))
+    assert.ok(html.includes('3.00 GiB <span class="muted">/ 10.0 GiB (30.0 %)'))
+    assert.ok(html.includes('width:30.0%'), 'the bar shows the share used')
+    assert.ok(html.includes('1,234 blobs on disk') && html.includes('56 project pages recorded') && html.includes('7 evictions (1.50 KiB)'))
+    assert.ok(html.includes('80.0 %'), 'the hit ratio')
+    assert.ok(html.includes('<span class="badge bad">down</span>'))
+    assert.ok(html.includes('87 ms') && html.includes('(42 s ago)') && html.includes('10 min ago'))
+    assert.ok(html.includes('<code class="key">hash_mismatch</code></td><td class="num">12</td><td>3 s ago</td>'))
+    assert.ok(html.includes('<td>root</td><td class="num">3</td><td>2 of 3 keys</td>'))
+    assert.ok(html.includes('90 d'), 'time left of root')
+    assert.ok(html.includes('<span class="badge warn">1 h</span>'), 'a role expiring within a day is a warning')
+    assert.ok(html.includes('<span class="badge bad">expired</span>'), 'an expired role says so')
+    assert.ok(html.includes('next refresh due in 4 min 55 s'))
+    assert.ok(html.includes('Last refresh failed: <code>bad_signature</code>'))
+    assert.ok(html.includes('<a href="/metrics">') && html.includes('<a href="/health">'))
+    assert.doesNotMatch(html, /could not be rendered|undefined|NaN/)
+  })
+
+  test('a report with missing or malformed parts still renders, each broken part saying so', () => {
+    assert.doesNotThrow(() => renderStatusHtml({}))
+    const empty = renderStatusHtml({})
+    assert.match(empty, /unknown version/)
+    assert.doesNotMatch(empty, /NaN|undefined/)
+    const broken = { ...report(), upstreams: [null], dropsByReason: [{}], trust: { roles: [null] }, cache: { evictions: null } } as unknown as StatusReport
+    let html = ''
+    assert.doesNotThrow(() => (html = renderStatusHtml(broken)))
+    assert.match(html, /This part could not be rendered/)
+    assert.match(html, /<section id="trust">/, 'every section is there')
+    const failed = renderStatusHtml({}, `cannot read ${HOSTILE}`)
+    assert.match(failed, /The status report could not be built: cannot read &#60;script/)
+  })
+
+  test('human units', () => {
+    assert.equal(formatBytes(0), '0 B')
+    assert.equal(formatBytes(1536), '1.50 KiB')
+    assert.equal(formatBytes(64 * 1024 ** 2), '64.0 MiB')
+    assert.equal(formatBytes(Infinity), '-')
+    assert.equal(formatDuration(90_061_000), '1 d 1 h')
+    assert.equal(formatDuration(61_000), '1 min 1 s')
+    assert.equal(formatDuration(400), '0 s')
+    assert.equal(formatRelative(NOW_MS - 5000, NOW_MS), '5 s ago')
+    assert.equal(formatRelative(NOW_MS + 120_000, NOW_MS), 'in 2 min')
+    assert.equal(formatRelative(undefined, NOW_MS), '-')
+    assert.equal(formatPercent(undefined), '-')
+  })
+})
