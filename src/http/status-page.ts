@@ -24,7 +24,7 @@ export function renderStatusHtml(status: MirrorStatus): string {
     : '<p>No drops.</p>'
   return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>tuf-proxy status</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}table{border-collapse:collapse}</style></head>
-<body><h1>tuf-proxy</h1><p>Mode: ${escape(status.mode)}; upstream ${escape(status.upstream)}</p>
+<body><h1>tuf-proxy</h1><p>Mode: ${escape(status.mode)}${status.offline ? ', offline (serves only what was imported; never calls out)' : ''}; upstream ${escape(status.upstream)}</p>
 <p>Cache: ${status.cache.files} files, ${status.cache.bytes} bytes of ${Number.isFinite(status.cache.maxBytes) ? status.cache.maxBytes : 'unlimited'}</p>
 ${roles}<h2>Recent drops</h2>${drops}</body></html>`
 }

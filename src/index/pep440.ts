@@ -138,7 +138,7 @@ export class SpecifierError extends Error {
   override readonly name = 'SpecifierError'
 }
 
-const CLAUSE_PATTERN = /^\s*(~=|===|==|!=|<=|>=|<|>)\s*([^\s,;]+)\s*$/
+const CLAUSE_PATTERN = /^\s*(~=|===|==|!=|<=|>=|<|>)\s*([^\s,;<>=!~][^\s,;]*)\s*$/
 
 /**
  * Parses a comma-separated specifier set such as `>=2,<3` (§Version specifiers). An empty string

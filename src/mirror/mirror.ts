@@ -24,6 +24,8 @@ export interface TrustStatusView {
 export interface MirrorStatus {
   readonly mode: 'hash-only' | 'tuf'
   readonly upstream: string
+  /** `serve --offline`: only what was imported is served */
+  readonly offline: boolean
   readonly cache: { readonly files: number; readonly bytes: number; readonly maxBytes: number }
   readonly trust: TrustStatusView | undefined
   readonly drops: readonly Drop[]
@@ -48,8 +50,9 @@ export interface MirrorParts {
   /** resolves a file of a project to a URL and evidence; defaults to the project page's links */
   readonly resolveFile?: typeof resolveProjectFile
   readonly tuf?: TufFrontend | undefined
-  /** the upstream breaker's state: `up`, `down` (skipped for now) or `trial` */
+  /** the upstream breaker's state: `up`, `down` (skipped for now) or `trial`; `offline` for `serve --offline` */
   readonly upstreamState?: () => string
+  readonly isOffline?: boolean
 }
 
 export class Mirror {
@@ -71,14 +74,15 @@ export class Mirror {
   }
 
   /** Ready means able to serve: in verifying mode, once trusted metadata is loaded and unexpired. */
-  health(): { ready: boolean; mode: MirrorStatus['mode']; upstream: string } {
-    return { ready: this.tuf ? this.tuf.isReady : true, mode: this.tuf ? 'tuf' : 'hash-only', upstream: this.parts.upstreamState?.() ?? 'up' }
+  health(): { ready: boolean; mode: MirrorStatus['mode']; upstream: string; offline: boolean } {
+    return { ready: this.tuf ? this.tuf.isReady : true, mode: this.tuf ? 'tuf' : 'hash-only', upstream: this.parts.upstreamState?.() ?? 'up', offline: this.parts.isOffline ?? false }
   }
 
   status(): MirrorStatus {
     return {
       mode: this.tuf ? 'tuf' : 'hash-only',
       upstream: maskUrl(this.parts.upstreamUrl),
+      offline: this.parts.isOffline ?? false,
       cache: { files: this.parts.blobs.count, bytes: this.parts.blobs.totalBytes, maxBytes: this.parts.blobs.maxBytes },
       trust: this.tuf?.status(),
       drops: this.parts.drops.recent(),
