@@ -135,6 +135,8 @@ export async function makeBundle(options: MakeOptions, deps: { upstream: Upstrea
     // --since: a page the older bundle has byte for byte is left out, unless a file of it is new
     // (import checks every file against a page of the same bundle).
     if (since.get(entry.path) === entry.sha256 && !projectsWithNewItems.has(project)) {
+      // Fetched to learn its files, but not part of this bundle: every file in a bundle is listed.
+      await bundle.remove(entry.path)
       deps.onEvent({ event: 'item', status: 'in_older_bundle', entry })
       continue
     }

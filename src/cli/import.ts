@@ -6,7 +6,8 @@
  * `--partial`), 2 usage error.
  */
 import { join } from 'node:path'
-import { directorySource, importBundle } from '../bundle/index.js'
+import { describeError } from '../base/index.js'
+import { importBundle, openBundle, type BundleSource } from '../bundle/index.js'
 import { ConfigError } from '../config/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
 import { splitArgs, valueOf } from './bundle-args.js'
@@ -19,7 +20,7 @@ const IMPORT_FLAGS = {
 
 export const IMPORT_USAGE = `Usage: tuf-proxy import BUNDLE --cache-dir DIR [--partial]
 
-Verifies every byte of BUNDLE (a directory written by 'tuf-proxy mirror') and adds it to the
+Verifies every byte of BUNDLE (a directory or .tar written by 'tuf-proxy mirror') and adds it to the
 cache directory DIR, which 'tuf-proxy serve --offline --cache-dir DIR' then serves.
 
   --cache-dir DIR   the cache directory to add to (created if absent; no serve may be using it)
@@ -50,11 +51,18 @@ export async function runImport(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tuf-proxy import: ${error.message}\nRun 'tuf-proxy import --help' for the flags.\n`)
     return 2
   }
+  let source: BundleSource
+  try {
+    source = await openBundle(bundlePath)
+  } catch (error) {
+    process.stderr.write(`tuf-proxy import: refused ${bundlePath} (manifest_invalid): cannot read the bundle (${describeError(error)})\nnothing was added\n`)
+    return 1
+  }
   const blobs = await openBlobStore({ dir: join(cacheDir, 'blobs'), maxBytes: Infinity })
   const records = await openRecordStore({ dir: join(cacheDir, 'records') })
   const progress = createProgress(process.stdout, () => Date.now())
   const startedMs = Date.now()
-  const result = await importBundle(directorySource(bundlePath), { partial }, {
+  const result = await importBundle(source, { partial }, {
     blobs,
     records,
     nowMs: () => Date.now(),

@@ -4,8 +4,9 @@
  * progress. Exit codes: 0 all verified, 1 something was refused (listed), 2 usage error.
  */
 import { readFileSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { describeError } from '../base/index.js'
-import { decodeManifest, makeBundle, parseRequirements, SelectionError, type ProjectWants, type Selection } from '../bundle/index.js'
+import { decodeManifest, makeBundle, openBundle, packBundle, parseRequirements, SelectionError, type ProjectWants, type Selection } from '../bundle/index.js'
 import { ConfigError } from '../config/index.js'
 import { isValidProjectName, normalizeName, parseSpecifierSet, SpecifierError, type Specifier } from '../index/index.js'
 import { createProgress } from './progress.js'
@@ -23,6 +24,7 @@ const MIRROR_FLAGS = {
   platform: { kind: 'list' },
   'only-binary': { kind: 'bool' },
   jobs: { kind: 'value' },
+  tar: { kind: 'bool' },
 } as const
 
 export const MIRROR_USAGE = `Usage: tuf-proxy mirror --out BUNDLE SELECTION [flags]
@@ -40,6 +42,7 @@ Flags:
   --platform TAG         take only wheels for this platform tag, e.g. manylinux_2_28_x86_64 (repeatable)
   --only-binary          wheels only, no sdists
   --jobs N               parallel downloads (default 4)
+  --tar                  write BUNDLE as one .tar (POSIX ustar); staged in BUNDLE.parts/ meanwhile
   any 'tuf-proxy serve' flag: --upstream URL, --allow-host HOST, --ca-bundle FILE, timeouts, size limits
 
 Exit codes: 0 everything verified, 1 something was refused (listed), 2 usage error.
@@ -57,16 +60,17 @@ function parseProjectSpec(spec: string): { project: string; specifiers: readonly
   }
 }
 
-/** `--since`: the older bundle's items by path → sha256, from its manifest. @throws ConfigError */
-function readSince(dir: string): Map<string, string> {
-  let bytes: Buffer
+/** `--since`: the older bundle's (directory or .tar) items by path → sha256, from its manifest. @throws ConfigError */
+async function readSince(path: string): Promise<Map<string, string>> {
+  let bytes: Buffer | undefined
   try {
-    bytes = readFileSync(`${dir}/manifest.json`)
+    bytes = await (await openBundle(path)).readBytes('manifest.json')
   } catch (error) {
-    throw new ConfigError(`--since ${dir}: cannot read its manifest.json (${describeError(error)})`)
+    throw new ConfigError(`--since ${path}: cannot read it (${describeError(error)})`)
   }
+  if (!bytes) throw new ConfigError(`--since ${path}: it has no manifest.json`)
   const decoded = decodeManifest(bytes)
-  if ('problems' in decoded) throw new ConfigError(`--since ${dir}: manifest.json is not a bundle manifest (${decoded.problems.join('; ')})`)
+  if ('problems' in decoded) throw new ConfigError(`--since ${path}: manifest.json is not a bundle manifest (${decoded.problems.join('; ')})`)
   return new Map(decoded.manifest.entries.map((entry) => [entry.path, entry.sha256]))
 }
 
@@ -77,7 +81,7 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
   }
   let plan
   try {
-    plan = planMirror(argv)
+    plan = await planMirror(argv)
   } catch (error) {
     if (!(error instanceof ConfigError || error instanceof SelectionError)) throw error
     process.stderr.write(`tuf-proxy mirror: ${error.message}\nRun 'tuf-proxy mirror --help' for the flags.\n`)
@@ -100,8 +104,13 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
       },
     )
     const items = result.manifest.entries
+    if (plan.tarPath) {
+      await packBundle(plan.options.out, plan.tarPath, result.manifest, Math.floor(Date.now() / 1000))
+      // The staging directory stays after a refusal, so a rerun resumes from it.
+      if (result.refused.length === 0) await rm(plan.options.out, { recursive: true, force: true })
+    }
     progress.done({
-      bundle: plan.options.out,
+      bundle: plan.tarPath ?? plan.options.out,
       entries: items.length,
       bytes: items.reduce((sum, entry) => sum + entry.size, 0),
       refused: result.refused.length,
@@ -114,7 +123,7 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
   }
 }
 
-function planMirror(argv: readonly string[]) {
+async function planMirror(argv: readonly string[]) {
   const args = splitArgs(argv, MIRROR_FLAGS)
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument ${JSON.stringify(args.positional[0])}`)
   const out = valueOf(args, 'out')
@@ -160,10 +169,12 @@ function planMirror(argv: readonly string[]) {
     onlyBinary,
     ...(sinceDir ? { since: sinceDir } : {}),
   }
+  const tarPath = args.own.get('tar') === true ? out : undefined
   return {
     settings,
+    tarPath,
     options: {
-      out,
+      out: tarPath ? `${out}.parts` : out,
       upstreamUrl: settings.upstream,
       selection,
       wants,
@@ -171,7 +182,7 @@ function planMirror(argv: readonly string[]) {
       jobs,
       maxPageBytes: settings.maxPageBytes,
       maxFileBytes: settings.maxFileBytes,
-      ...(sinceDir ? { since: readSince(sinceDir) } : {}),
+      ...(sinceDir ? { since: await readSince(sinceDir) } : {}),
     },
   }
 }

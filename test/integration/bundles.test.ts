@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
@@ -225,6 +226,78 @@ describe('bundles: mirror, import, serve --offline', () => {
     assert.deepEqual(readdirSync(join(out, 'files')).filter((name) => name.startsWith('.')), [], 'temp files of the killed run are swept')
   })
 
+  describe('--since and --tar', () => {
+    /** What a cache serves: each page record's page digest and serial, and the stored file digests. */
+    const servable = (cacheDir: string, pageDigests: ReadonlySet<string>) => {
+      const pages = readdirSync(join(cacheDir, 'records', 'page'), { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => {
+          const { key, value } = JSON.parse(readFileSync(join(entry.parentPath, entry.name), 'utf8')) as { key: string; value: { bodySha256: string; serial: number } }
+          return `${key} ${value.bodySha256} ${value.serial}`
+        })
+        .sort()
+      const blobs = readdirSync(join(cacheDir, 'blobs', 'blobs'), { recursive: true }).map(String).filter((name) => /^[0-9a-f]{64}$/.test(name.split('/').pop() ?? ''))
+      return { pages, files: blobs.map((name) => name.split('/').pop() ?? '').filter((digest) => !pageDigests.has(digest)).sort() }
+    }
+
+    test('a chain of --since bundles imported in order gives the same cache as one full bundle', async () => {
+      const first = buildWheel('grow', '1.0')
+      const second = buildWheel('grow', '2.0')
+      const project = upstream.addProject('grow', [{ filename: first.filename, bytes: first.bytes, metadata: first.metadata }], 1)
+      const old = dir('old')
+      assert.equal((await mirror(old, '--project', 'grow', '--project', 'other')).code, 0)
+      project.files.push({ filename: second.filename, bytes: second.bytes, metadata: second.metadata })
+      project.serial = 2
+      const increment = dir('increment')
+      const incremental = await mirror(increment, '--project', 'grow', '--project', 'other', '--since', old)
+      assert.equal(incremental.code, 0, incremental.stderr)
+      const entries = readManifest(increment).entries.map((entry) => `${entry.kind} ${entry.name}`).sort()
+      assert.deepEqual(entries, ['file grow-2.0-py3-none-any.whl', 'metadata grow-2.0-py3-none-any.whl.metadata', 'page grow'], 'only what the old bundle lacks')
+      assert.equal(readManifest(increment).selection.since, old)
+      const full = dir('full')
+      assert.equal((await mirror(full, '--project', 'grow', '--project', 'other')).code, 0)
+
+      const chained = dir('cache')
+      for (const bundle of [old, increment]) {
+        const imported = await runCli(['import', bundle, '--cache-dir', chained])
+        assert.equal(imported.code, 0, imported.stderr)
+      }
+      const once = dir('cache')
+      assert.equal((await runCli(['import', full, '--cache-dir', once])).code, 0)
+      const pageDigests = new Set([old, increment, full].flatMap((bundle) => readManifest(bundle).entries.filter((entry) => entry.kind === 'page').map((entry) => entry.sha256)))
+      const fromChain = servable(chained, pageDigests)
+      assert.deepEqual(fromChain, servable(once, pageDigests))
+      assert.equal(fromChain.files.length, 6, 'grow 1.0 and 2.0 and other 0.1, each with its metadata')
+    })
+
+    test('--tar writes one POSIX ustar file that GNU tar reads, and import takes it (and refuses it tampered)', async () => {
+      const out = join(dir('tar'), 'bundle.tar')
+      const result = await mirror(out, '--project', 'demo==2.0', '--tar')
+      assert.equal(result.code, 0, result.stderr)
+      assert.ok(!existsSync(`${out}.parts`), 'the staging directory is removed')
+      const extracted = dir('extracted')
+      execFileSync('tar', ['-xf', out, '-C', extracted])
+      const manifest = readManifest(extracted)
+      assert.deepEqual(execFileSync('tar', ['-tf', out], { encoding: 'utf8' }).trim().split('\n').sort(), ['manifest.json', ...new Set(manifest.entries.map((entry) => entry.path))].sort())
+      for (const entry of manifest.entries) assert.equal(sha256(readFileSync(join(extracted, entry.path))), entry.sha256)
+      const imported = await runCli(['import', out, '--cache-dir', dir('cache')])
+      assert.equal(imported.code, 0, imported.stderr)
+      assert.equal(imported.lines.find((line) => line.event === 'summary')?.files, 3, 'the wheel, its metadata and the sdist')
+
+      const wheel = wheels.get('2.0')
+      assert.ok(wheel)
+      const bytes = readFileSync(out)
+      const at = bytes.indexOf(wheel.bytes.subarray(0, 64))
+      assert.ok(at > 0)
+      bytes[at + 100] = (bytes[at + 100] ?? 0) ^ 0x01
+      const tamperedTar = join(dir('tar'), 'tampered.tar')
+      writeFileSync(tamperedTar, bytes)
+      const refused = await runCli(['import', tamperedTar, '--cache-dir', dir('cache')])
+      assert.equal(refused.code, 1)
+      assert.match(refused.stderr, new RegExp(`refused files/${wheel.sha256} \\(hash_mismatch\\)`))
+    })
+  })
+
   describe('import', () => {
     let good: string
 
@@ -286,9 +359,19 @@ describe('bundles: mirror, import, serve --offline', () => {
           const path = join(bundle, 'manifest.json')
           const text = readFileSync(path, 'utf8')
           const at = text.indexOf('"sha256"', text.indexOf('"pages/other.html"') - 200) + '"sha256": "'.length
-          flipByte(path, Buffer.byteLength(text.slice(0, at)))
+          // One byte changed, to another hex digit: the manifest still decodes, and now disagrees with the page.
+          writeFileSync(path, `${text.slice(0, at)}${text[at] === '0' ? '1' : '0'}${text.slice(at + 1)}`)
         },
         reason: /refused pages\/other\.html \(entry_mismatch\)/,
+      },
+      {
+        name: 'one flipped byte in manifest.json that breaks its format',
+        change: (bundle) => {
+          const path = join(bundle, 'manifest.json')
+          const text = readFileSync(path, 'utf8')
+          writeFileSync(path, text.replace('"format": "tuf-proxy-bundle/1"', '"format": "tuf-proxy-bundle/2"'))
+        },
+        reason: /refused manifest\.json \(manifest_invalid\): format is "tuf-proxy-bundle\/2", not "tuf-proxy-bundle\/1"/,
       },
       {
         name: 'a manifest that lists a file its page does not',
