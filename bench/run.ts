@@ -7,9 +7,10 @@
  * Then the TUF benchmarks at PEP 458 scale (tuf-engine.ts against tuf-js, verifying-overhead.ts
  * against the hash-only proxy), each with its own table.
  *
- * Flags (for investigation): `--sections page,file,cold,cold16,rss,simple,proxpi,tuf,verifying` runs a
- * subset; `--cpu-prof DIR` runs the HTTP proxies under `node --cpu-prof` with profiles written to
- * DIR; `--proxpi DIR` (or PROXPI_SRC) names a proxpi checkout for the comparison (see proxpi.ts).
+ * Flags (for investigation): `--sections page,file,cold,cold16,rss,simple,proxpi,tuf,verifying,mirror`
+ * runs a subset; `--cpu-prof DIR` runs the HTTP proxies under `node --cpu-prof` with profiles
+ * written to DIR; `--proxpi DIR` (or PROXPI_SRC) names a proxpi checkout for the comparison (see
+ * proxpi.ts).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os'
@@ -37,8 +38,9 @@ import { freePort, SLOW_BYTES_PER_SECOND, startStaticServer } from './servers.js
 import { run as runTufEngine } from './tuf-engine.js'
 import { formatRows } from './tuf-rows.js'
 import { run as runVerifyingOverhead } from './verifying-overhead.js'
+import { measureMirror } from './mirror.js'
 
-const SECTIONS = ['page', 'file', 'cold', 'cold16', 'rss', 'simple', 'proxpi', 'tuf', 'verifying'] as const
+const SECTIONS = ['page', 'file', 'cold', 'cold16', 'rss', 'simple', 'proxpi', 'tuf', 'verifying', 'mirror'] as const
 type Section = (typeof SECTIONS)[number]
 
 const PAGE_FILES = 40
@@ -49,6 +51,9 @@ const SWARM_FILE_BYTES = 500 * 1024 * 1024
 /** 16 different cold files at once (issue 9), each its own project */
 const CONCURRENT_COLD_FILES = 16
 const CONCURRENT_COLD_FILE_BYTES = 20 * 1024 * 1024
+/** issue 12: a bundle of this many files of this size */
+const MIRROR_FILES = 40
+const MIRROR_FILE_BYTES = 5 * 1024 * 1024
 
 function parseFlags(argv: readonly string[]): { sections: ReadonlySet<Section>; cpuProfDir: string | undefined; proxpiDir: string | undefined } {
   let sections: ReadonlySet<Section> = new Set(SECTIONS)
@@ -103,6 +108,7 @@ async function main(): Promise<void> {
       sections.has('proxpi') && !noProxpiWhy ? Array.from({ length: 2 * COLD_ROUNDS }, (_unused, i) => project(`bench-proxpi-${i + 1}`, [FILE_BYTES], 600 + i)).flat() : []
     const swarmFile = sections.has('rss') ? project('bench-swarm', [SWARM_FILE_BYTES], 300) : []
     const listBytes = sections.has('simple') ? writeProjectList(wwwDir) : 0
+    const mirrorFiles = sections.has('mirror') ? project('bench-mirror', Array.from({ length: MIRROR_FILES }, () => MIRROR_FILE_BYTES), 700) : []
     const fixturesMs = performance.now() - startedMs
 
     const upstream = await startStaticServer({ tempDir, wwwDir, port: upstreamPort })
@@ -156,6 +162,11 @@ async function main(): Promise<void> {
       }
     }
     if (sections.has('rss') && swarmFile[0]) rows.push(...(await measureSwarmRss(context, () => startProxy('info', 'cache-swarm'), 'log info', swarmFile[0])))
+    if (sections.has('mirror')) {
+      const measured = measureMirror({ tempDir, wwwDir, upstreamUrl: `${upstream.origin}/simple/`, project: 'bench-mirror', files: mirrorFiles })
+      rows.push(...measured.rows)
+      context.notes.push(...measured.notes)
+    }
 
     process.stdout.write(`\ntuf-proxy bench (${((performance.now() - startedMs) / 1000).toFixed(0)} s, fixtures ${(fixturesMs / 1000).toFixed(1)} s)\n\n`)
     process.stdout.write(formatTable(rows))

@@ -16,6 +16,8 @@ const USAGE = `Usage: tuf-proxy <command> [flags]
 
 Commands:
   serve        run the caching, verifying mirror (see 'tuf-proxy serve --help')
+  mirror       download and verify a selection into a bundle for an air-gapped mirror
+  import       verify a bundle and add it to a cache directory
   tuf-client   a plain TUF client (init, refresh, download), the tuf-conformance client-under-test
 `
 
@@ -25,6 +27,14 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': {
       const { runServe } = await import('./cli/serve.js')
       return runServe(rest)
+    }
+    case 'mirror': {
+      const { runMirror } = await import('./cli/mirror.js')
+      return runMirror(rest)
+    }
+    case 'import': {
+      const { runImport } = await import('./cli/import.js')
+      return runImport(rest)
     }
     case 'tuf-client': {
       const { runTufClient } = await import('./cli/tuf-client.js')

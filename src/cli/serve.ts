@@ -2,7 +2,6 @@
  * `tuf-proxy serve`: reads the settings, builds every room with its slice of them, listens, and
  * shuts down gracefully on SIGTERM/SIGINT. The only place that creates the real clock.
  */
-import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, type Logger } from '../base/index.js'
@@ -10,14 +9,13 @@ import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, 
 import { createApp, listen, type Listening } from '../http/index.js'
 import { DropLog, Files, httpPageSource, Mirror, SimplePages, type TufMirror } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
-import { createUpstreamClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
+import { createOfflineClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
 import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
 import { packageVersion } from './package-version.js'
 import { buildTufMirror } from './tuf-mode.js'
+import { upstreamClientFor } from './upstream-client.js'
 
-/** The longest window over which the upstream body rate floor is averaged. */
-const RATE_WINDOW_MAX_MS = 10_000
 /** nginx-style max_fails / fail_timeout, per origin: after failures of this many different URLs with no success between, that host is skipped for a while. */
 const BREAKER_MAX_FAILS = 3
 const BREAKER_FAIL_TIMEOUT_MS = 10_000
@@ -87,23 +85,9 @@ interface ServeDeps {
 async function serve(settings: Settings, { logger, metrics, flush, onListening }: ServeDeps): Promise<number> {
   const clock = systemClock
   const startedAtMs = clock.nowMs()
-  const timeoutMs = settings.upstreamTimeoutMs
   const health = createUpstreamHealth({ maxFails: BREAKER_MAX_FAILS, failTimeoutMs: BREAKER_FAIL_TIMEOUT_MS, clock })
-  const client = createUpstreamClient({
-    allowedHosts: settings.allowedHosts,
-    caBundlePem: settings.caBundleFile ? readCaBundle(settings.caBundleFile) : undefined,
-    connectTimeoutMs: timeoutMs,
-    headersTimeoutMs: timeoutMs,
-    bodyTimeoutMs: timeoutMs,
-    deadlineMs: settings.upstreamDeadlineMs,
-    minBytesPerSecond: settings.upstreamMinBytesPerSecond,
-    // A window as long as the idle timeout: a body that makes no real progress for that long has
-    // stalled as surely as one that sends nothing. Capped so a drip is ended within seconds.
-    rateWindowMs: Math.min(timeoutMs, RATE_WINDOW_MAX_MS),
-    maxRedirects: 5,
-    userAgent: 'tuf-proxy/0.1',
-  })
-  const upstream = withHealthBreaker(client, health, BREAKER_FAIL_TIMEOUT_MS)
+  // Offline: a client with no connection pool at all, so nothing can call out.
+  const upstream = settings.offline ? createOfflineClient() : withHealthBreaker(upstreamClientFor(settings), health, BREAKER_FAIL_TIMEOUT_MS)
   const blobs = await openBlobStore({ dir: join(settings.cacheDir, 'blobs'), maxBytes: settings.cacheMaxBytes, logger, metrics })
   const records = await openRecordStore({ dir: join(settings.cacheDir, 'records'), logger })
   const drops = new DropLog({ logger, metrics, nowMs: clock.nowMs })
@@ -122,7 +106,8 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
   const pages = new SimplePages(
     {
       upstreamUrl: settings.upstream,
-      indexTtlSeconds: settings.indexTtlSeconds,
+      // Offline, an imported page is current until the next import replaces it.
+      indexTtlSeconds: settings.offline ? Infinity : settings.indexTtlSeconds,
       isAllowedUrl: (url) => isAllowed(upstream, url),
       ...(tuf ? { canServeStale: () => tuf.isUsable(), trustGeneration: () => tuf.trustGeneration(), recordNamespace: 'tuf-page' } : {}),
     },
@@ -136,8 +121,9 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     drops,
     tuf,
     // /health reports the index's breaker; file hosts have their own and recover on their own.
-    upstreamState: () => health.stateOf(settings.upstream),
+    upstreamState: () => (settings.offline ? 'offline' : health.stateOf(settings.upstream)),
     upstreamReports: () => health.reports(),
+    isOffline: settings.offline,
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
   const { app, hotPath } = createApp({ mirror, metrics, logger, clock, about: { version: packageVersion(), startedAtMs } })
@@ -170,6 +156,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     upstream: maskUrl(settings.upstream),
     cacheDir: settings.cacheDir,
     mode: mirror.health().mode,
+    offline: settings.offline,
   })
   flush()
   return stopped
@@ -181,13 +168,5 @@ function isAllowed(upstream: { assertAllowed(url: string): void }, url: string):
     return true
   } catch {
     return false
-  }
-}
-
-function readCaBundle(path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch (error) {
-    throw new ConfigError(`--ca-bundle ${path}: cannot read the file (${describeError(error)})`)
   }
 }

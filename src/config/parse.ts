@@ -190,6 +190,10 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
             maxDelegations: tufMaxDelegations,
           }
         : undefined,
+    offline: get('offline', (raw) => toBool('offline', raw)) ?? false,
+  }
+  if (settings.offline && settings.tuf) {
+    throw new ConfigError('--offline does not take the verifying-mode flags (--tuf-root, --tuf-metadata-url, --tuf-targets-url) yet: serve an imported hash-only bundle without them')
   }
   return Object.freeze(settings)
 }

@@ -188,7 +188,7 @@ export function renderStatusHtml(report: Report, failure?: string): string {
   const mode = report.mode === 'tuf' ? 'verifying (TUF)' : report.mode === 'hash-only' ? 'hash-only' : 'unknown'
   const uptime = typeof report.uptimeSeconds === 'number' ? formatDuration(report.uptimeSeconds * 1000) : '-'
   const head = `<header id="about"><h1>tuf-proxy <span class="version">${esc(report.version ?? 'unknown version')}</span></h1>
-<span>mode: <b>${esc(mode)}</b></span><span>up ${esc(uptime)} (since ${esc(report.startedAt ?? '-')})</span>
+<span>mode: <b>${esc(mode)}</b>${report.offline === true ? ', <b>offline</b> (serves only what was imported; never calls out)' : ''}</span><span>up ${esc(uptime)} (since ${esc(report.startedAt ?? '-')})</span>
 <span>as of ${esc(report.generatedAt ?? '-')}, refreshed every ${REFRESH_SECONDS} s</span>
 <nav><a href="/metrics">/metrics</a><a href="/health">/health</a><a href="/status?format=json">/status as JSON</a></nav></header>`
   const body = failure

@@ -10,3 +10,4 @@ export { Mirror, type MirrorStatus, type TrustStatusView, type TufFrontend } fro
 export type { BlobReader, BlobRef } from '../store/index.js'
 export { TufMirror, type TufMirrorOptions } from './tuf-mirror.js'
 export { pathsLayout, warehouseLayout, relativeTargetPath, type TufLayout, type TufLayoutName } from './tuf-layout.js'
+export { recordImportedPage, recordImportedFile, type ImportedPage } from './cache-import.js'

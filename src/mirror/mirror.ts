@@ -34,6 +34,8 @@ export interface TrustStatusView {
 export interface MirrorStatus {
   readonly mode: 'hash-only' | 'tuf'
   readonly upstream: string
+  /** `serve --offline`: only what was imported is served */
+  readonly offline: boolean
   /** every upstream origin asked since start (index, file hosts, TUF hosts), with its state */
   readonly upstreams: readonly OriginReport[]
   /** `files` counts every blob on disk (distribution files and page bodies); `pages` the project pages recorded */
@@ -69,10 +71,11 @@ export interface MirrorParts {
   /** resolves a file of a project to a URL and evidence; defaults to the project page's links */
   readonly resolveFile?: typeof resolveProjectFile
   readonly tuf?: TufFrontend | undefined
-  /** the upstream breaker's state: `up`, `down` (skipped for now) or `trial` */
+  /** the upstream breaker's state: `up`, `down` (skipped for now) or `trial`; `offline` for `serve --offline` */
   readonly upstreamState?: () => string
   /** the upstream origins' states, last errors and latencies */
   readonly upstreamReports?: () => readonly OriginReport[]
+  readonly isOffline?: boolean
 }
 
 export class Mirror {
@@ -94,14 +97,15 @@ export class Mirror {
   }
 
   /** Ready means able to serve: in verifying mode, once trusted metadata is loaded and unexpired. */
-  health(): { ready: boolean; mode: MirrorStatus['mode']; upstream: string } {
-    return { ready: this.tuf ? this.tuf.isReady : true, mode: this.tuf ? 'tuf' : 'hash-only', upstream: this.parts.upstreamState?.() ?? 'up' }
+  health(): { ready: boolean; mode: MirrorStatus['mode']; upstream: string; offline: boolean } {
+    return { ready: this.tuf ? this.tuf.isReady : true, mode: this.tuf ? 'tuf' : 'hash-only', upstream: this.parts.upstreamState?.() ?? 'up', offline: this.parts.isOffline ?? false }
   }
 
   status(): MirrorStatus {
     return {
       mode: this.tuf ? 'tuf' : 'hash-only',
       upstream: maskUrl(this.parts.upstreamUrl),
+      offline: this.parts.isOffline ?? false,
       upstreams: this.parts.upstreamReports?.() ?? [],
       cache: {
         files: this.parts.blobs.count,

@@ -100,7 +100,7 @@ interface Parsed {
 }
 
 /** What is persisted per page: the upstream's bytes live in the blob store and are re-parsed on load. */
-interface PageRecord {
+export interface PageRecord {
   readonly bodySha256: string
   readonly contentType: string
   /** absent in records written before redirects were followed: then the page URL */

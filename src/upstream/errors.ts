@@ -114,3 +114,15 @@ export function mapBodyError(error: unknown, progress: { url: string; receivedBy
     { cause: error },
   )
 }
+
+/**
+ * `serve --offline`: what the cache does not hold cannot be fetched; no connection is attempted.
+ * A 404 (nothing under that name here), not an outage.
+ */
+export class NotInOfflineMirrorError extends UpstreamError {
+  readonly code = 'not_in_offline_mirror'
+  readonly fault = 'not_found'
+  constructor(url: string) {
+    super(`the offline mirror does not hold ${url}, and does not fetch anything`)
+  }
+}

@@ -7,7 +7,9 @@ export {
   UpstreamOfflineError,
   HostNotAllowedError,
   UpstreamProtocolError,
+  NotInOfflineMirrorError,
 } from './errors.js'
+export { createOfflineClient } from './offline.js'
 export { type UpstreamOptions } from './options.js'
 export {
   type UpstreamClient,

@@ -19,9 +19,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   store: ['base'],
   'tuf-client': ['trust', 'base'],
   mirror: ['upstream', 'store', 'trust', 'index', 'policy', 'tuf-client', 'base'],
+  bundle: ['mirror', 'upstream', 'store', 'index', 'policy', 'base'],
   http: ['mirror', 'index', 'base'],
   config: ['base'],
-  cli: ['base', 'config', 'trust', 'index', 'policy', 'upstream', 'store', 'tuf-client', 'mirror', 'http', 'cli'],
+  cli: ['base', 'config', 'trust', 'index', 'policy', 'upstream', 'store', 'tuf-client', 'mirror', 'bundle', 'http', 'cli'],
 }
 const PURE = new Set(['trust', 'index', 'policy'])
 /** Rooms that do I/O only through ports handed to them. */

@@ -60,8 +60,14 @@ describe('defaults', () => {
       maxFileBytes: 20 * 1024 ** 3,
       logLevel: 'info',
       tuf: undefined,
+      offline: false,
     })
     assert.equal(DEFAULTS.port, settings.port)
+  })
+
+  test('--offline refuses the verifying-mode flags (not supported offline yet)', () => {
+    assert.equal(flags({ offline: 'true' }).offline, true)
+    assert.throws(() => flags({ offline: 'true', 'tuf-root': '/r.json', 'tuf-metadata-url': 'https://m.example/', 'tuf-targets-url': 'https://t.example/' }), /--offline does not take the verifying-mode flags/)
   })
 
   test('the result is frozen', () => {

@@ -20,6 +20,7 @@ function report(overrides: Partial<StatusReport> = {}): StatusReport {
     uptimeSeconds: 3725,
     generatedAt: new Date(NOW_MS).toISOString(),
     mode: 'tuf',
+    offline: false,
     upstream: 'https://user:hunter2@index.example/simple/',
     upstreams: [
       {
@@ -64,6 +65,11 @@ describe('status page renderer', () => {
     assert.ok(html.includes('https://a:***@files.example/'), 'a drop URL is masked')
     const glued = renderStatusHtml(report({ trust: undefined, dropsByReason: [], upstreams: [{ origin: 'o', state: 'up', lastError: { code: 'c', message: `_https://u:pw1@h ${'a'.repeat(40)}https://u:pw2@h`, atMs: NOW_MS }, lastSuccessAtMs: undefined, lastLatencyMs: undefined }] }))
     assert.doesNotMatch(glued, /pw1|pw2/, 'a URL glued to other text is masked too')
+  })
+
+  test('says when the server is an offline mirror', () => {
+    assert.match(renderStatusHtml(report({ offline: true })), /<b>offline<\/b> \(serves only what was imported; never calls out\)/)
+    assert.doesNotMatch(renderStatusHtml(report()), /<b>offline<\/b>/)
   })
 
   test('shows the figures in human units, with the trust roles and drops by reason', () => {

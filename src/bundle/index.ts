@@ -1,0 +1,14 @@
+/**
+ * The bundle room: verified bundles for air-gapped mirrors (issue 12). The format
+ * (`manifest.json`, `files/`, `pages/`, `tuf/`), making one from the upstream, and verifying one
+ * before its items are added to a cache. May import upstream/, store/, index/, policy/, mirror/
+ * and base/.
+ */
+export { BUNDLE_FORMAT, decodeManifest, encodeManifest, pageContentType, type Manifest, type ManifestEntry, type EntryKind, type Selection } from './manifest.js'
+export { BundleRefusedError, SelectionError, PageRefusedError, type BundleProblem, type BundleProblemCode } from './errors.js'
+export { parseRequirements, type PinnedRequirement } from './requirements.js'
+export { type ProjectWants, type TagFilter } from './select.js'
+export { makeBundle, type MakeEvent, type MakeOptions, type MakeResult } from './make.js'
+export { importBundle, type ImportResult, type ImportDeps } from './import.js'
+export { directorySource, type BundleSource } from './source.js'
+export { packBundle, openBundle } from './pack.js'

@@ -1,0 +1,189 @@
+/**
+ * `tuf-proxy mirror --out BUNDLE SELECTION [serve flags]`: builds the upstream client from the
+ * serve settings, turns the selection into per-project wants, runs the bundle maker and reports
+ * progress. Exit codes: 0 all verified, 1 something was refused (listed), 2 usage error.
+ */
+import { readFileSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { describeError } from '../base/index.js'
+import { decodeManifest, makeBundle, openBundle, packBundle, parseRequirements, SelectionError, type ProjectWants, type Selection } from '../bundle/index.js'
+import { ConfigError } from '../config/index.js'
+import { isValidProjectName, normalizeName, parseSpecifierSet, SpecifierError, type Specifier } from '../index/index.js'
+import { createProgress } from './progress.js'
+import { listOf, splitArgs, valueOf } from './bundle-args.js'
+import { loadSettings } from './serve.js'
+import { upstreamClientFor } from './upstream-client.js'
+import { toolVersion } from './tool-version.js'
+
+const MIRROR_FLAGS = {
+  out: { kind: 'value' },
+  project: { kind: 'list' },
+  requirements: { kind: 'list' },
+  since: { kind: 'value' },
+  'python-version': { kind: 'list' },
+  platform: { kind: 'list' },
+  'only-binary': { kind: 'bool' },
+  jobs: { kind: 'value' },
+  tar: { kind: 'bool' },
+} as const
+
+export const MIRROR_USAGE = `Usage: tuf-proxy mirror --out BUNDLE SELECTION [flags]
+
+Downloads and verifies everything SELECTION needs into the bundle directory BUNDLE (resumable).
+
+Selection (one or more):
+  --project SPEC         a project and optional version specifier, e.g. 'numpy>=2,<3' (repeatable)
+  --requirements FILE    a fully pinned requirements file; --hash options are checked (repeatable)
+
+Flags:
+  --out BUNDLE           the bundle directory to write (created; an interrupted run is resumed)
+  --since OLD_BUNDLE     write only what OLD_BUNDLE lacks
+  --python-version X.Y   take only wheels for this Python (repeatable)
+  --platform TAG         take only wheels for this platform tag, e.g. manylinux_2_28_x86_64 (repeatable)
+  --only-binary          wheels only, no sdists
+  --jobs N               parallel downloads (default 4)
+  --tar                  write BUNDLE as one .tar (POSIX ustar); staged in BUNDLE.parts/ meanwhile
+  any 'tuf-proxy serve' flag: --upstream URL, --allow-host HOST, --ca-bundle FILE, timeouts, size limits
+
+Exit codes: 0 everything verified, 1 something was refused (listed), 2 usage error.
+`
+
+function parseProjectSpec(spec: string): { project: string; specifiers: readonly Specifier[] } {
+  const match = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$/s.exec(spec)
+  const name = match?.[1] ?? ''
+  if (!match || !isValidProjectName(name)) throw new SelectionError(`--project ${JSON.stringify(spec)}: not a project name with an optional specifier, as in 'numpy>=2,<3'`)
+  try {
+    return { project: normalizeName(name), specifiers: parseSpecifierSet(match[2] ?? '') }
+  } catch (error) {
+    if (error instanceof SpecifierError) throw new SelectionError(`--project ${JSON.stringify(spec)}: ${error.message}`)
+    throw error
+  }
+}
+
+/** `--since`: the older bundle's (directory or .tar) items by path → sha256, from its manifest. @throws ConfigError */
+async function readSince(path: string): Promise<Map<string, string>> {
+  let bytes: Buffer | undefined
+  try {
+    bytes = await (await openBundle(path)).readBytes('manifest.json')
+  } catch (error) {
+    throw new ConfigError(`--since ${path}: cannot read it (${describeError(error)})`)
+  }
+  if (!bytes) throw new ConfigError(`--since ${path}: it has no manifest.json`)
+  const decoded = decodeManifest(bytes)
+  if ('problems' in decoded) throw new ConfigError(`--since ${path}: manifest.json is not a bundle manifest (${decoded.problems.join('; ')})`)
+  return new Map(decoded.manifest.entries.map((entry) => [entry.path, entry.sha256]))
+}
+
+export async function runMirror(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(MIRROR_USAGE)
+    return 0
+  }
+  let plan
+  try {
+    plan = await planMirror(argv)
+  } catch (error) {
+    if (!(error instanceof ConfigError || error instanceof SelectionError)) throw error
+    process.stderr.write(`tuf-proxy mirror: ${error.message}\nRun 'tuf-proxy mirror --help' for the flags.\n`)
+    return 2
+  }
+  const upstream = upstreamClientFor(plan.settings)
+  const progress = createProgress(process.stdout, () => Date.now())
+  const startedMs = Date.now()
+  try {
+    const result = await makeBundle(
+      { ...plan.options, toolVersion: toolVersion(), now: () => new Date() },
+      {
+        upstream,
+        onEvent: (event) => {
+          if (event.event === 'planned') progress.planned(event.files, event.bytes)
+          else if (event.event === 'progress') progress.bytes(event.bytes)
+          else if (event.event === 'item') progress.item({ status: event.status, ...event.entry })
+          else progress.refused(event.what, event.code, event.detail)
+        },
+      },
+    )
+    const items = result.manifest.entries
+    if (plan.tarPath) {
+      await packBundle(plan.options.out, plan.tarPath, result.manifest, Math.floor(Date.now() / 1000))
+      // The staging directory stays after a refusal, so a rerun resumes from it.
+      if (result.refused.length === 0) await rm(plan.options.out, { recursive: true, force: true })
+    }
+    progress.done({
+      bundle: plan.tarPath ?? plan.options.out,
+      entries: items.length,
+      bytes: items.reduce((sum, entry) => sum + entry.size, 0),
+      refused: result.refused.length,
+      seconds: (Date.now() - startedMs) / 1000,
+    })
+    for (const refusal of result.refused) process.stderr.write(`tuf-proxy mirror: refused ${refusal.what} (${refusal.code}): ${refusal.detail}\n`)
+    return result.refused.length === 0 ? 0 : 1
+  } finally {
+    await upstream.close()
+  }
+}
+
+async function planMirror(argv: readonly string[]) {
+  const args = splitArgs(argv, MIRROR_FLAGS)
+  if (args.positional.length > 0) throw new ConfigError(`unexpected argument ${JSON.stringify(args.positional[0])}`)
+  const out = valueOf(args, 'out')
+  if (!out) throw new ConfigError('--out BUNDLE is required')
+  const { settings } = loadSettings(args.rest, process.env)
+  const jobsText = valueOf(args, 'jobs') ?? '4'
+  const jobs = Number(jobsText)
+  if (!/^\d+$/.test(jobsText) || jobs < 1 || jobs > 256) throw new ConfigError(`--jobs must be an integer from 1 to 256, got ${JSON.stringify(jobsText)}`)
+  const wants = new Map<string, { specifierSets: Specifier[][]; pins: ProjectWants['pins'][number][] }>()
+  const wantsOf = (project: string) => {
+    let entry = wants.get(project)
+    if (!entry) wants.set(project, (entry = { specifierSets: [], pins: [] }))
+    return entry
+  }
+  const projects = listOf(args, 'project')
+  for (const spec of projects) {
+    const { project, specifiers } = parseProjectSpec(spec)
+    wantsOf(project).specifierSets.push([...specifiers])
+  }
+  const requirementFiles = listOf(args, 'requirements')
+  for (const file of requirementFiles) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (error) {
+      throw new ConfigError(`--requirements ${file}: cannot read it (${describeError(error)})`)
+    }
+    for (const pin of parseRequirements(text, file)) wantsOf(pin.project).pins.push(pin)
+  }
+  if (wants.size === 0) throw new ConfigError('nothing selected: give --project SPEC or --requirements FILE')
+  const pythonVersions = listOf(args, 'python-version')
+  for (const version of pythonVersions) if (!/^\d+\.\d+$/.test(version)) throw new ConfigError(`--python-version must be X.Y, got ${JSON.stringify(version)}`)
+  const platforms = listOf(args, 'platform')
+  const onlyBinary = args.own.get('only-binary') === true
+  const sinceDir = valueOf(args, 'since')
+  const selection: Selection = {
+    projects,
+    requirements: requirementFiles,
+    pylock: [],
+    fromCache: [],
+    pythonVersions,
+    platforms,
+    onlyBinary,
+    ...(sinceDir ? { since: sinceDir } : {}),
+  }
+  const tarPath = args.own.get('tar') === true ? out : undefined
+  return {
+    settings,
+    tarPath,
+    options: {
+      out: tarPath ? `${out}.parts` : out,
+      upstreamUrl: settings.upstream,
+      selection,
+      wants,
+      tags: { pythonVersions, platforms, onlyBinary },
+      jobs,
+      maxPageBytes: settings.maxPageBytes,
+      maxFileBytes: settings.maxFileBytes,
+      ...(sinceDir ? { since: await readSince(sinceDir) } : {}),
+    },
+  }
+}
+
