@@ -75,6 +75,8 @@ export function memoryRecords(): RecordStore {
     get: async (namespace, key) => records.get(`${namespace}\n${key}`),
     put: async (namespace, key, value) => void records.set(`${namespace}\n${key}`, value),
     delete: async (namespace, key) => void records.delete(`${namespace}\n${key}`),
+    list: async (namespace) =>
+      [...records].filter(([name]) => name.startsWith(`${namespace}\n`)).map(([name, value]) => ({ key: name.slice(namespace.length + 1), value })),
   }
 }
 
