@@ -16,6 +16,7 @@ const USAGE = `Usage: tuf-proxy <command> [flags]
 
 Commands:
   serve        run the caching, verifying mirror (see 'tuf-proxy serve --help')
+  cache        list, purge or verify a cache directory (see 'tuf-proxy cache --help')
   tuf-client   a plain TUF client (init, refresh, download), the tuf-conformance client-under-test
 `
 
@@ -25,6 +26,10 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': {
       const { runServe } = await import('./cli/serve.js')
       return runServe(rest)
+    }
+    case 'cache': {
+      const { runCache } = await import('./cli/cache.js')
+      return runCache(rest)
     }
     case 'tuf-client': {
       const { runTufClient } = await import('./cli/tuf-client.js')

@@ -190,6 +190,8 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
             maxDelegations: tufMaxDelegations,
           }
         : undefined,
+    adminTokenFile: text('admin-token-file'),
+    honorClientRevalidate: get('honor-client-revalidate', (raw) => toBool('honor-client-revalidate', raw)) ?? false,
   }
   return Object.freeze(settings)
 }

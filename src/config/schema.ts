@@ -40,6 +40,8 @@ export const OPTIONS = [
   { flag: 'tuf-max-root-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest root.json accepted (default 512K)' },
   { flag: 'tuf-max-timestamp-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest timestamp.json accepted (default 16K)' },
   { flag: 'tuf-max-delegations', kind: 'int', valueName: 'N', min: 1, help: 'most delegated roles visited for one target (default 32)' },
+  { flag: 'admin-token-file', kind: 'path', valueName: 'FILE', help: 'turns on the admin API under /-/: a file holding its bearer token (at least 32 characters)' },
+  { flag: 'honor-client-revalidate', kind: 'bool', help: 'revalidate a project page upstream when the client sends Cache-Control: no-cache or Pragma: no-cache (default off)' },
 ] as const satisfies readonly OptionSpec[]
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag']
@@ -78,6 +80,9 @@ export interface Settings {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** present in verifying mode */
   readonly tuf: TufSettings | undefined
+  /** the admin API's token file; the API is off without it */
+  readonly adminTokenFile: string | undefined
+  readonly honorClientRevalidate: boolean
 }
 
 export const DEFAULTS = {

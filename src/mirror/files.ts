@@ -46,13 +46,13 @@ export interface FilesDeps {
 }
 
 /** Per-URL record for files whose evidence names no SHA-256 (the blob store's key). */
-interface FileRecord {
+export interface FileRecord {
   readonly sha256: string
   /** the evidence the blob was verified against; other evidence means verify again */
   readonly hashes: Readonly<Record<string, string>>
 }
 
-const RECORD_NAMESPACE = 'file'
+export const FILE_RECORD_NAMESPACE = 'file'
 
 export class Files {
   readonly #downloads = new Map<string, Download>()
@@ -125,7 +125,7 @@ export class Files {
   async #cached(target: FileTarget): Promise<BlobRef | undefined> {
     const sha256 = target.evidence.hashes.sha256?.toLowerCase()
     if (sha256) return this.deps.blobs.get(sha256)
-    const record = asFileRecord(await this.deps.records.get(RECORD_NAMESPACE, target.url).catch(() => undefined))
+    const record = asFileRecord(await this.deps.records.get(FILE_RECORD_NAMESPACE, target.url).catch(() => undefined))
     if (!record || !sameEvidence(record.hashes, target.evidence.hashes)) return undefined
     return this.deps.blobs.get(record.sha256)
   }
@@ -133,7 +133,7 @@ export class Files {
   async #remember(target: FileTarget, ref: BlobRef): Promise<void> {
     if (target.evidence.hashes.sha256) return
     const record: FileRecord = { sha256: ref.sha256, hashes: target.evidence.hashes }
-    await this.deps.records.put(RECORD_NAMESPACE, target.url, record).catch((error: unknown) => {
+    await this.deps.records.put(FILE_RECORD_NAMESPACE, target.url, record).catch((error: unknown) => {
       this.deps.logger.error('store_failed', { what: 'file record', url: maskUrl(target.url), detail: String(error) })
     })
   }
@@ -154,7 +154,8 @@ function sameEvidence(a: Readonly<Record<string, string>>, b: Readonly<Record<st
   return left.length === right.length && left.every((check, i) => check.algorithm.name === right[i]?.algorithm.name && check.hex === right[i]?.hex)
 }
 
-function asFileRecord(value: unknown): FileRecord | undefined {
+/** Decodes a stored file record; undefined when it is not one. */
+export function asFileRecord(value: unknown): FileRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const record = value as Record<string, unknown>
   if (typeof record.sha256 !== 'string' || typeof record.hashes !== 'object' || record.hashes === null) return undefined

@@ -60,6 +60,8 @@ describe('defaults', () => {
       maxFileBytes: 20 * 1024 ** 3,
       logLevel: 'info',
       tuf: undefined,
+      adminTokenFile: undefined,
+      honorClientRevalidate: false,
     })
     assert.equal(DEFAULTS.port, settings.port)
   })
