@@ -18,6 +18,7 @@ Commands:
   serve        run the caching, verifying mirror (see 'tuf-proxy serve --help')
   mirror       download and verify a selection into a bundle for an air-gapped mirror
   import       verify a bundle and add it to a cache directory
+  cache        list, purge or verify a cache directory (see 'tuf-proxy cache --help')
   tuf-client   a plain TUF client (init, refresh, download), the tuf-conformance client-under-test
 `
 
@@ -35,6 +36,10 @@ async function main(argv: string[]): Promise<number> {
     case 'import': {
       const { runImport } = await import('./cli/import.js')
       return runImport(rest)
+    }
+    case 'cache': {
+      const { runCache } = await import('./cli/cache.js')
+      return runCache(rest)
     }
     case 'tuf-client': {
       const { runTufClient } = await import('./cli/tuf-client.js')

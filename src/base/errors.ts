@@ -13,6 +13,7 @@
  * Who or what is at fault:
  * - `bug`: ours; anything not raised on purpose is one too.
  * - `bad_request`: the client's (or, for config, the operator's) input is invalid.
+ * - `unauthenticated`: the request needs credentials it did not carry (the admin API's token).
  * - `not_found`: nothing to serve under that name (the upstream or the verified index lists nothing).
  * - `refused_by_policy`: the operator's policy refuses it (a host not on the allowlist).
  * - `bad_upstream_data`: the upstream answered, and what it sent fails verification or breaks HTTP.
@@ -24,6 +25,7 @@
 export type Fault =
   | 'bug'
   | 'bad_request'
+  | 'unauthenticated'
   | 'not_found'
   | 'refused_by_policy'
   | 'bad_upstream_data'

@@ -7,9 +7,10 @@ import { join } from 'node:path'
 import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, type Logger } from '../base/index.js'
 import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
 import { createApp, listen, type Listening } from '../http/index.js'
-import { DropLog, Files, httpPageSource, Mirror, SimplePages, type TufMirror } from '../mirror/index.js'
+import { CacheAdmin, DropLog, Files, httpPageSource, Mirror, PAGE_RECORD_NAMESPACES, SimplePages, type TufMirror } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
 import { createOfflineClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
+import { readAdminToken, type AdminToken } from './admin-token.js'
 import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
 import { packageVersion } from './package-version.js'
@@ -30,7 +31,8 @@ const LOG_LOST_HELP = 'Log lines not written to stdout, by level and reason (she
 /** How long running responses may finish after SIGTERM before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 10_000
 
-function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+/** Where the cache lives when no --cache-dir is given (also `tuf-proxy cache`'s default). */
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache')
   return join(base, 'tuf-proxy')
 }
@@ -46,6 +48,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): {
 
 export async function runServe(argv: readonly string[]): Promise<number> {
   let settings: Settings
+  let adminToken: AdminToken | undefined
   try {
     const loaded = loadSettings(argv, process.env)
     if (loaded.help) {
@@ -53,6 +56,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
       return 0
     }
     settings = loaded.settings
+    adminToken = settings.adminTokenFile === undefined ? undefined : readAdminToken(settings.adminTokenFile)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     process.stderr.write(`tuf-proxy serve: ${error.message}\nRun 'tuf-proxy serve --help' for the flags.\n`)
@@ -65,10 +69,17 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     onLost: (level, reason) => metrics.inc(LOG_LOST_METRIC, LOG_LOST_HELP, { level, reason }),
   })
   const logger = createJsonLogger({ write: out.write, level: settings.logLevel, unfiltered: LIFECYCLE_EVENTS })
+  if (adminToken?.looseMode !== undefined) {
+    logger.warn('admin_token_file_permissions', {
+      path: settings.adminTokenFile,
+      mode: adminToken.looseMode.toString(8).padStart(4, '0'),
+      detail: 'other users may read the admin token; chmod 600 the file unless it is a mounted secret only this service sees',
+    })
+  }
   let inFlight: () => ReturnType<Listening['inFlight']> = () => []
   installLastWords({ logger, writer: out, inFlight: () => inFlight() })
   try {
-    return await serve(settings, { logger, metrics, flush: out.flush, onListening: (listening) => (inFlight = listening.inFlight) })
+    return await serve(settings, { logger, metrics, adminToken, flush: out.flush, onListening: (listening) => (inFlight = listening.inFlight) })
   } catch (error) {
     logger.error('startup_failed', { detail: describeError(error) })
     return 1
@@ -78,11 +89,12 @@ export async function runServe(argv: readonly string[]): Promise<number> {
 interface ServeDeps {
   readonly logger: Logger
   readonly metrics: Metrics
+  readonly adminToken: AdminToken | undefined
   readonly flush: () => void
   readonly onListening: (listening: Listening) => void
 }
 
-async function serve(settings: Settings, { logger, metrics, flush, onListening }: ServeDeps): Promise<number> {
+async function serve(settings: Settings, { logger, metrics, adminToken, flush, onListening }: ServeDeps): Promise<number> {
   const clock = systemClock
   const startedAtMs = clock.nowMs()
   const health = createUpstreamHealth({ maxFails: BREAKER_MAX_FAILS, failTimeoutMs: BREAKER_FAIL_TIMEOUT_MS, clock })
@@ -109,7 +121,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
       // Offline, an imported page is current until the next import replaces it.
       indexTtlSeconds: settings.offline ? Infinity : settings.indexTtlSeconds,
       isAllowedUrl: (url) => isAllowed(upstream, url),
-      ...(tuf ? { canServeStale: () => tuf.isUsable(), trustGeneration: () => tuf.trustGeneration(), recordNamespace: 'tuf-page' } : {}),
+      ...(tuf ? { canServeStale: () => tuf.isUsable(), trustGeneration: () => tuf.trustGeneration(), recordNamespace: PAGE_RECORD_NAMESPACES.verifying } : {}),
     },
     { source: tuf ? tuf.pageSource(httpSource) : httpSource, blobs, records, clock, logger, metrics, drops },
   )
@@ -126,7 +138,16 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     isOffline: settings.offline,
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
-  const { app, hotPath } = createApp({ mirror, metrics, logger, clock, about: { version: packageVersion(), startedAtMs } })
+  const admin = adminToken && { token: adminToken.token, cache: new CacheAdmin({ blobs, records, pages, logger }) }
+  const { app, hotPath } = createApp({
+    mirror,
+    metrics,
+    logger,
+    clock,
+    about: { version: packageVersion(), startedAtMs },
+    admin,
+    honorClientRevalidate: settings.honorClientRevalidate,
+  })
   const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, clock })
   onListening(listening)
   // The signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as

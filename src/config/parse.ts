@@ -191,6 +191,8 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
           }
         : undefined,
     offline: get('offline', (raw) => toBool('offline', raw)) ?? false,
+    adminTokenFile: text('admin-token-file'),
+    honorClientRevalidate: get('honor-client-revalidate', (raw) => toBool('honor-client-revalidate', raw)) ?? false,
   }
   if (settings.offline && settings.tuf) {
     throw new ConfigError('--offline does not take the verifying-mode flags (--tuf-root, --tuf-metadata-url, --tuf-targets-url) yet: serve an imported hash-only bundle without them')

@@ -41,6 +41,8 @@ export const OPTIONS = [
   { flag: 'tuf-max-timestamp-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest timestamp.json accepted (default 16K)' },
   { flag: 'tuf-max-delegations', kind: 'int', valueName: 'N', min: 1, help: 'most delegated roles visited for one target (default 32)' },
   { flag: 'offline', kind: 'bool', help: 'serve only what the cache holds (see tuf-proxy import); never open an outbound connection' },
+  { flag: 'admin-token-file', kind: 'path', valueName: 'FILE', help: 'turns on the admin API under /-/: a file holding its bearer token (at least 32 characters)' },
+  { flag: 'honor-client-revalidate', kind: 'bool', help: 'revalidate a project page upstream when the client sends Cache-Control: no-cache or Pragma: no-cache (default off)' },
 ] as const satisfies readonly OptionSpec[]
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag']
@@ -81,6 +83,9 @@ export interface Settings {
   readonly tuf: TufSettings | undefined
   /** serve only the cache; no outbound connection */
   readonly offline: boolean
+  /** the admin API's token file; the API is off without it */
+  readonly adminTokenFile: string | undefined
+  readonly honorClientRevalidate: boolean
 }
 
 export const DEFAULTS = {

@@ -10,6 +10,7 @@ import { frontDoor } from './front-door.js'
 import { hotPages, type HotPath } from './hot-pages.js'
 import { createRequestLog } from './request-log.js'
 import { errorResponse } from './error-response.js'
+import { adminRoutes, type AdminApi } from './routes/admin.js'
 import { fileRoutes } from './routes/files.js'
 import { opsRoutes } from './routes/ops.js'
 import { simpleRoutes } from './routes/simple.js'
@@ -32,6 +33,10 @@ export interface AppDeps {
   readonly clock: Clock
   /** what the status page says about the running process */
   readonly about?: About
+  /** the admin API under `/-/`; absent, every `/-/` path is 404 */
+  readonly admin?: AdminApi | undefined
+  /** revalidate a project page upstream when the client sends `Cache-Control: no-cache` (client-revalidate.ts) */
+  readonly honorClientRevalidate?: boolean
 }
 
 /** The hono app, and the hot path that answers fresh cached pages before it (see hot-pages.ts). */
@@ -41,7 +46,9 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath 
   const requestLog = createRequestLog({ ...deps, traffic })
   // One middleware, not two: each hono middleware costs a few microseconds per request.
   app.use(frontDoor({ ...deps, requestLog }))
-  simpleRoutes(app, deps.mirror.pages)
+  const honorClientRevalidate = deps.honorClientRevalidate ?? false
+  if (deps.admin) adminRoutes(app, { admin: deps.admin, pages: deps.mirror.pages, logger: deps.logger })
+  simpleRoutes(app, deps.mirror.pages, { honorClientRevalidate })
   fileRoutes(app, deps.mirror)
   tufRoutes(app, deps.mirror)
   opsRoutes(app, { mirror: deps.mirror, metrics: deps.metrics, clock: deps.clock, traffic, about: deps.about ?? { version: 'unknown', startedAtMs: deps.clock.nowMs() } })
@@ -52,5 +59,5 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath 
     c.set('served', { reason: errorCode(error) })
     return response
   })
-  return { app, hotPath: hotPages({ pages: deps.mirror.pages, clock: deps.clock, requestLog }) }
+  return { app, hotPath: hotPages({ pages: deps.mirror.pages, clock: deps.clock, requestLog, honorClientRevalidate }) }
 }

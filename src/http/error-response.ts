@@ -16,6 +16,8 @@ export class BadRequestError extends ProxyError {
 const STATUS_BY_FAULT: Readonly<Record<Fault, number>> = {
   bug: 500,
   bad_request: 400,
+  // RFC 9110 §15.5.2; the route adds WWW-Authenticate (RFC 6750 §3).
+  unauthenticated: 401,
   not_found: 404,
   refused_by_policy: 403,
   // RFC 9110 §15.6.3: the gateway got an invalid response (or an error) from upstream.

@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { describeError, errorCode, type Clock } from '../base/index.js'
 import type { SimplePages } from '../mirror/index.js'
+import { asksToRevalidate } from './client-revalidate.js'
 import { statusFor } from './error-response.js'
 import { negotiateAccept } from './negotiate-accept.js'
 import type { RequestLog } from './request-log.js'
@@ -22,12 +23,14 @@ const HOT_TARGET = /^\/simple\/(?:([a-z0-9]+(?:-[a-z0-9]+)*)\/)?$/
 /** `startMs`: when the server took the request (listen.ts reads the clock once for it). */
 export type HotPath = (req: IncomingMessage, res: ServerResponse, startMs: number) => boolean
 
-export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: RequestLog }): HotPath {
+/** `honorClientRevalidate`: a project page request that asks to revalidate falls through to the hono route, which asks the upstream. */
+export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: RequestLog; honorClientRevalidate: boolean }): HotPath {
   return (req, res, startMs) => {
     const method = req.method
     if (method !== 'GET' && method !== 'HEAD') return false
     const target = HOT_TARGET.exec(req.url ?? '')
     if (!target) return false
+    if (target[1] !== undefined && deps.honorClientRevalidate && asksToRevalidate(req.headers)) return false
     const format = negotiateAccept(req.headers.accept)
     if (!format) return false
     const page = deps.pages.peekFresh(target[1] ?? '', format)

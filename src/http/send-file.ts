@@ -3,8 +3,9 @@
  * it is faster for large files, and on Node 20 a `Readable.toWeb()` body returned through hono
  * crashes the process when the client disconnects mid-body (nodejs/node#64529).
  */
-import type { ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { BlobReader, Download, FileResult } from '../mirror/index.js'
+import { decideRange } from './byte-range.js'
 
 /**
  * Large reads keep syscalls per megabyte low (measured against 64 KiB in bench/), but each sender
@@ -21,37 +22,87 @@ const VERIFY_BEFORE_HEADERS_BYTES = 1024 * 1024
 
 export type HeaderMap = Record<string, string>
 
+/** The request headers that select part of a cached file (RFC 9110 §14.2, §13.1.5). */
+export interface RangeRequest {
+  readonly range: string | undefined
+  readonly ifRange: string | undefined
+}
+
+/** Node's parsed headers, read without building a web Headers object. */
+export function rangeRequestOf(headers: IncomingHttpHeaders): RangeRequest {
+  const ifRange = headers['if-range']
+  return { range: headers.range, ifRange: typeof ifRange === 'string' ? ifRange : undefined }
+}
+
 /**
- * Sends a cached blob or a download in progress, with `headers` plus `X-Cache`. A blob evicted
- * between the lookup and the open is looked up once more (it is then downloaded again).
+ * A file's strong ETag is its content address: the bytes are verified against that SHA-256
+ * before any client receives them whole, so the tag names one sequence of bytes forever.
+ */
+function etagOf(sha256: string | undefined): string | undefined {
+  return sha256 === undefined ? undefined : `"sha256-${sha256}"`
+}
+
+/**
+ * Sends a cached blob or a download in progress, with `headers` plus `X-Cache`, `Accept-Ranges`
+ * and, where the digest is known, `ETag`. A cached blob honours a single byte range; a download
+ * in progress is sent whole. A blob evicted between the lookup and the open is looked up once
+ * more (it is then downloaded again).
  */
 export async function sendFileResult(
   res: ServerResponse,
-  options: { result: FileResult; headers: HeaderMap; isHead: boolean; lookUpAgain: () => Promise<FileResult> },
+  options: { result: FileResult; headers: HeaderMap; isHead: boolean; request: RangeRequest; lookUpAgain: () => Promise<FileResult> },
 ): Promise<void> {
   let { result } = options
-  const { isHead } = options
+  const { isHead, request } = options
+  const headersOf = (cache: string, sha256: string | undefined): HeaderMap => {
+    const etag = etagOf(sha256)
+    return { ...options.headers, 'x-cache': cache, 'accept-ranges': 'bytes', ...(etag === undefined ? {} : { etag }) }
+  }
   if (result.kind === 'cached') {
-    if (await sendBlob(res, result, { ...options.headers, 'x-cache': result.cache }, isHead)) return
+    if (await sendBlob(res, result, headersOf(result.cache, result.ref.sha256), { isHead, request })) return
     result = await options.lookUpAgain()
     if (result.kind === 'cached') {
-      if (await sendBlob(res, result, { ...options.headers, 'x-cache': result.cache }, isHead)) return
+      if (await sendBlob(res, result, headersOf(result.cache, result.ref.sha256), { isHead, request })) return
       throw new Error(`cached blob ${result.ref.sha256} vanished twice while being opened`)
     }
   }
   // Fail with a proper status while nothing is sent yet; after this, failures abort the body.
   await result.download.headway(VERIFY_BEFORE_HEADERS_BYTES)
-  await sendDownload(res, result.download, { ...options.headers, 'x-cache': result.cache }, isHead)
+  await sendDownload(res, result.download, headersOf(result.cache, result.download.sha256), isHead)
 }
 
 /** @returns false, having sent nothing, when the blob was evicted before it could be opened */
-async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cached' }, headers: HeaderMap, isHead: boolean): Promise<boolean> {
+async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cached' }, headers: HeaderMap, how: { isHead: boolean; request: RangeRequest }): Promise<boolean> {
   const { ref } = cached
   // Opened before the status line: if eviction removes the blob later, this reader stays valid.
   const file = await cached.open()
   if (!file) return false
+  // RFC 9110 §14.2: GET is the only method range handling is defined for; HEAD gets the whole answer.
+  const range = how.isHead ? { kind: 'whole' as const } : decideRange(how.request, { etag: headers.etag, size: ref.size })
+  if (range.kind === 'unsatisfiable') {
+    await file.close()
+    // RFC 9110 §15.5.17: a 416 names the current length in an unsatisfied-range Content-Range.
+    const body = `${JSON.stringify({ error: 'range_not_satisfiable', message: `the file has ${ref.size} bytes; the requested range lies outside them` })}\n`
+    res.writeHead(416, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'content-range': `bytes */${ref.size}`,
+      'content-length': String(Buffer.byteLength(body)),
+      'accept-ranges': 'bytes',
+      'x-cache': headers['x-cache'] ?? 'HIT',
+      'x-tuf-proxy-reason': 'range_not_satisfiable',
+    })
+    res.end(body)
+    return true
+  }
+  if (range.kind === 'partial') {
+    // RFC 9110 §15.3.7: 206 with Content-Range; the validators and cache headers stay.
+    res.writeHead(206, { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${ref.size}`, 'content-length': String(range.end - range.start + 1) })
+    await streamBlob(res, file, ref, { start: range.start, endExclusive: range.end + 1 })
+    return true
+  }
   res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
-  if (isHead) {
+  if (how.isHead) {
     await file.close()
     res.end()
     return true
@@ -66,15 +117,21 @@ async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cache
  * (fs.createReadStream) costs about 2.3x the CPU per megabyte and most of the peak memory with
  * many concurrent downloads. A failure mid-body (the client went away, the disk failed) destroys
  * the response, since its length is promised. Also the body of a page kept as a blob (write-page.ts).
+ * `part` sends only that byte range of the blob (a 206).
  */
-export async function streamBlob(res: ServerResponse, file: BlobReader, ref: { readonly sha256: string; readonly size: number }): Promise<void> {
+export async function streamBlob(
+  res: ServerResponse,
+  file: BlobReader,
+  ref: { readonly sha256: string; readonly size: number },
+  part: { readonly start: number; readonly endExclusive: number } = { start: 0, endExclusive: ref.size },
+): Promise<void> {
   try {
     let current = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
     let other = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
-    for (let position = 0; position < ref.size; [current, other] = [other, current]) {
+    for (let position = part.start; position < part.endExclusive; [current, other] = [other, current]) {
       // A buffer is refilled only once the socket has taken its previous contents.
       if (!(await current.sent)) return
-      const bytesRead = await file.read(current.buffer, position, Math.min(READ_CHUNK_BYTES, ref.size - position))
+      const bytesRead = await file.read(current.buffer, position, Math.min(READ_CHUNK_BYTES, part.endExclusive - position))
       if (bytesRead === 0) throw new Error(`blob ${ref.sha256} is shorter than its recorded ${ref.size} bytes`)
       position += bytesRead
       current.sent = written(res, current.buffer.subarray(0, bytesRead))

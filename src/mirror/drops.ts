@@ -20,6 +20,7 @@ const IS_DROP: Readonly<Record<Fault, boolean>> = {
   not_found: false,
   refused_by_policy: false,
   bad_request: false,
+  unauthenticated: false,
   storage: false,
   bug: false,
 }

@@ -104,6 +104,11 @@ export class Download {
     this.#finished.catch(() => undefined)
   }
 
+  /** The SHA-256 the bytes are verified against, when the evidence names one (a client may be told it before they arrive). */
+  get sha256(): string | undefined {
+    return this.request.evidence.hashes.sha256?.toLowerCase()
+  }
+
   /**
    * Whether a new client can be served this download from its first byte. False only when the
    * store refused the bytes and some were let go of; then start another download.

@@ -154,7 +154,8 @@ function sameEvidence(a: Readonly<Record<string, string>>, b: Readonly<Record<st
   return left.length === right.length && left.every((check, i) => check.algorithm.name === right[i]?.algorithm.name && check.hex === right[i]?.hex)
 }
 
-function asFileRecord(value: unknown): FileRecord | undefined {
+/** Decodes a stored file record; undefined when it is not one. */
+export function asFileRecord(value: unknown): FileRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const record = value as Record<string, unknown>
   if (typeof record.sha256 !== 'string' || typeof record.hashes !== 'object' || record.hashes === null) return undefined

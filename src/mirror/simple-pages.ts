@@ -62,6 +62,22 @@ export interface RenderedPage {
   readonly serial: number | undefined
 }
 
+/**
+ * What an explicit revalidation of a project page found (the admin API's refresh): the page is
+ * `unchanged` (not modified, or the same bytes), `updated`, or the revalidation `failed`, with
+ * the error, and the last good copy, if any, stays in use.
+ */
+export type PageRefresh =
+  | { readonly outcome: 'unchanged' | 'updated'; readonly serial: number | undefined; readonly previousSerial: number | undefined; readonly fetchedAtMs: number }
+  | { readonly outcome: 'failed'; readonly error: unknown; readonly isLastGoodKept: boolean }
+
+/** A page resolved for a request; `failure` says why a revalidation fell back to the last good copy. */
+interface Resolved {
+  readonly entry: Entry
+  readonly cache: CacheStatus
+  readonly failure?: unknown
+}
+
 /** One rendering of a page, with the answers made from it so far, one per cache status. */
 interface Rendering {
   readonly body: Uint8Array | StoredBody
@@ -148,6 +164,9 @@ export interface SimplePagesDeps {
   readonly drops: DropLog
 }
 
+/** Records namespaces of persisted pages, hash-only and verifying mode (see SimplePagesOptions.recordNamespace). */
+export const PAGE_RECORD_NAMESPACES = { hashOnly: 'page', verifying: 'tuf-page' } as const
+
 const INDEX_KEY = ''
 /** How often a page served from memory counts again as a use of its stored body (see peekFresh). */
 const HOT_TOUCH_INTERVAL_MS = 1000
@@ -160,7 +179,7 @@ export class SimplePages {
   readonly #notFound = new LRUCache<string, number>({ max: 10_000 })
   /** pages refused as malformed as a whole, until when, and why; bounded likewise */
   readonly #malformed = new LRUCache<string, { readonly untilMs: number; readonly error: IndexFormatError }>({ max: 10_000 })
-  readonly #flights = new SingleFlight<{ entry: Entry; cache: CacheStatus }>()
+  readonly #flights = new SingleFlight<Resolved>()
   readonly #counters: Record<CacheStatus, { inc(): void }>
   readonly #recordNamespace: string
 
@@ -168,7 +187,7 @@ export class SimplePages {
     private readonly options: SimplePagesOptions,
     private readonly deps: SimplePagesDeps,
   ) {
-    this.#recordNamespace = options.recordNamespace ?? 'page'
+    this.#recordNamespace = options.recordNamespace ?? PAGE_RECORD_NAMESPACES.hashOnly
     const counter = (result: CacheStatus) => deps.metrics.counter(CACHE_METRIC, CACHE_HELP, { kind: 'page', result })
     this.#counters = { HIT: counter('HIT'), MISS: counter('MISS'), STALE: counter('STALE') }
     this.#memory = new LRUCache<string, Entry>({
@@ -188,10 +207,12 @@ export class SimplePages {
   /**
    * `/simple/<project>/` in the requested format, file links pointing at the proxy.
    * @param project a PEP 503 normalized name
+   * @param options.revalidate ask the upstream now, whatever the TTL and the remembered 404 or
+   *   malformed page (a client's `Cache-Control: no-cache` under --honor-client-revalidate)
    * @throws NotFoundError, UpstreamError, IndexFormatError (no good copy to fall back on)
    */
-  async project(project: string, format: SimpleFormat): Promise<RenderedPage> {
-    const { entry, cache } = await this.#resolve(project)
+  async project(project: string, format: SimpleFormat, options: { readonly revalidate?: boolean } = {}): Promise<RenderedPage> {
+    const { entry, cache } = await this.#resolve(project, options.revalidate ?? false)
     this.#touchBlob(entry)
     return this.#render(entry, format, cache)
   }
@@ -215,6 +236,45 @@ export class SimplePages {
       this.#touchBlob(entry)
     }
     return this.#render(entry, format, 'HIT')
+  }
+
+  /**
+   * Revalidates a project page now, whatever its TTL (the admin API's refresh): a conditional
+   * request when a copy is cached, coalesced with any revalidation already running.
+   * @param project a PEP 503 normalized name
+   */
+  async refresh(project: string): Promise<PageRefresh> {
+    const before = this.#memory.get(project) ?? (await this.#load(project)).entry
+    let resolved: Resolved
+    try {
+      resolved = await this.#resolve(project, true)
+    } catch (error) {
+      return { outcome: 'failed', error, isLastGoodKept: false }
+    }
+    const { entry, failure } = resolved
+    this.#touchBlob(entry)
+    if (failure !== undefined) return { outcome: 'failed', error: failure, isLastGoodKept: true }
+    const isUnchanged = before !== undefined && before.bodySha256 === entry.bodySha256
+    return { outcome: isUnchanged ? 'unchanged' : 'updated', serial: entry.serial, previousSerial: before?.serial, fetchedAtMs: entry.fetchedAtMs }
+  }
+
+  /**
+   * The project page held in memory, if any, without fetching or counting a use (what a purge
+   * must clean up besides the stored copy).
+   */
+  cachedPage(project: string): ProjectPage | undefined {
+    const entry = this.#memory.peek(project)
+    return entry && project !== INDEX_KEY ? (entry.model as ProjectPage) : undefined
+  }
+
+  /**
+   * Forgets what memory holds about a project page: the parsed page, a remembered 404 or
+   * malformed page. The admin API's purge removes the stored copy; the next request fetches it.
+   */
+  forget(project: string): void {
+    this.#memory.delete(project)
+    this.#notFound.delete(project)
+    this.#malformed.delete(project)
   }
 
   /** The upstream's entry for one file of a project, from the current (or last good) page. */
@@ -268,11 +328,12 @@ export class SimplePages {
     return key === INDEX_KEY ? this.options.upstreamUrl : new URL(`${key}/`, this.options.upstreamUrl).href
   }
 
-  async #resolve(key: string): Promise<{ entry: Entry; cache: CacheStatus }> {
+  /** @param isForced revalidate now: no TTL, no remembered 404 or malformed page */
+  async #resolve(key: string, isForced = false): Promise<Resolved> {
     const nowMs = this.deps.clock.nowMs()
     const notFoundUntil = this.#notFound.get(key)
     if (notFoundUntil !== undefined) {
-      if (nowMs < notFoundUntil) throw new NotFoundError(`the upstream has no page for ${JSON.stringify(key)}`)
+      if (nowMs < notFoundUntil && !isForced) throw new NotFoundError(`the upstream has no page for ${JSON.stringify(key)}`)
       this.#notFound.delete(key)
     }
     let cached = this.#memory.get(key)
@@ -280,17 +341,17 @@ export class SimplePages {
       this.#memory.delete(key)
       cached = undefined
     }
-    if (cached && this.#isServable(cached, this.deps.clock.nowMs())) {
+    if (cached && !isForced && this.#isServable(cached, this.deps.clock.nowMs())) {
       this.#count('HIT')
       return { entry: cached, cache: 'HIT' }
     }
     const result = await this.#flights.run(key, async () => {
       const known = cached ? { entry: cached, serial: cached.serial } : await this.#load(key)
       const malformed = this.#malformed.get(key)
-      if (malformed !== undefined && this.deps.clock.nowMs() < malformed.untilMs) {
+      if (malformed !== undefined && this.deps.clock.nowMs() < malformed.untilMs && !isForced) {
         // Already dropped and logged; serve what there is without asking the upstream again.
         if (!this.#canFallBackTo(known.entry)) throw malformed.error
-        return { entry: known.entry, cache: 'STALE' as const }
+        return { entry: known.entry, cache: 'STALE' as const, failure: malformed.error }
       }
       this.#malformed.delete(key)
       return this.#revalidate(key, known.entry, known.serial)
@@ -304,12 +365,12 @@ export class SimplePages {
    * @param knownSerial the highest serial seen for the page: the last good copy's, or the stored
    *   record's when the copy itself is gone
    */
-  async #revalidate(key: string, previous: Entry | undefined, knownSerial: number | undefined): Promise<{ entry: Entry; cache: CacheStatus }> {
+  async #revalidate(key: string, previous: Entry | undefined, knownSerial: number | undefined): Promise<Resolved> {
     const url = this.#url(key)
-    const fallBack = (reason: string, error: unknown): { entry: Entry; cache: CacheStatus } => {
+    const fallBack = (reason: string, error: unknown): Resolved => {
       if (!this.#canFallBackTo(previous)) throw error
       this.deps.logger.warn('stale_served', { url: maskUrl(url), reason, detail: describeError(error) })
-      return { entry: previous, cache: 'STALE' }
+      return { entry: previous, cache: 'STALE', failure: error }
     }
     let fetched
     try {
@@ -393,9 +454,7 @@ export class SimplePages {
       const list = await renderProjectList(this.deps.blobs, { body: page.body, contentType: page.contentType, url }, () => this.#memory.delete(INDEX_KEY))
       return { model: { meta: list.meta }, rendered: list.rendered }
     }
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(page.body)
-    const isJson = /^application\/vnd\.pypi\.simple\.(v1|latest)\+json/i.test(page.contentType.trim())
-    return { model: this.#checkProjectPage(key, isJson ? parseProjectPageJson(text, url, page) : parseProjectPageHtml(text, url, page)), rendered: new Map() }
+    return { model: this.#checkProjectPage(key, parseProjectPageBytes(page.body, page.contentType, url, page)), rendered: new Map() }
   }
 
   /** The page must be this project's, and each link must be one the proxy may offer. */
@@ -504,6 +563,16 @@ export class SimplePages {
   }
 }
 
+/**
+ * A project page's upstream bytes parsed into the model, as JSON or HTML by their Content-Type.
+ * @throws IndexFormatError
+ */
+export function parseProjectPageBytes(body: Uint8Array, contentType: string, url: string, options: PageParseOptions = {}): ProjectPage {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(body)
+  const isJson = /^application\/vnd\.pypi\.simple\.(v1|latest)\+json/i.test(contentType.trim())
+  return isJson ? parseProjectPageJson(text, url, options) : parseProjectPageHtml(text, url, options)
+}
+
 /** Links point at the proxy's file route, relative to `/simple/<project>/`. */
 function proxyFileHref(project: string, fileName: string): string {
   return `../../files/${project}/${encodeURIComponent(fileName)}`
@@ -517,7 +586,8 @@ function renderPage(page: ProjectPage, format: SimpleFormat): string {
   return format === 'json-v1' ? renderProjectPageJson(page) : renderProjectPageHtml(page)
 }
 
-function asPageRecord(value: unknown): PageRecord | undefined {
+/** Decodes a stored page record; undefined when it is not one. */
+export function asPageRecord(value: unknown): PageRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const record = value as Record<string, unknown>
   if (typeof record.bodySha256 !== 'string' || !/^[0-9a-f]{64}$/.test(record.bodySha256)) return undefined

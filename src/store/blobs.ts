@@ -43,6 +43,20 @@ export interface BlobStoreOptions {
   readonly metrics?: Metrics
   /** Test seam for the per-chunk write (e.g. to simulate ENOSPC). */
   readonly writeChunk?: WriteChunk
+  /**
+   * Remove the temp files found on open (default true). False for a command that inspects a
+   * cache directory a running proxy may be writing to (`tuf-proxy cache`): its temp files are
+   * downloads in progress.
+   */
+  readonly sweepTemps?: boolean
+}
+
+/** A stored blob as the index knows it, for listings (`tuf-proxy cache`, `/-/cache`). */
+export interface BlobInfo {
+  readonly sha256: string
+  readonly size: number
+  /** last use, ms since the epoch: in memory, or the file's mtime after a restart */
+  readonly lastUsedMs: number
 }
 
 export interface BlobStore {
@@ -50,6 +64,10 @@ export interface BlobStore {
   get(sha256: string): BlobRef | undefined
   /** Whether the blob is stored, without marking it used. */
   has(sha256: string): boolean
+  /** The blob's size and last use, without marking it used; undefined when absent. @throws {TypeError} on a malformed digest. */
+  peek(sha256: string): BlobInfo | undefined
+  /** Every stored blob, least recently used first. */
+  entries(): BlobInfo[]
   /**
    * A writer for a new blob. With `verifiedSha256` the writer does not hash: the caller vouches
    * that it checked exactly the bytes it writes against that digest before it commits (a
@@ -154,7 +172,9 @@ class DiskBlobStore implements BlobStore {
       await ensureRealDir(this.#tmpDir, this.#logger)
       // Partials of a crashed or killed process are never served: nothing in tmp/ survives a start.
       // rm() removes a symlink found here, not what it points to.
-      for (const name of await readdir(this.#tmpDir)) await rm(join(this.#tmpDir, name), { force: true, recursive: true })
+      if (this.#options.sweepTemps ?? true) {
+        for (const name of await readdir(this.#tmpDir)) await rm(join(this.#tmpDir, name), { force: true, recursive: true })
+      }
       const found: Array<{ sha256: string; size: number; mtimeMs: number }> = []
       for (const prefix of await readdir(this.#blobsDir)) {
         if (!PREFIX.test(prefix)) continue
@@ -198,6 +218,16 @@ class DiskBlobStore implements BlobStore {
   has(sha256: string): boolean {
     checkDigest(sha256)
     return this.#index.has(sha256)
+  }
+
+  peek(sha256: string): BlobInfo | undefined {
+    checkDigest(sha256)
+    const entry = this.#index.peek(sha256)
+    return entry && { sha256, size: entry.size, lastUsedMs: entry.lastAccessMs }
+  }
+
+  entries(): BlobInfo[] {
+    return this.#index.entries().map(([sha256, entry]) => ({ sha256, size: entry.size, lastUsedMs: entry.lastAccessMs }))
   }
 
   async createWriter(options: { verifiedSha256?: string | undefined } = {}): Promise<BlobWriter> {

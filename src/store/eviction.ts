@@ -115,4 +115,9 @@ export class LruIndex {
   keys(): string[] {
     return [...this.#entries.keys()]
   }
+
+  /** Keys and entries, oldest first (for listings). */
+  entries(): Array<[string, Readonly<IndexEntry>]> {
+    return [...this.#entries]
+  }
 }

@@ -2,12 +2,13 @@ export { StoreError, StoreFullError, CorruptBlobError } from './errors.js'
 export {
   type BlobStore,
   type BlobStoreOptions,
+  type BlobInfo,
   type BlobRef,
   type BlobReader,
   type BlobWriter,
   type WriteChunk,
   openBlobStore,
 } from './blobs.js'
-export { type RecordStore, openRecordStore } from './records.js'
+export { type RecordStore, type StoredRecord, openRecordStore } from './records.js'
 export { type TrustStateStore, openTrustStateStore, trustFileName } from './trust-state.js'
 export { writeFileAtomic, removeStaleTemps, isTempName } from './atomic-file.js'

@@ -10,7 +10,7 @@
 import { lstat, mkdir, readFile, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, sha256Hex, silentLogger } from '../base/index.js'
-import { removeStaleTemps, writeFileAtomic } from './atomic-file.js'
+import { isTempName, removeStaleTemps, writeFileAtomic } from './atomic-file.js'
 import { ensureRealDir } from './cache-dirs.js'
 import { errnoCode, toStoreError } from './errors.js'
 
@@ -22,6 +22,17 @@ export interface RecordStore {
   delete(namespace: string, key: string): Promise<void>
   /** How many records the namespace holds (counted at open, kept current by put and delete). */
   count(namespace: string): number
+  /**
+   * Every readable record of a namespace, in no particular order (for listings and purges; a
+   * scan of the namespace's files). Corrupt files are skipped, not deleted: a listing changes nothing.
+   * @throws {StoreError}
+   */
+  list(namespace: string): Promise<StoredRecord[]>
+}
+
+export interface StoredRecord {
+  readonly key: string
+  readonly value: unknown
 }
 
 /** A record file's name: the SHA-256 of its key (temp files and strays are not records). */
@@ -38,10 +49,10 @@ function isRecordFile(parsed: unknown, key: string): parsed is { key: string; va
 }
 
 /**
- * Opens the record store in `options.dir`, removing temp files left by a crash.
+ * Opens the record store in `options.dir`, removing temp files left by a crash (unless `sweepTemps` is false).
  * @throws {StoreError} when the directory cannot be created or read.
  */
-export async function openRecordStore(options: { dir: string; logger?: Logger }): Promise<RecordStore> {
+export async function openRecordStore(options: { dir: string; logger?: Logger; sweepTemps?: boolean }): Promise<RecordStore> {
   const { dir } = options
   const logger = options.logger ?? silentLogger
   const counts = new Map<string, number>()
@@ -55,7 +66,8 @@ export async function openRecordStore(options: { dir: string; logger?: Logger })
       for (const prefix of await readdir(join(dir, namespace))) {
         if (!/^[0-9a-f]{2}$/.test(prefix)) continue
         await ensureRealDir(join(dir, namespace, prefix), logger)
-        await removeStaleTemps(join(dir, namespace, prefix))
+        // Not beside a running proxy (`tuf-proxy cache`): its temp files are writes in progress.
+        if (options.sweepTemps ?? true) await removeStaleTemps(join(dir, namespace, prefix))
         adjust(namespace, (await readdir(join(dir, namespace, prefix))).filter((name) => RECORD_NAME.test(name)).length)
       }
     }
@@ -119,6 +131,27 @@ export async function openRecordStore(options: { dir: string; logger?: Logger })
     },
 
     count: (namespace) => counts.get(namespace) ?? 0,
+
+    async list(namespace) {
+      checkNamespace(namespace)
+      const found: StoredRecord[] = []
+      try {
+        for (const prefix of await readdirIfAny(join(dir, namespace))) {
+          if (!/^[0-9a-f]{2}$/.test(prefix)) continue
+          for (const name of await readdirIfAny(join(dir, namespace, prefix))) {
+            if (isTempName(name) || !RECORD_NAME.test(name)) continue
+            const parsed = await readJson(join(dir, namespace, prefix, name))
+            // The file must be the one its key hashes to: a copied or renamed file is not that key's record.
+            if (typeof parsed === 'object' && parsed !== null && 'key' in parsed && typeof parsed.key === 'string' && 'value' in parsed && sha256Hex(Buffer.from(parsed.key, 'utf8')) === name) {
+              found.push({ key: parsed.key, value: parsed.value })
+            }
+          }
+        }
+      } catch (error) {
+        throw toStoreError(error, `listing records in ${join(dir, namespace)}`)
+      }
+      return found
+    },
   }
 }
 
@@ -140,5 +173,30 @@ async function removeIfPresent(path: string): Promise<boolean> {
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return false
     throw error
+  }
+}
+
+async function readdirIfAny(path: string): Promise<string[]> {
+  try {
+    return await readdir(path)
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return []
+    throw error
+  }
+}
+
+/** The parsed file, or undefined when it vanished meanwhile or is not JSON. */
+async function readJson(path: string): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return undefined
+    throw error
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
   }
 }

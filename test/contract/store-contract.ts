@@ -137,6 +137,21 @@ export function storeContract(name: string, makeHarness: () => Promise<BlobStore
       assert.deepEqual((await harness.listCommitted()).sort(), [a, c, d].sort())
     })
 
+    test('peek and entries report size and last use without counting as a use; entries run least recently used first', async () => {
+      await fresh()
+      const store = await open(Infinity)
+      const a = await put(store, 'a')
+      const b = await put(store, 'b')
+      use(store, a)
+      const usedAtMs = clock.nowMs()
+      assert.deepEqual(store.peek(a), { sha256: a, size: 10, lastUsedMs: usedAtMs })
+      assert.equal(store.peek('0'.repeat(64)), undefined)
+      clock.advanceMs(1000)
+      store.peek(b)
+      assert.deepEqual(store.entries().map((entry) => entry.sha256), [b, a], 'peek() did not make b the most recent')
+      assert.deepEqual(store.entries()[1], { sha256: a, size: 10, lastUsedMs: usedAtMs })
+    })
+
     test('a restart rebuilds the same blobs, keeps the LRU order and deletes stale partials', async () => {
       await fresh()
       const before = await open(30, 0)

@@ -13,7 +13,7 @@
  */
 import { sha256Hex, systemClock, type Clock } from '../../src/base/index.js'
 import { LruIndex } from '../../src/store/eviction.js'
-import { CorruptBlobError, StoreError, StoreFullError, type BlobReader, type BlobRef, type BlobStore, type BlobWriter } from '../../src/store/index.js'
+import { CorruptBlobError, StoreError, StoreFullError, type BlobInfo, type BlobReader, type BlobRef, type BlobStore, type BlobWriter } from '../../src/store/index.js'
 import { enospc } from './full-disk.js'
 
 interface StoredBlob {
@@ -198,6 +198,16 @@ class MemoryBlobStore implements BlobStore {
   has(sha256: string): boolean {
     checkDigest(sha256)
     return this.#index.has(sha256)
+  }
+
+  peek(sha256: string): BlobInfo | undefined {
+    checkDigest(sha256)
+    const entry = this.#index.peek(sha256)
+    return entry && { sha256, size: entry.size, lastUsedMs: entry.lastAccessMs }
+  }
+
+  entries(): BlobInfo[] {
+    return this.#index.entries().map(([sha256, entry]) => ({ sha256, size: entry.size, lastUsedMs: entry.lastAccessMs }))
   }
 
   async createWriter(options: { verifiedSha256?: string | undefined } = {}): Promise<BlobWriter> {

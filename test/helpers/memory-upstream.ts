@@ -76,6 +76,8 @@ export function memoryRecords(): RecordStore {
     put: async (namespace, key, value) => void records.set(`${namespace}\n${key}`, value),
     delete: async (namespace, key) => void records.delete(`${namespace}\n${key}`),
     count: (namespace) => [...records.keys()].filter((key) => key.startsWith(`${namespace}\n`)).length,
+    list: async (namespace) =>
+      [...records].filter(([name]) => name.startsWith(`${namespace}\n`)).map(([name, value]) => ({ key: name.slice(namespace.length + 1), value })),
   }
 }
 

@@ -7,7 +7,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { isValidProjectName, normalizeName } from '../../index/index.js'
 import { isSafeFileName, type Mirror } from '../../mirror/index.js'
 import { BadRequestError } from '../error-response.js'
-import { sendFileResult } from '../send-file.js'
+import { rangeRequestOf, sendFileResult } from '../send-file.js'
 import type { AppEnv } from '../app.js'
 
 export function fileRoutes(app: Hono<AppEnv>, mirror: Mirror): void {
@@ -26,6 +26,7 @@ export function fileRoutes(app: Hono<AppEnv>, mirror: Mirror): void {
       result: await mirror.file(project, fileName),
       headers,
       isHead: c.req.method === 'HEAD',
+      request: rangeRequestOf(c.env.incoming.headers),
       lookUpAgain: () => mirror.file(project, fileName),
     })
     return RESPONSE_ALREADY_SENT

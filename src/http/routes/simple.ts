@@ -6,12 +6,14 @@ import type { Context, Hono } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { negotiate, normalizeName, isValidProjectName } from '../../index/index.js'
 import type { RenderedPage, SimplePages } from '../../mirror/index.js'
+import { asksToRevalidate } from '../client-revalidate.js'
 import { BadRequestError } from '../error-response.js'
 import { negotiateAccept } from '../negotiate-accept.js'
 import { writePage } from '../write-page.js'
 import type { AppEnv } from '../app.js'
 
-export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages): void {
+/** `honorClientRevalidate`: a project page request with `Cache-Control: no-cache` is revalidated upstream first (client-revalidate.ts). */
+export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages, options: { readonly honorClientRevalidate: boolean }): void {
   app.get('/simple', (c) => c.redirect(withQuery(c, '/simple/'), 301))
   app.get('/simple/', async (c) => {
     const format = negotiateOr406(c)
@@ -27,7 +29,8 @@ export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages): void {
     if (normalized !== name) return c.redirect(withQuery(c, `/simple/${normalized}/`), 301)
     const format = negotiateOr406(c)
     if (!format) return notAcceptable()
-    return await pageResponse(c, await pages.project(normalized, format))
+    const revalidate = options.honorClientRevalidate && asksToRevalidate(c.env.incoming.headers)
+    return await pageResponse(c, await pages.project(normalized, format, { revalidate }))
   })
 }
 

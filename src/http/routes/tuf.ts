@@ -6,7 +6,7 @@ import type { Hono } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { NotFoundError, type Mirror } from '../../mirror/index.js'
 import { BadRequestError } from '../error-response.js'
-import { sendFileResult } from '../send-file.js'
+import { rangeRequestOf, sendFileResult } from '../send-file.js'
 import type { AppEnv } from '../app.js'
 
 const METADATA_NAME = /^[^/]{1,255}\.json$/
@@ -33,6 +33,7 @@ export function tufRoutes(app: Hono<AppEnv>, mirror: Mirror): void {
       result: await tuf.target(path),
       headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-cache' },
       isHead: c.req.method === 'HEAD',
+      request: rangeRequestOf(c.env.incoming.headers),
       lookUpAgain: () => tuf.target(path),
     })
     return RESPONSE_ALREADY_SENT

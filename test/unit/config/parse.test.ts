@@ -61,6 +61,8 @@ describe('defaults', () => {
       logLevel: 'info',
       tuf: undefined,
       offline: false,
+      adminTokenFile: undefined,
+      honorClientRevalidate: false,
     })
     assert.equal(DEFAULTS.port, settings.port)
   })

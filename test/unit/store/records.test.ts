@@ -34,6 +34,36 @@ describe('record store', () => {
     await records.delete('simple-pages', 'requests')
   })
 
+  test('list returns every record of a namespace and skips temp files, corrupt files and files under another key\'s name', async () => {
+    const dir = await freshDir()
+    const records = await openRecordStore({ dir })
+    assert.deepEqual(await records.list('page'), [], 'an absent namespace lists nothing')
+    await records.put('page', 'alpha', { n: 1 })
+    await records.put('page', 'beta', { n: 2 })
+    await records.put('file', 'http://x/a.whl', { n: 3 })
+    await writeFile(join(dir, 'page', sha256Hex(Buffer.from('alpha')).slice(0, 2), '.0123456789abcdef.tmp'), '{"key":"gamma","value":1}')
+    const corrupt = recordPath(dir, 'page', 'corrupt')
+    await mkdir(join(corrupt, '..'), { recursive: true })
+    await writeFile(corrupt, '{not json')
+    const misplaced = recordPath(dir, 'page', 'misplaced')
+    await mkdir(join(misplaced, '..'), { recursive: true })
+    await writeFile(misplaced, JSON.stringify({ key: 'alpha', value: { n: 9 } }))
+    const listed = (await records.list('page')).sort((x, y) => x.key.localeCompare(y.key))
+    assert.deepEqual(listed, [{ key: 'alpha', value: { n: 1 } }, { key: 'beta', value: { n: 2 } }])
+    assert.equal(await readFile(corrupt, 'utf8'), '{not json', 'a listing deletes nothing')
+  })
+
+  test('sweepTemps: false leaves temp files in place (a command beside a running proxy)', async () => {
+    const dir = await freshDir()
+    await (await openRecordStore({ dir })).put('page', 'alpha', { n: 1 })
+    const temp = join(dir, 'page', sha256Hex(Buffer.from('alpha')).slice(0, 2), '.0123456789abcdef.tmp')
+    await writeFile(temp, 'in progress')
+    await openRecordStore({ dir, sweepTemps: false })
+    assert.equal(await readFile(temp, 'utf8'), 'in progress')
+    await openRecordStore({ dir })
+    await assert.rejects(lstat(temp), { code: 'ENOENT' })
+  })
+
   test('the file name is sha256(key), never a path derived from the key', async () => {
     const dir = await freshDir()
     const records = await openRecordStore({ dir })
