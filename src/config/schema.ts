@@ -40,6 +40,7 @@ export const OPTIONS = [
   { flag: 'tuf-max-root-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest root.json accepted (default 512K)' },
   { flag: 'tuf-max-timestamp-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest timestamp.json accepted (default 16K)' },
   { flag: 'tuf-max-delegations', kind: 'int', valueName: 'N', min: 1, help: 'most delegated roles visited for one target (default 32)' },
+  { flag: 'upstream-proxy', kind: 'url', valueName: 'URL', help: 'HTTP proxy for every upstream request, http://[user:password@]host:port; overrides HTTPS_PROXY and HTTP_PROXY, NO_PROXY still applies (default: those variables)' },
 ] as const satisfies readonly OptionSpec[]
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag']
@@ -78,6 +79,20 @@ export interface Settings {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** present in verifying mode */
   readonly tuf: TufSettings | undefined
+  /** how upstream requests leave the machine: --upstream-proxy, else the proxy variables */
+  readonly proxy: ProxySettings
+}
+
+/**
+ * Upstream proxies: '' = none. `https` serves https upstreams (and falls back to `http` when
+ * empty, undici's rule), `http` plain-http ones; hosts in `noProxy` are reached directly.
+ */
+export interface ProxySettings {
+  readonly http: string
+  readonly https: string
+  readonly noProxy: string
+  /** where the proxy came from, for the start-up line: `--upstream-proxy (from …)`, `HTTPS_PROXY`, …; '' without one */
+  readonly source: string
 }
 
 export const DEFAULTS = {

@@ -51,10 +51,12 @@ export interface MirrorParts {
   /** resolves a file of a project to a URL and evidence; defaults to the project page's links */
   readonly resolveFile?: typeof resolveProjectFile
   readonly tuf?: TufFrontend | undefined
-  /** the upstream breaker's state: `up`, `down` (skipped for now) or `trial` */
+  /** the upstream's state (OriginReport.state): `up`, `down` or `trial` */
   readonly upstreamState?: () => string
   /** the upstream origins' states, last errors and latencies */
   readonly upstreamReports?: () => readonly OriginReport[]
+  /** why the upstream is not up (see FailureCause), for /health */
+  readonly upstreamCause?: () => string | undefined
 }
 
 export class Mirror {
@@ -76,8 +78,10 @@ export class Mirror {
   }
 
   /** Ready means able to serve: in verifying mode, once trusted metadata is loaded and unexpired. */
-  health(): { ready: boolean; mode: MirrorStatus['mode']; upstream: string } {
-    return { ready: this.tuf ? this.tuf.isReady : true, mode: this.tuf ? 'tuf' : 'hash-only', upstream: this.parts.upstreamState?.() ?? 'up' }
+  health(): { ready: boolean; mode: MirrorStatus['mode']; upstream: string; upstreamCause?: string } {
+    const upstream = this.parts.upstreamState?.() ?? 'up'
+    const cause = upstream === 'up' ? undefined : this.parts.upstreamCause?.()
+    return { ready: this.tuf ? this.tuf.isReady : true, mode: this.tuf ? 'tuf' : 'hash-only', upstream, ...(cause === undefined ? {} : { upstreamCause: cause }) }
   }
 
   status(): MirrorStatus {

@@ -7,8 +7,10 @@ export {
   UpstreamOfflineError,
   HostNotAllowedError,
   UpstreamProtocolError,
+  type FailureCause,
+  failureCauseOf,
 } from './errors.js'
-export { type UpstreamOptions } from './options.js'
+export { type UpstreamOptions, type UpstreamProxy } from './options.js'
 export {
   type UpstreamClient,
   type UpstreamHead,
@@ -25,3 +27,4 @@ export {
   isUpstreamFailure,
   withHealthBreaker,
 } from './health.js'
+export { checkUpstream, type StartCheckDeps } from './start-check.js'
