@@ -9,7 +9,7 @@ import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, 
 import { createApp, listen, type Listening } from '../http/index.js'
 import { CacheAdmin, DropLog, Files, httpPageSource, Mirror, PAGE_RECORD_NAMESPACES, SimplePages, type TufMirror } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
-import { createOfflineClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
+import { checkUpstream, createOfflineClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
 import { readAdminToken, type AdminToken } from './admin-token.js'
 import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
@@ -20,6 +20,8 @@ import { upstreamClientFor } from './upstream-client.js'
 /** nginx-style max_fails / fail_timeout, per origin: after failures of this many different URLs with no success between, that host is skipped for a while. */
 const BREAKER_MAX_FAILS = 3
 const BREAKER_FAIL_TIMEOUT_MS = 10_000
+/** The start check's longest wait (shorter when --upstream-timeout is): it only informs, so it need not wait long. */
+const START_CHECK_TIMEOUT_MS = 10_000
 
 /** Start and stop lines are written at any --log-level: supervisors read the bound port from them. */
 const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['listening', 'shutting_down', 'stopped'])
@@ -43,7 +45,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): {
   const fromEnv = readEnv(env)
   const configFile = commandLine.configFile ?? fromEnv.configFile
   const fileLayer = configFile ? readConfigFile(configFile) : new Map()
-  return { settings: parseSettings([fileLayer, fromEnv.layer, commandLine.flags], defaultCacheDir(env)), help: commandLine.help }
+  return { settings: parseSettings([fileLayer, fromEnv.layer, commandLine.flags], defaultCacheDir(env), env), help: commandLine.help }
 }
 
 export async function runServe(argv: readonly string[]): Promise<number> {
@@ -97,9 +99,10 @@ interface ServeDeps {
 async function serve(settings: Settings, { logger, metrics, adminToken, flush, onListening }: ServeDeps): Promise<number> {
   const clock = systemClock
   const startedAtMs = clock.nowMs()
-  const health = createUpstreamHealth({ maxFails: BREAKER_MAX_FAILS, failTimeoutMs: BREAKER_FAIL_TIMEOUT_MS, clock })
+  const health = createUpstreamHealth({ maxFails: BREAKER_MAX_FAILS, failTimeoutMs: BREAKER_FAIL_TIMEOUT_MS, clock, logger })
   // Offline: a client with no connection pool at all, so nothing can call out.
-  const upstream = settings.offline ? createOfflineClient() : withHealthBreaker(upstreamClientFor(settings), health, BREAKER_FAIL_TIMEOUT_MS)
+  const client = settings.offline ? createOfflineClient() : upstreamClientFor(settings)
+  const upstream = settings.offline ? client : withHealthBreaker(client, health, BREAKER_FAIL_TIMEOUT_MS)
   const blobs = await openBlobStore({ dir: join(settings.cacheDir, 'blobs'), maxBytes: settings.cacheMaxBytes, logger, metrics })
   const records = await openRecordStore({ dir: join(settings.cacheDir, 'records'), logger })
   const drops = new DropLog({ logger, metrics, nowMs: clock.nowMs })
@@ -132,8 +135,9 @@ async function serve(settings: Settings, { logger, metrics, adminToken, flush, o
     blobs,
     drops,
     tuf,
-    // /health reports the index's breaker; file hosts have their own and recover on their own.
-    upstreamState: () => (settings.offline ? 'offline' : health.stateOf(settings.upstream)),
+    // /health reports the index's origin; file hosts have their own reports and recover on their own.
+    upstreamState: () => (settings.offline ? 'offline' : health.report(settings.upstream).state),
+    upstreamCause: () => health.report(settings.upstream).lastError?.cause,
     upstreamReports: () => health.reports(),
     isOffline: settings.offline,
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
@@ -152,12 +156,15 @@ async function serve(settings: Settings, { logger, metrics, adminToken, flush, o
   onListening(listening)
   // The signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as
   // it reads that line, and Node installs a handler lazily enough for the default action to win.
+  const startCheck = new AbortController()
   const stopped = new Promise<number>((resolve) => {
     let stopping = false
     const stop = (signal: string) => {
       if (stopping) return
       stopping = true
       logger.info('shutting_down', { signal })
+      // An unanswered check would hold upstream.close() until its timeout.
+      startCheck.abort()
       listening
         .close(SHUTDOWN_GRACE_MS)
         .then(() => upstream.close())
@@ -178,9 +185,31 @@ async function serve(settings: Settings, { logger, metrics, adminToken, flush, o
     cacheDir: settings.cacheDir,
     mode: mirror.health().mode,
     offline: settings.offline,
+    proxy: settings.proxy.source === '' ? undefined : proxyLogFields(settings.proxy),
   })
   flush()
+  // Offline, there is nothing to check and nothing may be asked.
+  if (!settings.offline) {
+    void checkUpstream({
+      client,
+      health,
+      logger,
+      url: settings.upstream,
+      timeoutMs: Math.min(settings.upstreamTimeoutMs, START_CHECK_TIMEOUT_MS),
+      signal: startCheck.signal,
+    })
+  }
   return stopped
+}
+
+/** The proxies in the start-up line, passwords masked. */
+function proxyLogFields(proxy: Settings['proxy']): Record<string, string | undefined> {
+  return {
+    https: proxy.https === '' ? undefined : maskUrl(proxy.https),
+    http: proxy.http === '' ? undefined : maskUrl(proxy.http),
+    noProxy: proxy.noProxy === '' ? undefined : proxy.noProxy,
+    from: proxy.source,
+  }
 }
 
 function isAllowed(upstream: { assertAllowed(url: string): void }, url: string): boolean {

@@ -1,6 +1,7 @@
 /**
  * The upstream client as `serve` and `mirror` both build it from the settings: timeouts, the
- * deadline and rate floor, redirects re-checked against the host allowlist, the CA bundle.
+ * deadline and rate floor, redirects re-checked against the host allowlist, the CA bundle, the
+ * upstream proxy.
  */
 import { readFileSync } from 'node:fs'
 import { describeError } from '../base/index.js'
@@ -26,6 +27,7 @@ export function upstreamClientFor(settings: Settings): UpstreamClient {
     rateWindowMs: Math.min(timeoutMs, RATE_WINDOW_MAX_MS),
     maxRedirects: 5,
     userAgent: 'tuf-proxy/0.1',
+    proxy: settings.proxy,
   })
 }
 

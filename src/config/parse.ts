@@ -3,9 +3,9 @@
  * validated `Settings`. Pure: the caller reads argv, env and files (see load.ts). Precedence,
  * lowest first: defaults < file < env < flags; a higher layer replaces a list, it does not extend it.
  */
-import { parseDurationSeconds } from '../base/index.js'
+import { maskUrl, parseDurationSeconds } from '../base/index.js'
 import { ConfigError } from './errors.js'
-import { DEFAULTS, OPTIONS, PYPI_FILE_HOSTS, type OptionFlag, type OptionSpec, type Settings } from './schema.js'
+import { DEFAULTS, OPTIONS, PYPI_FILE_HOSTS, type OptionFlag, type OptionSpec, type ProxySettings, type Settings } from './schema.js'
 
 export interface RawValue {
   readonly value: unknown
@@ -74,7 +74,8 @@ function toUrl(flag: string, raw: RawValue): string {
   try {
     url = new URL(text)
   } catch {
-    fail(flag, raw, `is not a URL: ${JSON.stringify(text)}`)
+    // Masked: a proxy URL carries its password.
+    fail(flag, raw, `is not a URL: ${JSON.stringify(maskUrl(text))}`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(flag, raw, 'must be an http:// or https:// URL')
   if (url.search || url.hash) fail(flag, raw, 'must not have a query or fragment')
@@ -101,6 +102,41 @@ function toHost(flag: string, raw: RawValue, text: string): string {
   return text.toLowerCase()
 }
 
+/**
+ * The proxy variables as curl, pip and uv read them: the lower-case name wins over the upper-case
+ * one (undici's EnvHttpProxyAgent order too); a value without a scheme is an http:// proxy, as
+ * curl and requests take it.
+ */
+function proxyFromEnv(env: Readonly<Record<string, string | undefined>>, name: 'http_proxy' | 'https_proxy'): { url: string; source: string } {
+  for (const key of [name, name.toUpperCase()]) {
+    const value = env[key]?.trim()
+    if (!value) continue
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`
+    let url: URL | undefined
+    try {
+      url = new URL(withScheme)
+    } catch {
+      url = undefined
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+      throw new ConfigError(`${key}: must be an http:// or https:// proxy URL, got ${JSON.stringify(maskUrl(value))}`)
+    }
+    return { url: url.href, source: key }
+  }
+  return { url: '', source: '' }
+}
+
+function proxySettings(flagged: { url: string; source: string } | undefined, env: Readonly<Record<string, string | undefined>>): ProxySettings {
+  const noProxy = env.no_proxy ?? env.NO_PROXY ?? ''
+  // An explicit proxy replaces HTTPS_PROXY and HTTP_PROXY for both schemes; NO_PROXY still lists
+  // the hosts reached directly, as curl does with -x.
+  if (flagged) return { http: flagged.url, https: flagged.url, noProxy, source: flagged.source }
+  const https = proxyFromEnv(env, 'https_proxy')
+  const http = proxyFromEnv(env, 'http_proxy')
+  const source = [https.source, http.source].filter((name) => name !== '').join(', ')
+  return { http: http.url, https: https.url, noProxy, source }
+}
+
 /** The highest-precedence raw value of an option, if any layer sets it. */
 function pick(layers: readonly RawLayer[], flag: OptionFlag): RawValue | undefined {
   for (let i = layers.length - 1; i >= 0; i--) {
@@ -112,9 +148,10 @@ function pick(layers: readonly RawLayer[], flag: OptionFlag): RawValue | undefin
 
 /**
  * @param layers lowest precedence first: [file, env, flags]
+ * @param env the process environment, read for HTTPS_PROXY, HTTP_PROXY and NO_PROXY only
  * @throws ConfigError naming the option and its source
  */
-export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: string): Settings {
+export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: string, env: Readonly<Record<string, string | undefined>> = {}): Settings {
   for (const layer of layers) {
     for (const [flag, raw] of layer) {
       if (!SPECS.has(flag)) throw new ConfigError(`${raw.source}: unknown option ${JSON.stringify(flag)}`)
@@ -161,6 +198,10 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
   const allowedHosts = new Set<string>([upstreamHost, ...(PYPI_FILE_HOSTS[upstreamHost] ?? []), ...extraHosts])
   for (const tufUrl of [tufMetadataUrl, tufTargetsUrl]) if (tufUrl) allowedHosts.add(new URL(tufUrl).host)
 
+  const proxyRaw = pick(layers, 'upstream-proxy')
+  const upstreamProxy = url('upstream-proxy')
+  const proxy = proxySettings(upstreamProxy === undefined || proxyRaw === undefined ? undefined : { url: upstreamProxy, source: proxyRaw.source }, env)
+
   const settings: Settings = {
     upstream,
     host: text('host') ?? DEFAULTS.host,
@@ -193,6 +234,7 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
     offline: get('offline', (raw) => toBool('offline', raw)) ?? false,
     adminTokenFile: text('admin-token-file'),
     honorClientRevalidate: get('honor-client-revalidate', (raw) => toBool('honor-client-revalidate', raw)) ?? false,
+    proxy,
   }
   if (settings.offline && settings.tuf) {
     throw new ConfigError('--offline does not take the verifying-mode flags (--tuf-root, --tuf-metadata-url, --tuf-targets-url) yet: serve an imported hash-only bundle without them')

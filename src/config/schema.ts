@@ -43,6 +43,7 @@ export const OPTIONS = [
   { flag: 'offline', kind: 'bool', help: 'serve only what the cache holds (see tuf-proxy import); never open an outbound connection' },
   { flag: 'admin-token-file', kind: 'path', valueName: 'FILE', help: 'turns on the admin API under /-/: a file holding its bearer token (at least 32 characters)' },
   { flag: 'honor-client-revalidate', kind: 'bool', help: 'revalidate a project page upstream when the client sends Cache-Control: no-cache or Pragma: no-cache (default off)' },
+  { flag: 'upstream-proxy', kind: 'url', valueName: 'URL', help: 'HTTP proxy for every upstream request, http://[user:password@]host:port; overrides HTTPS_PROXY and HTTP_PROXY, NO_PROXY still applies (default: those variables)' },
 ] as const satisfies readonly OptionSpec[]
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag']
@@ -86,6 +87,20 @@ export interface Settings {
   /** the admin API's token file; the API is off without it */
   readonly adminTokenFile: string | undefined
   readonly honorClientRevalidate: boolean
+  /** how upstream requests leave the machine: --upstream-proxy, else the proxy variables */
+  readonly proxy: ProxySettings
+}
+
+/**
+ * Upstream proxies: '' = none. `https` serves https upstreams (and falls back to `http` when
+ * empty, undici's rule), `http` plain-http ones; hosts in `noProxy` are reached directly.
+ */
+export interface ProxySettings {
+  readonly http: string
+  readonly https: string
+  readonly noProxy: string
+  /** where the proxy came from, for the start-up line: `--upstream-proxy (from …)`, `HTTPS_PROXY`, …; '' without one */
+  readonly source: string
 }
 
 export const DEFAULTS = {

@@ -103,7 +103,7 @@ function upstreamSection(report: Report, nowMs: number): string {
   if (!upstreams.length) return `${index}<p class="muted">No upstream asked yet.</p>`
   const rows = upstreams.map((u) => {
     const error = u.lastError
-      ? `<code>${esc(u.lastError.code)}</code> ${outside(u.lastError.message)} <span class="muted">(${esc(formatRelative(u.lastError.atMs, nowMs))})</span>`
+      ? `${u.lastError.cause ? `<b>${esc(u.lastError.cause)}</b> ` : ''}<code>${esc(u.lastError.code)}</code> ${outside(u.lastError.message)} <span class="muted">(${esc(formatRelative(u.lastError.atMs, nowMs))})</span>`
       : '<span class="muted">none</span>'
     return `<tr><td><code class="key">${outside(u.origin)}</code></td><td>${stateBadge(u.state)}</td><td class="num">${u.lastLatencyMs === undefined ? '-' : `${esc(count(u.lastLatencyMs))} ms`}</td><td>${esc(formatRelative(u.lastSuccessAtMs, nowMs))}</td><td>${error}</td></tr>`
   })

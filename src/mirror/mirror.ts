@@ -71,10 +71,12 @@ export interface MirrorParts {
   /** resolves a file of a project to a URL and evidence; defaults to the project page's links */
   readonly resolveFile?: typeof resolveProjectFile
   readonly tuf?: TufFrontend | undefined
-  /** the upstream breaker's state: `up`, `down` (skipped for now) or `trial`; `offline` for `serve --offline` */
+  /** the upstream's state (OriginReport.state): `up`, `down` or `trial`; `offline` for `serve --offline` */
   readonly upstreamState?: () => string
   /** the upstream origins' states, last errors and latencies */
   readonly upstreamReports?: () => readonly OriginReport[]
+  /** why the upstream is not up (see FailureCause), for /health */
+  readonly upstreamCause?: () => string | undefined
   readonly isOffline?: boolean
 }
 
@@ -97,8 +99,16 @@ export class Mirror {
   }
 
   /** Ready means able to serve: in verifying mode, once trusted metadata is loaded and unexpired. */
-  health(): { ready: boolean; mode: MirrorStatus['mode']; upstream: string; offline: boolean } {
-    return { ready: this.tuf ? this.tuf.isReady : true, mode: this.tuf ? 'tuf' : 'hash-only', upstream: this.parts.upstreamState?.() ?? 'up', offline: this.parts.isOffline ?? false }
+  health(): { ready: boolean; mode: MirrorStatus['mode']; upstream: string; upstreamCause?: string; offline: boolean } {
+    const upstream = this.parts.upstreamState?.() ?? 'up'
+    const cause = upstream === 'up' || upstream === 'offline' ? undefined : this.parts.upstreamCause?.()
+    return {
+      ready: this.tuf ? this.tuf.isReady : true,
+      mode: this.tuf ? 'tuf' : 'hash-only',
+      upstream,
+      ...(cause === undefined ? {} : { upstreamCause: cause }),
+      offline: this.parts.isOffline ?? false,
+    }
   }
 
   status(): MirrorStatus {

@@ -6,14 +6,15 @@
  */
 import { rootCertificates } from 'node:tls'
 import type { Readable } from 'node:stream'
-import { Agent, request } from 'undici'
-import type { Dispatcher } from 'undici'
+import { Agent, Client, EnvHttpProxyAgent, Pool, request } from 'undici'
+import type { buildConnector, Dispatcher } from 'undici'
 import { maskUrl } from '../base/index.js'
 import { createHostAllowlist } from './allowlist.js'
 import { boundedChunks, readBounded } from './body.js'
 import {
   isRetryableBeforeResponse,
   mapHeadError,
+  markProxyConnectionError,
   UpstreamHttpError,
   UpstreamProtocolError,
   UpstreamSlowError,
@@ -115,6 +116,66 @@ function checkMaxBytes(maxBytes: number): void {
   }
 }
 
+/** A connector whose failures are marked as the proxy's own, so they are not read as the upstream's. */
+function markingProxyFailures(connect: buildConnector.connector): buildConnector.connector {
+  return (connectOptions, callback) =>
+    connect(connectOptions, (...args) => {
+      if (args[0]) markProxyConnectionError(args[0])
+      callback(...args)
+    })
+}
+
+function connectorOf(opts: object): buildConnector.connector | undefined {
+  return 'connect' in opts && typeof opts.connect === 'function' ? (opts.connect as buildConnector.connector) : undefined
+}
+
+/**
+ * The dispatcher: a plain Agent, or, with a proxy, undici's EnvHttpProxyAgent given the proxy
+ * settings explicitly (it never reads process.env here: the composition root does). https targets
+ * go through a CONNECT tunnel, so TLS (and --ca-bundle) is still end to end with the upstream;
+ * plain-http targets are forwarded to the proxy in absolute form. The host allowlist is checked
+ * against the target URL before dispatch, whatever the route.
+ */
+function createDispatcher(settings: UpstreamOptions): Dispatcher {
+  const tls = {
+    timeout: settings.connectTimeoutMs,
+    rejectUnauthorized: true,
+    // Extra CAs add to Node's bundled roots rather than replacing them.
+    ...(settings.caBundlePem === undefined ? {} : { ca: [...rootCertificates, settings.caBundlePem] }),
+  }
+  const common = {
+    headersTimeout: settings.headersTimeoutMs,
+    bodyTimeout: settings.bodyTimeoutMs,
+    ...(settings.connectionsPerOrigin === undefined ? {} : { connections: settings.connectionsPerOrigin }),
+  }
+  const proxy = settings.proxy
+  if (!proxy || (!proxy.http && !proxy.https)) return new Agent({ connect: tls, ...common })
+  const proxyOrigins = new Set([proxy.http, proxy.https].filter((url) => url).map((url) => new URL(url).origin))
+  return new EnvHttpProxyAgent({
+    ...common,
+    // '' rather than undefined: undici would fall back to process.env.
+    httpProxy: proxy.http,
+    httpsProxy: proxy.https,
+    noProxy: proxy.noProxy,
+    connect: tls,
+    requestTls: tls,
+    proxyTls: tls,
+    // The connection to the proxy for CONNECT tunnels.
+    clientFactory: (origin, opts) => {
+      const connect = connectorOf(opts)
+      return new Pool(origin, connect ? { ...opts, connect: markingProxyFailures(connect) } : opts)
+    },
+    // Every other connection: to the proxy for forwarded plain-http requests, else to an upstream.
+    factory: (origin, opts) => {
+      const connect = connectorOf(opts)
+      if (connect && proxyOrigins.has(new URL(origin).origin)) return new Pool(origin, { ...opts, connect: markingProxyFailures(connect) })
+      // undici's own default factory (lib/dispatcher/agent.js): a Client for one connection, else a Pool.
+      const poolOptions = opts as Pool.Options
+      return poolOptions.connections === 1 ? new Client(origin, poolOptions) : new Pool(origin, poolOptions)
+    },
+  })
+}
+
 /**
  * Creates a client with its own connection pool.
  * @throws {TypeError} naming the option when an option is invalid.
@@ -122,17 +183,7 @@ function checkMaxBytes(maxBytes: number): void {
 export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
   const settings = validateUpstreamOptions(options)
   const allowlist = createHostAllowlist(settings.allowedHosts)
-  const agent = new Agent({
-    connect: {
-      timeout: settings.connectTimeoutMs,
-      rejectUnauthorized: true,
-      // Extra CAs add to Node's bundled roots rather than replacing them.
-      ...(settings.caBundlePem === undefined ? {} : { ca: [...rootCertificates, settings.caBundlePem] }),
-    },
-    headersTimeout: settings.headersTimeoutMs,
-    bodyTimeout: settings.bodyTimeoutMs,
-    ...(settings.connectionsPerOrigin === undefined ? {} : { connections: settings.connectionsPerOrigin }),
-  })
+  const agent = createDispatcher(settings)
 
   async function send(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, retries: number): Promise<Dispatcher.ResponseData> {
     const hopHeaders = { ...headers }

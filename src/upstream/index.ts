@@ -8,9 +8,11 @@ export {
   HostNotAllowedError,
   UpstreamProtocolError,
   NotInOfflineMirrorError,
+  type FailureCause,
+  failureCauseOf,
 } from './errors.js'
 export { createOfflineClient } from './offline.js'
-export { type UpstreamOptions } from './options.js'
+export { type UpstreamOptions, type UpstreamProxy } from './options.js'
 export {
   type UpstreamClient,
   type UpstreamHead,
@@ -27,3 +29,4 @@ export {
   isUpstreamFailure,
   withHealthBreaker,
 } from './health.js'
+export { checkUpstream, type StartCheckDeps } from './start-check.js'

@@ -2,6 +2,7 @@
  * The upstream client's options and their eager validation, so a bad value fails at startup with
  * the option's name rather than on the first request. Defaults live in config/, not here.
  */
+import { maskUrl } from '../base/index.js'
 export interface UpstreamOptions {
   /** `host` or `host:port`; a bare host matches only the scheme's default port. Checked on every redirect hop. */
   readonly allowedHosts: readonly string[]
@@ -28,6 +29,20 @@ export interface UpstreamOptions {
   readonly userAgent: string
   /** Pooled connections per origin; unlimited when absent. */
   readonly connectionsPerOrigin?: number | undefined
+  /** The HTTP proxy to reach the upstreams through; direct when absent. */
+  readonly proxy?: UpstreamProxy | undefined
+}
+
+/**
+ * Proxies as curl, pip and uv read them from HTTP_PROXY, HTTPS_PROXY and NO_PROXY, with undici's
+ * rules (EnvHttpProxyAgent): '' is none; https targets fall back to the http proxy when no https
+ * proxy is set; NO_PROXY lists hosts (`.example.org` and `*.example.org` for subdomains,
+ * `host:port`, `*` for all) reached directly. Credentials go in the URL's userinfo.
+ */
+export interface UpstreamProxy {
+  readonly http: string
+  readonly https: string
+  readonly noProxy: string
 }
 
 function positiveInteger(name: string, value: unknown): void {
@@ -57,5 +72,11 @@ export function validateUpstreamOptions(options: UpstreamOptions): UpstreamOptio
     throw new TypeError('upstream option "caBundlePem" must be PEM text containing at least one "-----BEGIN CERTIFICATE-----" block')
   }
   if (connectionsPerOrigin !== undefined) positiveInteger('connectionsPerOrigin', connectionsPerOrigin)
+  for (const name of ['http', 'https'] as const) {
+    const url = options.proxy?.[name]
+    if (url && !/^https?:\/\/[^/?#]/i.test(url)) {
+      throw new TypeError(`upstream option "proxy.${name}" must be an http:// or https:// URL (got ${maskUrl(url)})`)
+    }
+  }
   return options
 }

@@ -4,6 +4,7 @@
  * and a request log to count what reached it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { createHash } from 'node:crypto'
 
@@ -51,8 +52,10 @@ export class FakeUpstream {
   #offline = false
   port = 0
 
-  constructor() {
-    this.#server = createServer((req, res) => this.#handle(req, res))
+  /** `tls`: serve https with this key and certificate (see helpers/tls-certs.ts) instead of http. */
+  constructor(private readonly options: { tls?: { key: string; cert: string } } = {}) {
+    const handle = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res)
+    this.#server = options.tls ? createHttpsServer(options.tls, handle) : createServer(handle)
     this.#server.on('connection', (socket) => {
       this.#sockets.add(socket)
       socket.on('close', () => this.#sockets.delete(socket))
@@ -66,7 +69,7 @@ export class FakeUpstream {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`
   }
 
   get simpleUrl(): string {

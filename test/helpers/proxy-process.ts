@@ -47,12 +47,14 @@ export class ProxyProcess {
   constructor(
     readonly cacheDir: string,
     readonly args: readonly string[],
+    /** added to the child's environment (HTTPS_PROXY, NO_PROXY, ...) */
+    readonly env: Readonly<Record<string, string>> = {},
   ) {}
 
   /** Starts a proxy; `args` come after `serve --host 127.0.0.1 --port 0 --cache-dir DIR`. */
-  static async start(args: readonly string[], options: { cacheDir?: string } = {}): Promise<ProxyProcess> {
+  static async start(args: readonly string[], options: { cacheDir?: string; env?: Readonly<Record<string, string>> } = {}): Promise<ProxyProcess> {
     const cacheDir = options.cacheDir ?? mkdtempSync(join(tmpdir(), 'tuf-proxy-test-'))
-    const proxy = new ProxyProcess(cacheDir, args)
+    const proxy = new ProxyProcess(cacheDir, args, options.env)
     await proxy.#spawn()
     return proxy
   }
@@ -65,7 +67,7 @@ export class ProxyProcess {
     this.port = 0
     const child = spawn(process.execPath, ['--enable-source-maps', CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', '--cache-dir', this.cacheDir, ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...this.env },
     })
     this.#child = child
     this.#isExitExpected = false

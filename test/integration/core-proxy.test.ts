@@ -226,6 +226,8 @@ describe('core proxy behaviour', () => {
   test('hostile paths get 4xx and never reach the upstream or the disk', async (t) => {
     const proxy = await withProxy(upstream)
     t.after(() => proxy.dispose())
+    // The start check is the one request the proxy makes on its own.
+    await proxy.waitForLog((line) => line.event === 'upstream_checked')
     const before = upstream.log.length
     const hostile = [
       '/files/demo-pkg/..%2F..%2Fetc%2Fpasswd',

@@ -63,6 +63,7 @@ describe('defaults', () => {
       offline: false,
       adminTokenFile: undefined,
       honorClientRevalidate: false,
+      proxy: { http: '', https: '', noProxy: '', source: '' },
     })
     assert.equal(DEFAULTS.port, settings.port)
   })
@@ -306,4 +307,31 @@ describe('errors name the option, its source and the value, word for word', () =
   for (const { name, layers, message } of cases) {
     test(name, () => rejects(layers, message))
   }
+})
+
+describe('upstream proxy: --upstream-proxy, else HTTPS_PROXY / HTTP_PROXY, and NO_PROXY (as curl, pip and uv read them)', () => {
+  const proxyOf = (layers: RawLayer[], env: Record<string, string>) => parseSettings(layers, CACHE, env).proxy
+
+  test('the variables, lower case winning over upper case; a value without a scheme is http://', () => {
+    assert.deepEqual(proxyOf([], { HTTPS_PROXY: 'http://upper:3128', https_proxy: 'lower:3128', HTTP_PROXY: 'http://plain:8080', NO_PROXY: '.corp,localhost' }), {
+      https: 'http://lower:3128/',
+      http: 'http://plain:8080/',
+      noProxy: '.corp,localhost',
+      source: 'https_proxy, HTTP_PROXY',
+    })
+  })
+
+  test('--upstream-proxy replaces both variables; NO_PROXY still applies', () => {
+    assert.deepEqual(proxyOf([layer({ 'upstream-proxy': 'http://u:p@proxy.corp:3128' })], { HTTPS_PROXY: 'http://other:1', no_proxy: 'files.corp' }), {
+      https: 'http://u:p@proxy.corp:3128/',
+      http: 'http://u:p@proxy.corp:3128/',
+      noProxy: 'files.corp',
+      source: '--upstream-proxy',
+    })
+  })
+
+  test('a bad proxy is named with its source, the password masked', () => {
+    assert.throws(() => proxyOf([], { HTTPS_PROXY: 'socks5://u:secret@proxy:1080' }), { message: 'HTTPS_PROXY: must be an http:// or https:// proxy URL, got "socks5://u:***@proxy:1080"' })
+    rejects([layer({ 'upstream-proxy': 'http://u:secret@bad host' })], '--upstream-proxy: is not a URL: "http://u:***@bad host"')
+  })
 })

@@ -26,7 +26,7 @@ function report(overrides: Partial<StatusReport> = {}): StatusReport {
       {
         origin: 'https://index.example',
         state: 'down',
-        lastError: { code: 'upstream_unreachable', message: `refused by https://user:hunter2@index.example/x ${HOSTILE}`, atMs: NOW_MS - 42_000 },
+        lastError: { code: 'upstream_unreachable', cause: 'refused', message: `refused by https://user:hunter2@index.example/x ${HOSTILE}`, atMs: NOW_MS - 42_000 },
         lastSuccessAtMs: NOW_MS - 600_000,
         lastLatencyMs: 87,
       },
@@ -63,7 +63,7 @@ describe('status page renderer', () => {
     assert.doesNotMatch(html, /hunter2|a:b@/, 'no password is shown')
     assert.ok(html.includes('https://user:***@index.example/x'), 'a URL inside an error message is masked')
     assert.ok(html.includes('https://a:***@files.example/'), 'a drop URL is masked')
-    const glued = renderStatusHtml(report({ trust: undefined, dropsByReason: [], upstreams: [{ origin: 'o', state: 'up', lastError: { code: 'c', message: `_https://u:pw1@h ${'a'.repeat(40)}https://u:pw2@h`, atMs: NOW_MS }, lastSuccessAtMs: undefined, lastLatencyMs: undefined }] }))
+    const glued = renderStatusHtml(report({ trust: undefined, dropsByReason: [], upstreams: [{ origin: 'o', state: 'up', lastError: { code: 'c', cause: undefined, message: `_https://u:pw1@h ${'a'.repeat(40)}https://u:pw2@h`, atMs: NOW_MS }, lastSuccessAtMs: undefined, lastLatencyMs: undefined }] }))
     assert.doesNotMatch(glued, /pw1|pw2/, 'a URL glued to other text is masked too')
   })
 
@@ -83,6 +83,7 @@ describe('status page renderer', () => {
     assert.ok(html.includes('80.0 %'), 'the hit ratio')
     assert.ok(html.includes('<span class="badge bad">down</span>'))
     assert.ok(html.includes('87 ms') && html.includes('(42 s ago)') && html.includes('10 min ago'))
+    assert.ok(html.includes('<b>refused</b> <code>upstream_unreachable</code>'), 'the cause of the last failure is shown before its code')
     assert.ok(html.includes('<code class="key">hash_mismatch</code></td><td class="num">12</td><td>3 s ago</td>'))
     assert.ok(html.includes('<td>root</td><td class="num">3</td><td>2 of 3 keys</td>'))
     assert.ok(html.includes('90 d'), 'time left of root')

@@ -27,7 +27,7 @@ describe('upstream health breakers (max_fails / fail_timeout per origin)', () =>
     health.recordFailure('http://files.example/b.whl', new UpstreamTimeoutError('slow'))
     assert.deepEqual(health.reports(), [
       { origin: 'http://index.example', state: 'up', lastError: undefined, lastSuccessAtMs: 1000, lastLatencyMs: 12 },
-      { origin: 'http://files.example', state: 'down', lastError: { code: 'upstream_timeout', message: 'slow', atMs: 1010 }, lastSuccessAtMs: undefined, lastLatencyMs: undefined },
+      { origin: 'http://files.example', state: 'down', lastError: { code: 'upstream_timeout', cause: 'timeout', message: 'slow', atMs: 1010 }, lastSuccessAtMs: undefined, lastLatencyMs: undefined },
     ])
   })
 
@@ -127,5 +127,71 @@ describe('upstream health breakers (max_fails / fail_timeout per origin)', () =>
     const response = await client.getBytes('http://u/a', options)
     assert.equal(response.status, 200)
     assert.equal(health.stateOf('http://u/'), 'up')
+  })
+})
+
+describe('upstream health: the state an operator sees, and one warning per change of it', () => {
+  function capture() {
+    const lines: Array<{ level: string; event: string; fields: Record<string, unknown> }> = []
+    const log = (level: string, event: string, fields: Readonly<Record<string, unknown>> = {}) => void lines.push({ level, event, fields: { ...fields } })
+    return { lines, logger: { log, info: (e: string, f?: Record<string, unknown>) => log('info', e, f), warn: (e: string, f?: Record<string, unknown>) => log('warn', e, f), error: (e: string, f?: Record<string, unknown>) => log('error', e, f) } }
+  }
+  const refused = new UpstreamOfflineError('upstream unreachable (refused)', { failureCause: 'refused' })
+
+  test('unreachable is down at the first failure, with its cause; more failures add no warning; a success recovers once', () => {
+    const clock = fixedClock(0)
+    const { lines, logger } = capture()
+    const health = createUpstreamHealth({ maxFails: 3, failTimeoutMs: 10_000, clock, logger })
+    assert.equal(health.report(INDEX).state, 'up', 'never asked: up')
+    health.recordFailure(INDEX, refused)
+    assert.equal(health.report(INDEX).state, 'down')
+    assert.equal(health.report(INDEX).lastError?.cause, 'refused')
+    assert.equal(health.isAvailable(INDEX), true, 'the breaker still lets requests try until maxFails')
+    health.recordFailure('http://index.example/simple/bar/', refused)
+    assert.deepEqual(lines.map((line) => [line.level, line.event, line.fields.cause]), [['warn', 'upstream_down', 'refused']])
+    clock.advanceMs(125_000)
+    health.recordSuccess(INDEX, 5)
+    health.recordSuccess(INDEX, 5)
+    assert.equal(health.report(INDEX).state, 'up')
+    assert.equal(lines.length, 2)
+    assert.deepEqual([lines[1]?.level, lines[1]?.event, lines[1]?.fields.detail, lines[1]?.fields.downMs], ['warn', 'upstream_recovered', 'recovered after 2 min 5 s (last cause: refused)', 125_000])
+  })
+
+  test('a 5xx or a slow answer of one URL is not "down" until the breaker opens', () => {
+    const { lines, logger } = capture()
+    const health = createUpstreamHealth({ maxFails: 2, failTimeoutMs: 10_000, clock: fixedClock(0), logger })
+    health.recordFailure(INDEX, new UpstreamHttpError(503, INDEX))
+    health.recordFailure(INDEX, new UpstreamHttpError(503, INDEX))
+    assert.equal(health.report(INDEX).state, 'up')
+    assert.equal(health.report(INDEX).lastError?.cause, 'http_5xx')
+    assert.equal(lines.length, 0)
+    health.recordFailure('http://index.example/simple/other/', new UpstreamTimeoutError('slow'))
+    assert.equal(health.report(INDEX).state, 'down')
+    assert.deepEqual(lines.map((line) => [line.event, line.fields.cause]), [['upstream_down', 'timeout']])
+  })
+
+  test('a failed start check speaks for the whole origin, whatever its cause', () => {
+    const { lines, logger } = capture()
+    const health = createUpstreamHealth({ maxFails: 3, failTimeoutMs: 10_000, clock: fixedClock(0), logger })
+    health.recordFailure(INDEX, new UpstreamTimeoutError('no answer'), { check: true })
+    assert.equal(health.report(INDEX).state, 'down')
+    assert.equal(lines.length, 1)
+  })
+
+  test('the breaker\'s fast failure carries the last cause', async () => {
+    const health = createUpstreamHealth({ maxFails: 1, failTimeoutMs: 10_000, clock: fixedClock(0) })
+    health.recordFailure(INDEX, refused)
+    const never: UpstreamClient = {
+      getBytes: () => assert.fail('not asked'),
+      getStream: () => assert.fail('not asked'),
+      assertAllowed: () => undefined,
+      close: async () => undefined,
+    }
+    await assert.rejects(withHealthBreaker(never, health, 10_000).getBytes(INDEX, { maxBytes: 1 }), (error: unknown) => {
+      assert.ok(error instanceof UpstreamOfflineError)
+      assert.equal(error.failureCause, 'refused')
+      assert.match(error.message, /\(refused\): its host failed repeatedly/)
+      return true
+    })
   })
 })
