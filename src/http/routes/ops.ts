@@ -13,9 +13,7 @@ export function opsRoutes(app: Hono<AppEnv>, mirror: Mirror, metrics: Metrics): 
     const health = mirror.health()
     return c.json(health, health.ready ? 200 : 503, { 'cache-control': 'no-store' })
   })
-  app.get('/metrics', (c) =>
-    c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }),
-  )
+  app.get('/metrics', async (c) => c.body(await metrics.render(), 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }))
   app.get('/status', (c) => {
     const status = mirror.status()
     const accept = c.req.header('accept') ?? ''
