@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, type Logger } from '../base/index.js'
+import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, systemMonotonicMs, type Clock, type Logger } from '../base/index.js'
 import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
 import { createApp, listen, type Listening } from '../http/index.js'
 import { DropLog, Files, httpPageSource, Mirror, SimplePages, type TufMirror } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
-import { createUpstreamClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
+import { createUpstreamClient, createUpstreamHealth, withHealthBreaker, withRequestMetrics } from '../upstream/index.js'
 import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
 import { buildTufMirror } from './tuf-mode.js'
@@ -27,6 +27,9 @@ const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['listening', 'shutting_do
 /** Log lines that never reached stdout: routine ones shed behind a slow reader, any when stdout is gone. */
 const LOG_LOST_METRIC = 'tuf_proxy_log_lines_lost_total'
 const LOG_LOST_HELP = 'Log lines not written to stdout, by level and reason (shed: routine line behind a slow reader; closed: stdout gone)'
+
+/** The version reported by tuf_proxy_build_info: package.json's, beside dist/ in the repository and the image alike. */
+const PACKAGE_JSON = new URL('../../../package.json', import.meta.url)
 
 /** How long running responses may finish after SIGTERM before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -60,6 +63,11 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     return 2
   }
   const metrics = new Metrics()
+  metrics.collectProcessMetrics()
+  metrics.set('tuf_proxy_build_info', 'Always 1; the labels name the tuf-proxy version and the Node.js version running it', 1, {
+    version: readVersion(),
+    node: process.version,
+  })
   metrics.declareCounter(LOG_LOST_METRIC, LOG_LOST_HELP)
   const out = createLineWriter({
     fd: process.stdout.fd,
@@ -101,13 +109,21 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     maxRedirects: 5,
     userAgent: 'tuf-proxy/0.1',
   })
-  const upstream = withHealthBreaker(client, health, BREAKER_FAIL_TIMEOUT_MS)
+  // The breaker in front of the counting: a request it refuses at once never reached the upstream.
+  const counted = withRequestMetrics(client, {
+    metrics,
+    health,
+    knownUrls: [settings.upstream, ...(settings.tuf ? [settings.tuf.metadataUrl, settings.tuf.targetsUrl] : [])],
+    monotonicMs: systemMonotonicMs,
+  })
+  const upstream = withHealthBreaker(counted, health, BREAKER_FAIL_TIMEOUT_MS)
   const blobs = await openBlobStore({ dir: join(settings.cacheDir, 'blobs'), maxBytes: settings.cacheMaxBytes, logger, metrics })
   const records = await openRecordStore({ dir: join(settings.cacheDir, 'records'), logger })
   const drops = new DropLog({ logger, metrics, nowMs: clock.nowMs })
   metrics.onCollect(() => {
     metrics.set('tuf_proxy_cache_bytes', 'Bytes in the file cache', blobs.totalBytes)
     metrics.set('tuf_proxy_cache_files', 'Blobs in the file cache', blobs.count)
+    metrics.set('tuf_proxy_cache_max_bytes', 'The file cache budget (--cache-max-bytes); +Inf when unbounded', blobs.maxBytes)
   })
   const files = new Files(
     { requireHashes: settings.requireHashes, maxFileBytes: settings.maxFileBytes },
@@ -116,6 +132,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
   const tuf: TufMirror | undefined = settings.tuf
     ? await buildTufMirror({ settings, tuf: settings.tuf, upstream, blobs, files, clock, logger, metrics, drops })
     : undefined
+  if (tuf) collectTrustMetrics(metrics, tuf, clock)
   const httpSource = httpPageSource(upstream, settings.maxPageBytes)
   const pages = new SimplePages(
     {
@@ -137,8 +154,8 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     upstreamState: () => health.stateOf(settings.upstream),
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
-  const { app, hotPath } = createApp({ mirror, metrics, logger, clock })
-  const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, clock })
+  const { app, hotPath } = createApp({ mirror, metrics, logger, monotonicMs: systemMonotonicMs })
+  const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, monotonicMs: systemMonotonicMs })
   onListening(listening)
   // The signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as
   // it reads that line, and Node installs a handler lazily enough for the default action to win.
@@ -170,6 +187,30 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
   })
   flush()
   return stopped
+}
+
+/** Verifying mode: each top-level role's version and the seconds until it expires (negative once expired). */
+function collectTrustMetrics(metrics: Metrics, tuf: TufMirror, clock: Clock): void {
+  metrics.onCollect(() => {
+    const nowMs = clock.nowMs()
+    for (const role of tuf.status().roles) {
+      if (role.version !== undefined) metrics.set('tuf_proxy_tuf_role_version', 'Version of each top-level TUF role in the trusted metadata', role.version, { role: role.name })
+      const expiresMs = role.expires === undefined ? NaN : Date.parse(role.expires)
+      if (!Number.isNaN(expiresMs)) {
+        metrics.set('tuf_proxy_tuf_role_expiry_seconds', 'Seconds until each top-level TUF role expires (negative once expired)', (expiresMs - nowMs) / 1000, { role: role.name })
+      }
+    }
+  })
+}
+
+function readVersion(): string {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8'))
+    if (typeof parsed === 'object' && parsed !== null && 'version' in parsed && typeof parsed.version === 'string') return parsed.version
+  } catch {
+    // Only the metric's label depends on it: say "unknown" rather than refuse to start.
+  }
+  return 'unknown'
 }
 
 function isAllowed(upstream: { assertAllowed(url: string): void }, url: string): boolean {

@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
-import { errorCode, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { errorCode, type Logger, type Metrics, type MonotonicMs } from '../base/index.js'
 import type { Mirror } from '../mirror/index.js'
 import { frontDoor } from './front-door.js'
 import { hotPages, type HotPath } from './hot-pages.js'
@@ -27,7 +27,8 @@ export interface AppDeps {
   readonly mirror: Mirror
   readonly metrics: Metrics
   readonly logger: Logger
-  readonly clock: Clock
+  /** for request durations (the log's `ms`, the latency histogram) */
+  readonly monotonicMs: MonotonicMs
 }
 
 /** The hono app, and the hot path that answers fresh cached pages before it (see hot-pages.ts). */
@@ -47,5 +48,5 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath 
     c.set('served', { reason: errorCode(error) })
     return response
   })
-  return { app, hotPath: hotPages({ pages: deps.mirror.pages, clock: deps.clock, requestLog }) }
+  return { app, hotPath: hotPages({ pages: deps.mirror.pages, monotonicMs: deps.monotonicMs, requestLog }) }
 }

@@ -22,26 +22,37 @@ const VERIFY_BEFORE_HEADERS_BYTES = 1024 * 1024
 export type HeaderMap = Record<string, string>
 
 /**
+ * What the request log reports for a file: headers given to writeHead() cannot be read back from
+ * Node's response, so the sender says which X-Cache and Content-Length it sent.
+ */
+export interface FileSent {
+  readonly cache: string
+  /** the body length promised; undefined for a HEAD, or a download of unknown length */
+  readonly bytes: number | undefined
+}
+
+/**
  * Sends a cached blob or a download in progress, with `headers` plus `X-Cache`. A blob evicted
  * between the lookup and the open is looked up once more (it is then downloaded again).
  */
 export async function sendFileResult(
   res: ServerResponse,
   options: { result: FileResult; headers: HeaderMap; isHead: boolean; lookUpAgain: () => Promise<FileResult> },
-): Promise<void> {
+): Promise<FileSent> {
   let { result } = options
   const { isHead } = options
   if (result.kind === 'cached') {
-    if (await sendBlob(res, result, { ...options.headers, 'x-cache': result.cache }, isHead)) return
+    if (await sendBlob(res, result, { ...options.headers, 'x-cache': result.cache }, isHead)) return { cache: result.cache, bytes: isHead ? undefined : result.ref.size }
     result = await options.lookUpAgain()
     if (result.kind === 'cached') {
-      if (await sendBlob(res, result, { ...options.headers, 'x-cache': result.cache }, isHead)) return
+      if (await sendBlob(res, result, { ...options.headers, 'x-cache': result.cache }, isHead)) return { cache: result.cache, bytes: isHead ? undefined : result.ref.size }
       throw new Error(`cached blob ${result.ref.sha256} vanished twice while being opened`)
     }
   }
   // Fail with a proper status while nothing is sent yet; after this, failures abort the body.
   await result.download.headway(VERIFY_BEFORE_HEADERS_BYTES)
   await sendDownload(res, result.download, { ...options.headers, 'x-cache': result.cache }, isHead)
+  return { cache: result.cache, bytes: isHead ? undefined : result.download.size }
 }
 
 /** @returns false, having sent nothing, when the blob was evicted before it could be opened */

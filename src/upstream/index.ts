@@ -24,3 +24,4 @@ export {
   isUpstreamFailure,
   withHealthBreaker,
 } from './health.js'
+export { type RequestMetricsDeps, withRequestMetrics } from './request-metrics.js'
