@@ -17,3 +17,12 @@ export function fixedClock(nowMs: number): Clock & { advanceMs(ms: number): void
     setMs: (ms) => void (current = ms),
   }
 }
+
+/**
+ * Fractional milliseconds since an arbitrary origin, never going back: for measuring durations
+ * (request and upstream latency), where the epoch clock's whole milliseconds are too coarse and
+ * may jump. Injected by the composition root like the Clock.
+ */
+export type MonotonicMs = () => number
+
+export const systemMonotonicMs: MonotonicMs = () => performance.now()

@@ -13,7 +13,7 @@ export {
   hashesToCheck,
   hasStrongHash,
 } from './hash.js'
-export { type Clock, systemClock, fixedClock } from './clock.js'
+export { type Clock, type MonotonicMs, systemClock, systemMonotonicMs, fixedClock } from './clock.js'
 export { type Logger, type LogLevel, type LogFields, createJsonLogger, silentLogger, maskUrl } from './log.js'
-export { Metrics } from './metrics.js'
+export { Metrics, type CounterHandle, type HistogramFamily, type HistogramHandle } from './metrics.js'
 export { parseDurationSeconds, formatDuration } from './duration.js'

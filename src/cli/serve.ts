@@ -4,12 +4,12 @@
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, type Logger } from '../base/index.js'
+import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, systemMonotonicMs, type Clock, type Logger } from '../base/index.js'
 import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
 import { createApp, listen, type Listening } from '../http/index.js'
 import { CacheAdmin, DropLog, Files, httpPageSource, Mirror, PAGE_RECORD_NAMESPACES, SimplePages, type TufMirror } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
-import { checkUpstream, createOfflineClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
+import { checkUpstream, createOfflineClient, createUpstreamHealth, withHealthBreaker, withRequestMetrics } from '../upstream/index.js'
 import { readAdminToken, type AdminToken } from './admin-token.js'
 import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
@@ -65,6 +65,11 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     return 2
   }
   const metrics = new Metrics()
+  metrics.collectProcessMetrics()
+  metrics.set('tuf_proxy_build_info', 'Always 1; the labels name the tuf-proxy version and the Node.js version running it', 1, {
+    version: packageVersion(),
+    node: process.version,
+  })
   metrics.declareCounter(LOG_LOST_METRIC, LOG_LOST_HELP)
   const out = createLineWriter({
     fd: process.stdout.fd,
@@ -102,13 +107,20 @@ async function serve(settings: Settings, { logger, metrics, adminToken, flush, o
   const health = createUpstreamHealth({ maxFails: BREAKER_MAX_FAILS, failTimeoutMs: BREAKER_FAIL_TIMEOUT_MS, clock, logger })
   // Offline: a client with no connection pool at all, so nothing can call out.
   const client = settings.offline ? createOfflineClient() : upstreamClientFor(settings)
-  const upstream = settings.offline ? client : withHealthBreaker(client, health, BREAKER_FAIL_TIMEOUT_MS)
+  const counted = withRequestMetrics(client, {
+    metrics,
+    health,
+    knownUrls: [settings.upstream, ...(settings.tuf ? [settings.tuf.metadataUrl, settings.tuf.targetsUrl] : [])],
+    monotonicMs: systemMonotonicMs,
+  })
+  const upstream = settings.offline ? client : withHealthBreaker(counted, health, BREAKER_FAIL_TIMEOUT_MS)
   const blobs = await openBlobStore({ dir: join(settings.cacheDir, 'blobs'), maxBytes: settings.cacheMaxBytes, logger, metrics })
   const records = await openRecordStore({ dir: join(settings.cacheDir, 'records'), logger })
   const drops = new DropLog({ logger, metrics, nowMs: clock.nowMs })
   metrics.onCollect(() => {
     metrics.set('tuf_proxy_cache_bytes', 'Bytes in the file cache', blobs.totalBytes)
     metrics.set('tuf_proxy_cache_files', 'Blobs in the file cache', blobs.count)
+    metrics.set('tuf_proxy_cache_max_bytes', 'The file cache budget (--cache-max-bytes); +Inf when unbounded', blobs.maxBytes)
   })
   const files = new Files(
     { requireHashes: settings.requireHashes, maxFileBytes: settings.maxFileBytes },
@@ -117,6 +129,7 @@ async function serve(settings: Settings, { logger, metrics, adminToken, flush, o
   const tuf: TufMirror | undefined = settings.tuf
     ? await buildTufMirror({ settings, tuf: settings.tuf, upstream, blobs, files, clock, logger, metrics, drops })
     : undefined
+  if (tuf) collectTrustMetrics(metrics, tuf, clock)
   const httpSource = httpPageSource(upstream, settings.maxPageBytes)
   const pages = new SimplePages(
     {
@@ -148,11 +161,12 @@ async function serve(settings: Settings, { logger, metrics, adminToken, flush, o
     metrics,
     logger,
     clock,
+    monotonicMs: systemMonotonicMs,
     about: { version: packageVersion(), startedAtMs },
     admin,
     honorClientRevalidate: settings.honorClientRevalidate,
   })
-  const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, clock })
+  const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, monotonicMs: systemMonotonicMs })
   onListening(listening)
   // The signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as
   // it reads that line, and Node installs a handler lazily enough for the default action to win.
@@ -210,6 +224,20 @@ function proxyLogFields(proxy: Settings['proxy']): Record<string, string | undef
     noProxy: proxy.noProxy === '' ? undefined : proxy.noProxy,
     from: proxy.source,
   }
+}
+
+/** Verifying mode: each top-level role's version and the seconds until it expires (negative once expired). */
+function collectTrustMetrics(metrics: Metrics, tuf: TufMirror, clock: Clock): void {
+  metrics.onCollect(() => {
+    const nowMs = clock.nowMs()
+    for (const role of tuf.status().roles) {
+      if (role.version !== undefined) metrics.set('tuf_proxy_tuf_role_version', 'Version of each top-level TUF role in the trusted metadata', role.version, { role: role.name })
+      const expiresMs = role.expires === undefined ? NaN : Date.parse(role.expires)
+      if (!Number.isNaN(expiresMs)) {
+        metrics.set('tuf_proxy_tuf_role_expiry_seconds', 'Seconds until each top-level TUF role expires (negative once expired)', (expiresMs - nowMs) / 1000, { role: role.name })
+      }
+    }
+  })
 }
 
 function isAllowed(upstream: { assertAllowed(url: string): void }, url: string): boolean {

@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
-import { errorCode, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { errorCode, type Clock, type Logger, type Metrics, type MonotonicMs } from '../base/index.js'
 import type { Mirror } from '../mirror/index.js'
 import { frontDoor } from './front-door.js'
 import { hotPages, type HotPath } from './hot-pages.js'
@@ -31,6 +31,8 @@ export interface AppDeps {
   readonly metrics: Metrics
   readonly logger: Logger
   readonly clock: Clock
+  /** for request durations (the log's `ms`, the latency histogram) */
+  readonly monotonicMs: MonotonicMs
   /** what the status page says about the running process */
   readonly about?: About
   /** the admin API under `/-/`; absent, every `/-/` path is 404 */
@@ -59,5 +61,5 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath 
     c.set('served', { reason: errorCode(error) })
     return response
   })
-  return { app, hotPath: hotPages({ pages: deps.mirror.pages, clock: deps.clock, requestLog, honorClientRevalidate }) }
+  return { app, hotPath: hotPages({ pages: deps.mirror.pages, monotonicMs: deps.monotonicMs, requestLog, honorClientRevalidate }) }
 }

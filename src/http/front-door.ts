@@ -5,10 +5,10 @@
  * closes, with their real status, length and whether they completed.
  */
 import type { MiddlewareHandler } from 'hono'
-import type { Clock, Logger } from '../base/index.js'
+import type { Logger, MonotonicMs } from '../base/index.js'
 import type { AppEnv } from './app.js'
 import { BadRequestError, errorResponse } from './error-response.js'
-import type { RequestLog } from './request-log.js'
+import { elapsedMs, type RequestLog } from './request-log.js'
 
 /** Longest request target accepted; PEP 503 paths are short, and this bounds hostile input. */
 const MAX_PATH_BYTES = 2048
@@ -26,9 +26,9 @@ function checkRequestTarget(raw: string): BadRequestError | undefined {
   return undefined
 }
 
-export function frontDoor(deps: { logger: Logger; clock: Clock; requestLog: RequestLog }): MiddlewareHandler<AppEnv> {
+export function frontDoor(deps: { logger: Logger; monotonicMs: MonotonicMs; requestLog: RequestLog }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const startMs = deps.clock.nowMs()
+    const startMs = deps.monotonicMs()
     const method = c.req.method
     const path = c.req.path
     const res = c.env.outgoing
@@ -41,7 +41,7 @@ export function frontDoor(deps: { logger: Logger; clock: Clock; requestLog: Requ
     // say so with their status); raw file bodies may still be streaming.
     const served = c.get('served')
     if (!res.headersSent || served?.status !== undefined) {
-      deps.requestLog({ method, path, status: served?.status ?? c.res.status, cache: served?.cache, reason: served?.reason, bytes: served?.bytes, ms: deps.clock.nowMs() - startMs })
+      deps.requestLog({ method, path, status: served?.status ?? c.res.status, cache: served?.cache, reason: served?.reason, bytes: served?.bytes, ms: elapsedMs(deps.monotonicMs, startMs) })
       return
     }
     const log = () =>
@@ -49,10 +49,10 @@ export function frontDoor(deps: { logger: Logger; clock: Clock; requestLog: Requ
         method,
         path,
         status: res.statusCode,
-        cache: res.getHeader('x-cache'),
+        cache: served?.cache ?? res.getHeader('x-cache'),
         reason: res.getHeader('x-tuf-proxy-reason'),
-        bytes: res.getHeader('content-length'),
-        ms: deps.clock.nowMs() - startMs,
+        bytes: served?.bytes ?? res.getHeader('content-length'),
+        ms: elapsedMs(deps.monotonicMs, startMs),
         complete: res.writableFinished,
       })
     if (res.closed) log()

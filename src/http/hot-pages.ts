@@ -9,22 +9,22 @@
  * cached 13 KiB page, and cached pages are most of what pip asks for.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { describeError, errorCode, type Clock } from '../base/index.js'
+import { describeError, errorCode, type MonotonicMs } from '../base/index.js'
 import type { SimplePages } from '../mirror/index.js'
 import { asksToRevalidate } from './client-revalidate.js'
 import { statusFor } from './error-response.js'
 import { negotiateAccept } from './negotiate-accept.js'
-import type { RequestLog } from './request-log.js'
+import { elapsedMs, type RequestLog } from './request-log.js'
 import { writePage } from './write-page.js'
 
 /** The canonical URL of the project list or of a normalized project page, and nothing else. */
 const HOT_TARGET = /^\/simple\/(?:([a-z0-9]+(?:-[a-z0-9]+)*)\/)?$/
 
-/** `startMs`: when the server took the request (listen.ts reads the clock once for it). */
+/** `startMs`: when the server took the request, from monotonicMs() (listen.ts reads it once). */
 export type HotPath = (req: IncomingMessage, res: ServerResponse, startMs: number) => boolean
 
 /** `honorClientRevalidate`: a project page request that asks to revalidate falls through to the hono route, which asks the upstream. */
-export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: RequestLog; honorClientRevalidate: boolean }): HotPath {
+export function hotPages(deps: { pages: SimplePages; monotonicMs: MonotonicMs; requestLog: RequestLog; honorClientRevalidate: boolean }): HotPath {
   return (req, res, startMs) => {
     const method = req.method
     if (method !== 'GET' && method !== 'HEAD') return false
@@ -36,7 +36,7 @@ export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: R
     const page = deps.pages.peekFresh(target[1] ?? '', format)
     if (!page) return false
     const log = (served: { status: number; bytes: number | undefined }) =>
-      deps.requestLog({ method, path: req.url ?? '', status: served.status, cache: page.cache, bytes: served.bytes, ms: deps.clock.nowMs() - startMs })
+      deps.requestLog({ method, path: req.url ?? '', status: served.status, cache: page.cache, bytes: served.bytes, ms: elapsedMs(deps.monotonicMs, startMs) })
     const served = writePage(req, res, page)
     if (!(served instanceof Promise)) log(served)
     else served.then(log, (error: unknown) => log(answerError(res, error)))

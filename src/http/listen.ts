@@ -6,7 +6,7 @@ import { getRequestListener } from '@hono/node-server'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Hono } from 'hono'
-import type { Clock } from '../base/index.js'
+import type { MonotonicMs } from '../base/index.js'
 import type { AppEnv } from './app.js'
 import type { HotPath } from './hot-pages.js'
 
@@ -19,13 +19,13 @@ export interface Listening {
   inFlight(): Array<{ method: string; path: string; ms: number }>
 }
 
-export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: string; port: number; clock: Clock }): Promise<Listening> {
+export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: string; port: number; monotonicMs: MonotonicMs }): Promise<Listening> {
   const honoListener = getRequestListener(app.fetch)
-  const { clock } = options
+  const { monotonicMs } = options
   // A Set keeps insertion order, so the oldest request is listed first.
   const running = new Set<{ req: IncomingMessage; startMs: number }>()
   const server = createServer((req, res) => {
-    const request = { req, startMs: clock.nowMs() }
+    const request = { req, startMs: monotonicMs() }
     running.add(request)
     // `on`, not `once`: a response closes once, and `once` costs a wrapper per request.
     res.on('close', () => running.delete(request))
@@ -42,8 +42,8 @@ export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: str
       resolve({
         address: server.address() as AddressInfo,
         inFlight: () => {
-          const nowMs = clock.nowMs()
-          return [...running].map(({ req, startMs }) => ({ method: req.method ?? '', path: pathOf(req.url), ms: nowMs - startMs }))
+          const nowMs = monotonicMs()
+          return [...running].map(({ req, startMs }) => ({ method: req.method ?? '', path: pathOf(req.url), ms: Math.round(nowMs - startMs) }))
         },
         close: (graceMs) =>
           new Promise<void>((done) => {

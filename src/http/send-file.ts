@@ -43,6 +43,20 @@ function etagOf(sha256: string | undefined): string | undefined {
 }
 
 /**
+ * What the request log reports for a file: headers given to writeHead() cannot be read back from
+ * Node's response, so the sender says which X-Cache and Content-Length it sent.
+ */
+export interface FileSent {
+  readonly cache: string
+  /** the body length promised; undefined for a HEAD, or a download of unknown length */
+  readonly bytes: number | undefined
+  /** the status when not 200 (206, 416), which the log cannot read back either */
+  readonly status?: number
+  /** set when the answer is an error (a 416) */
+  readonly reason?: string
+}
+
+/**
  * Sends a cached blob or a download in progress, with `headers` plus `X-Cache`, `Accept-Ranges`
  * and, where the digest is known, `ETag`. A cached blob honours a single byte range; a download
  * in progress is sent whole. A blob evicted between the lookup and the open is looked up once
@@ -51,7 +65,7 @@ function etagOf(sha256: string | undefined): string | undefined {
 export async function sendFileResult(
   res: ServerResponse,
   options: { result: FileResult; headers: HeaderMap; isHead: boolean; request: RangeRequest; lookUpAgain: () => Promise<FileResult> },
-): Promise<void> {
+): Promise<FileSent> {
   let { result } = options
   const { isHead, request } = options
   const headersOf = (cache: string, sha256: string | undefined): HeaderMap => {
@@ -59,24 +73,28 @@ export async function sendFileResult(
     return { ...options.headers, 'x-cache': cache, 'accept-ranges': 'bytes', ...(etag === undefined ? {} : { etag }) }
   }
   if (result.kind === 'cached') {
-    if (await sendBlob(res, result, headersOf(result.cache, result.ref.sha256), { isHead, request })) return
+    const sent = await sendBlob(res, result, headersOf(result.cache, result.ref.sha256), { isHead, request })
+    if (sent) return sent
     result = await options.lookUpAgain()
     if (result.kind === 'cached') {
-      if (await sendBlob(res, result, headersOf(result.cache, result.ref.sha256), { isHead, request })) return
+      const again = await sendBlob(res, result, headersOf(result.cache, result.ref.sha256), { isHead, request })
+      if (again) return again
       throw new Error(`cached blob ${result.ref.sha256} vanished twice while being opened`)
     }
   }
   // Fail with a proper status while nothing is sent yet; after this, failures abort the body.
   await result.download.headway(VERIFY_BEFORE_HEADERS_BYTES)
   await sendDownload(res, result.download, headersOf(result.cache, result.download.sha256), isHead)
+  return { cache: result.cache, bytes: isHead ? undefined : result.download.size }
 }
 
-/** @returns false, having sent nothing, when the blob was evicted before it could be opened */
-async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cached' }, headers: HeaderMap, how: { isHead: boolean; request: RangeRequest }): Promise<boolean> {
+/** @returns what was sent, or undefined, having sent nothing, when the blob was evicted before it could be opened */
+async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cached' }, headers: HeaderMap, how: { isHead: boolean; request: RangeRequest }): Promise<FileSent | undefined> {
   const { ref } = cached
+  const cache = headers['x-cache'] ?? cached.cache
   // Opened before the status line: if eviction removes the blob later, this reader stays valid.
   const file = await cached.open()
-  if (!file) return false
+  if (!file) return undefined
   // RFC 9110 §14.2: GET is the only method range handling is defined for; HEAD gets the whole answer.
   const range = how.isHead ? { kind: 'whole' as const } : decideRange(how.request, { etag: headers.etag, size: ref.size })
   if (range.kind === 'unsatisfiable') {
@@ -89,26 +107,26 @@ async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cache
       'content-range': `bytes */${ref.size}`,
       'content-length': String(Buffer.byteLength(body)),
       'accept-ranges': 'bytes',
-      'x-cache': headers['x-cache'] ?? 'HIT',
+      'x-cache': cache,
       'x-tuf-proxy-reason': 'range_not_satisfiable',
     })
     res.end(body)
-    return true
+    return { status: 416, cache, bytes: Buffer.byteLength(body), reason: 'range_not_satisfiable' }
   }
   if (range.kind === 'partial') {
     // RFC 9110 §15.3.7: 206 with Content-Range; the validators and cache headers stay.
     res.writeHead(206, { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${ref.size}`, 'content-length': String(range.end - range.start + 1) })
     await streamBlob(res, file, ref, { start: range.start, endExclusive: range.end + 1 })
-    return true
+    return { status: 206, cache, bytes: range.end - range.start + 1 }
   }
   res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
   if (how.isHead) {
     await file.close()
     res.end()
-    return true
+    return { cache, bytes: undefined }
   }
   await streamBlob(res, file, ref)
-  return true
+  return { cache, bytes: ref.size }
 }
 
 /**

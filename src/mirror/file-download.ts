@@ -88,6 +88,8 @@ export class Download {
   #hasGap = false
   /** uncached only: positions of the readers streaming now, which pace the upstream */
   readonly #cursors = new Set<{ position: number }>()
+  /** callers inside headway() now */
+  #waiting = 0
   readonly #changed = new Signal()
   readonly #cursorMoved = new Signal()
   readonly #finished: Promise<BlobRef>
@@ -125,12 +127,22 @@ export class Download {
    * with a clean status instead of an aborted body.
    */
   async headway(minBytes: number): Promise<void> {
-    for (;;) {
-      if (this.#state === 'failed') throw this.#error
-      if (!this.canServeFromStart) throw this.#storeError
-      if (this.#state === 'verified' || (this.#state === 'running' && this.#received >= minBytes)) return
-      await this.#changed.wait()
+    this.#waiting += 1
+    try {
+      for (;;) {
+        if (this.#state === 'failed') throw this.#error
+        if (!this.canServeFromStart) throw this.#storeError
+        if (this.#state === 'verified' || (this.#state === 'running' && this.#received >= minBytes)) return
+        await this.#changed.wait()
+      }
+    } finally {
+      this.#waiting -= 1
     }
+  }
+
+  /** Clients that depend on this download now: waiting in headway(), or streaming it as it arrives (a metric). */
+  get waitingClients(): number {
+    return this.#waiting + this.#cursors.size
   }
 
   /** The verified blob, once committed to the cache; rejects with a StoreError when it could not be cached. */

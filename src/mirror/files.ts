@@ -72,6 +72,10 @@ export class Files {
     deps.metrics.onCollect(() => {
       deps.metrics.set('tuf_proxy_write_behind_bytes', 'Bytes of cold files received and held in memory by running downloads', writeBehind.heldBytes)
       deps.metrics.set('tuf_proxy_write_behind_limit_bytes', 'The budget for tuf_proxy_write_behind_bytes; past it downloads write through', writeBehind.limitBytes)
+      let waiting = 0
+      for (const download of this.#downloads.values()) waiting += download.waitingClients
+      deps.metrics.set('tuf_proxy_downloads_in_flight', 'File downloads from upstreams running now', this.#downloads.size)
+      deps.metrics.set('tuf_proxy_download_waiting_clients', 'Clients served by running downloads: waiting for their first bytes, or streaming them as they arrive', waiting)
     })
   }
 

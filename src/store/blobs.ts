@@ -96,6 +96,8 @@ export interface BlobStore {
 
 const FULL_METRIC = 'tuf_proxy_store_full_total'
 const FULL_HELP = 'Cache writes refused because the disk stayed full after eviction'
+const EVICTIONS_METRIC = 'tuf_proxy_cache_evictions_total'
+const EVICTIONS_HELP = 'Blobs evicted from the file cache, by reason (budget: over --cache-max-bytes; disk_full: room made for a write the disk refused)'
 
 const DIGEST = /^[0-9a-f]{64}$/
 const PREFIX = /^[0-9a-f]{2}$/
@@ -138,6 +140,8 @@ class DiskBlobStore implements BlobStore {
     this.#touchIntervalMs = options.touchIntervalMs ?? 60_000
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? silentLogger
+    options.metrics?.declareCounter(EVICTIONS_METRIC, EVICTIONS_HELP)
+    options.metrics?.declareCounter(FULL_METRIC, FULL_HELP)
   }
 
   get totalBytes(): number {
@@ -255,6 +259,7 @@ class DiskBlobStore implements BlobStore {
   /** Evicts least recently used blobs totalling at least `bytes` and waits until they are unlinked. */
   async #makeRoom(bytes: number): Promise<boolean> {
     const victims = this.#index.evictAtLeast(bytes)
+    this.#countEvictions('disk_full', victims.length)
     await Promise.all(victims.map((sha256) => this.#unlink(sha256)))
     return victims.length > 0
   }
@@ -291,9 +296,15 @@ class DiskBlobStore implements BlobStore {
   }
 
   #evict(keep: string | undefined): void {
-    for (const victim of this.#index.evictOver(this.maxBytes, keep)) {
+    const victims = this.#index.evictOver(this.maxBytes, keep)
+    this.#countEvictions('budget', victims.length)
+    for (const victim of victims) {
       this.#inBackground(this.#unlink(victim))
     }
+  }
+
+  #countEvictions(reason: 'budget' | 'disk_full', count: number): void {
+    if (count > 0) this.#options.metrics?.inc(EVICTIONS_METRIC, EVICTIONS_HELP, { reason }, count)
   }
 
   #unlink(sha256: string): Promise<void> {

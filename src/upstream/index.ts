@@ -30,3 +30,4 @@ export {
   withHealthBreaker,
 } from './health.js'
 export { checkUpstream, type StartCheckDeps } from './start-check.js'
+export { type RequestMetricsDeps, withRequestMetrics } from './request-metrics.js'

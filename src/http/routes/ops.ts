@@ -15,9 +15,7 @@ export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps): void {
     const health = mirror.health()
     return c.json(health, health.ready ? 200 : 503, { 'cache-control': 'no-store' })
   })
-  app.get('/metrics', (c) =>
-    c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }),
-  )
+  app.get('/metrics', async (c) => c.body(await metrics.render(), 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }))
   app.get('/status', (c) => {
     const accept = c.req.header('accept') ?? ''
     const isHtml = c.req.query('format') === 'html' || (accept.includes('text/html') && c.req.query('format') !== 'json')

@@ -38,12 +38,12 @@ const rows: Array<[string, unknown, boolean]> = [
 
 describe('DropLog.recordRefusal: the fault decides', () => {
   for (const [name, error, isDrop] of rows) {
-    test(`${name}: ${isDrop ? 'a drop' : 'not a drop'}`, () => {
+    test(`${name}: ${isDrop ? 'a drop' : 'not a drop'}`, async () => {
       const metrics = new Metrics()
       const drops = new DropLog({ logger: silentLogger, metrics, nowMs: () => 0 })
       assert.equal(drops.recordRefusal(error, { what: 'file', url: 'https://files.example/x.whl' }), isDrop)
       assert.equal(drops.recent().length, isDrop ? 1 : 0)
-      if (isDrop) assert.match(metrics.render(), /tuf_proxy_drops_total\{reason="[a-z_]+"\} 1/)
+      if (isDrop) assert.match(await metrics.render(), /tuf_proxy_drops_total\{reason="[a-z_]+"\} 1/)
     })
   }
 })

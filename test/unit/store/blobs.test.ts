@@ -53,6 +53,7 @@ describe('blob store: disk full and damaged files', () => {
     assert.ok(store.has(third.sha256))
     assert.ok(store.has(old.sha256))
     assert.equal(store.has(used.sha256), false)
+    assert.equal(metrics.value('tuf_proxy_cache_evictions_total', { reason: 'disk_full' }), 1, 'the eviction is counted under its reason')
     assert.equal(lines.length, 0, 'a full disk that eviction cured is not an episode')
     // A reader opened before the eviction keeps its bytes.
     assert.ok(opened)
@@ -133,13 +134,15 @@ describe('blob store: disk full and damaged files', () => {
 
   test('an open reader keeps its bytes when the blob is evicted (POSIX unlink semantics)', async () => {
     const dir = await freshDir()
-    const store = await openBlobStore({ dir, maxBytes: 20 })
+    const metrics = new Metrics()
+    const store = await openBlobStore({ dir, maxBytes: 20, metrics })
     const first = await store.putBytes(Buffer.alloc(15, 1))
     const reader = await store.openBlob(first)
     assert.ok(reader)
     await store.putBytes(Buffer.alloc(15, 2))
     await store.flush()
     assert.equal(store.has(first.sha256), false)
+    assert.equal(metrics.value('tuf_proxy_cache_evictions_total', { reason: 'budget' }), 1)
     const buffer = Buffer.alloc(15)
     assert.equal(await reader.read(buffer, 0, 15), 15)
     await reader.close()
