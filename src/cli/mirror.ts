@@ -5,10 +5,12 @@
  */
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { describeError } from '../base/index.js'
-import { decodeManifest, makeBundle, openBundle, packBundle, parseRequirements, SelectionError, type ProjectWants, type Selection } from '../bundle/index.js'
-import { ConfigError } from '../config/index.js'
+import { describeError, errorCode, systemClock } from '../base/index.js'
+import { decodeManifest, makeBundle, openBundle, packBundle, parseRequirements, SelectionError, TufVouch, type ProjectWants, type Selection } from '../bundle/index.js'
+import { ConfigError, type Settings } from '../config/index.js'
 import { isValidProjectName, normalizeName, parseSpecifierSet, SpecifierError, type Specifier } from '../index/index.js'
+import { pathsLayout, relativeTargetPath, warehouseLayout } from '../mirror/index.js'
+import { UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
 import { createProgress } from './progress.js'
 import { listOf, splitArgs, valueOf } from './bundle-args.js'
 import { loadSettings } from './serve.js'
@@ -44,6 +46,9 @@ Flags:
   --jobs N               parallel downloads (default 4)
   --tar                  write BUNDLE as one .tar (POSIX ustar); staged in BUNDLE.parts/ meanwhile
   any 'tuf-proxy serve' flag: --upstream URL, --allow-host HOST, --ca-bundle FILE, timeouts, size limits
+  --tuf-root FILE --tuf-metadata-url URL --tuf-targets-url URL [--tuf-layout paths|warehouse]
+                         verifying mode: pages and files are taken only as the TUF metadata verified
+                         from FILE lists them, and that metadata goes into the bundle under tuf/
 
 Exit codes: 0 everything verified, 1 something was refused (listed), 2 usage error.
 `
@@ -91,10 +96,18 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
   const progress = createProgress(process.stdout, () => Date.now())
   const startedMs = Date.now()
   try {
+    let tuf: TufVouch | undefined
+    try {
+      tuf = await openTufVouch(plan.settings, plan.trustedRoot, upstream)
+    } catch (error) {
+      process.stderr.write(`tuf-proxy mirror: refused the TUF metadata (${errorCode(error)}): ${describeError(error)}\nnothing was written\n`)
+      return 1
+    }
     const result = await makeBundle(
       { ...plan.options, toolVersion: toolVersion(), now: () => new Date() },
       {
         upstream,
+        ...(tuf ? { tuf } : {}),
         onEvent: (event) => {
           if (event.event === 'planned') progress.planned(event.files, event.bytes)
           else if (event.event === 'progress') progress.bytes(event.bytes)
@@ -120,6 +133,39 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
     return result.refused.length === 0 ? 0 : 1
   } finally {
     await upstream.close()
+  }
+}
+
+/**
+ * Verifying mode: the TUF session from the operator's root, refreshed from the repository.
+ * @throws TrustError when the repository's metadata must be refused; UpstreamError
+ */
+async function openTufVouch(settings: Settings, trustedRoot: Uint8Array | undefined, upstream: UpstreamClient): Promise<TufVouch | undefined> {
+  const tuf = settings.tuf
+  if (!tuf || !trustedRoot) return undefined
+  return TufVouch.open({
+    metadataBaseUrl: tuf.metadataUrl,
+    layout: tuf.layout === 'paths' ? pathsLayout(tuf.targetsUrl) : warehouseLayout(tuf.targetsUrl, settings.upstream),
+    trustedRoot,
+    clock: systemClock,
+    limits: { rootMaxBytes: tuf.maxRootBytes, timestampMaxBytes: tuf.maxTimestampBytes, maxDelegations: tuf.maxDelegations },
+    fetch: async (url, maxBytes) => (await upstream.getBytes(url, { maxBytes })).body,
+    // TUF 5.3.3: the root chain ends where the repository has no N+1.root.json.
+    isNotFound: (error) => error instanceof UpstreamHttpError && (error.status === 404 || error.status === 403),
+  })
+}
+
+/** @throws ConfigError for an unreadable root or a layout that cannot map the upstream */
+function readTrustedRoot(settings: Settings): Uint8Array | undefined {
+  const tuf = settings.tuf
+  if (!tuf) return undefined
+  if (tuf.layout === 'paths' && relativeTargetPath(settings.upstream, tuf.targetsUrl) === undefined) {
+    throw new ConfigError(`--upstream ${settings.upstream} is not below --tuf-targets-url ${tuf.targetsUrl}: with --tuf-layout paths, pages are targets under the targets base`)
+  }
+  try {
+    return readFileSync(tuf.rootFile)
+  } catch (error) {
+    throw new ConfigError(`--tuf-root ${tuf.rootFile}: cannot read the file (${describeError(error)})`)
   }
 }
 
@@ -170,8 +216,10 @@ async function planMirror(argv: readonly string[]) {
     ...(sinceDir ? { since: sinceDir } : {}),
   }
   const tarPath = args.own.get('tar') === true ? out : undefined
+  const trustedRoot = readTrustedRoot(settings)
   return {
     settings,
+    trustedRoot,
     tarPath,
     options: {
       out: tarPath ? `${out}.parts` : out,
@@ -183,6 +231,7 @@ async function planMirror(argv: readonly string[]) {
       maxPageBytes: settings.maxPageBytes,
       maxFileBytes: settings.maxFileBytes,
       ...(sinceDir ? { since: await readSince(sinceDir) } : {}),
+      ...(settings.tuf ? { tuf: { layout: settings.tuf.layout, metadata_url: settings.tuf.metadataUrl, targets_url: settings.tuf.targetsUrl } } : {}),
     },
   }
 }

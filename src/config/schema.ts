@@ -41,6 +41,7 @@ export const OPTIONS = [
   { flag: 'tuf-max-timestamp-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest timestamp.json accepted (default 16K)' },
   { flag: 'tuf-max-delegations', kind: 'int', valueName: 'N', min: 1, help: 'most delegated roles visited for one target (default 32)' },
   { flag: 'offline', kind: 'bool', help: 'serve only what the cache holds (see tuf-proxy import); never open an outbound connection' },
+  { flag: 'offline-grace', kind: 'duration', valueName: 'DURATION', min: 0, help: 'with --offline and an imported TUF state: keep serving this long past the expiry of its metadata, with a warning (default 0: refuse with 503 once expired)' },
 ] as const satisfies readonly OptionSpec[]
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag']
@@ -81,6 +82,8 @@ export interface Settings {
   readonly tuf: TufSettings | undefined
   /** serve only the cache; no outbound connection */
   readonly offline: boolean
+  /** offline verifying mode: how long past the expiry of the imported TUF metadata it is still served */
+  readonly offlineGraceSeconds: number
 }
 
 export const DEFAULTS = {
