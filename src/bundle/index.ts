@@ -7,6 +7,7 @@
 export { BUNDLE_FORMAT, decodeManifest, encodeManifest, pageContentType, type Manifest, type ManifestEntry, type ManifestTuf, type EntryKind, type Selection } from './manifest.js'
 export { BundleRefusedError, SelectionError, PageRefusedError, type BundleProblem, type BundleProblemCode } from './errors.js'
 export { parseRequirements, type PinnedRequirement } from './requirements.js'
+export { parsePylock, type LockedFile, type Pylock } from './pylock.js'
 export { type ProjectWants, type TagFilter } from './select.js'
 export { makeBundle, type MakeDeps, type MakeEvent, type MakeOptions, type MakeResult } from './make.js'
 export { TufVouch, type TufVouchOptions, type VouchedTarget } from './tuf-vouch.js'

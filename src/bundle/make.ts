@@ -97,7 +97,7 @@ export async function makeBundle(options: MakeOptions, deps: MakeDeps): Promise<
       }
     })
     const { picked, problems } = pickFiles(safe, wants, options.tags)
-    for (const problem of problems) refuse(problem.origin, 'not_on_page', problem.detail)
+    for (const problem of problems) refuse(problem.origin, problem.code, problem.detail)
     for (const { file, requiredHashes } of picked) {
       const job: FileJob = { kind: 'file', project, name: file.filename, url: file.url, hashes: file.hashes, size: file.size, requiredHashes }
       const vouched = await vouchFor(job, deps.tuf).catch((error: unknown) => {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { describeError, errorCode, systemClock } from '../base/index.js'
-import { decodeManifest, makeBundle, openBundle, packBundle, parseRequirements, SelectionError, TufVouch, type ProjectWants, type Selection } from '../bundle/index.js'
+import { decodeManifest, makeBundle, openBundle, packBundle, parsePylock, parseRequirements, SelectionError, TufVouch, type ProjectWants, type Selection } from '../bundle/index.js'
 import { ConfigError, type Settings } from '../config/index.js'
 import { isValidProjectName, normalizeName, parseSpecifierSet, SpecifierError, type Specifier } from '../index/index.js'
 import { pathsLayout, relativeTargetPath, warehouseLayout } from '../mirror/index.js'
@@ -21,6 +21,7 @@ const MIRROR_FLAGS = {
   out: { kind: 'value' },
   project: { kind: 'list' },
   requirements: { kind: 'list' },
+  pylock: { kind: 'list' },
   since: { kind: 'value' },
   'python-version': { kind: 'list' },
   platform: { kind: 'list' },
@@ -36,6 +37,8 @@ Downloads and verifies everything SELECTION needs into the bundle directory BUND
 Selection (one or more):
   --project SPEC         a project and optional version specifier, e.g. 'numpy>=2,<3' (repeatable)
   --requirements FILE    a fully pinned requirements file; --hash options are checked (repeatable)
+  --pylock FILE          a PEP 751 pylock.toml: exactly the wheels and sdists it lists, its hashes
+                         and sizes checked (repeatable); vcs/directory/archive sources are refused
 
 Flags:
   --out BUNDLE           the bundle directory to write (created; an interrupted run is resumed)
@@ -117,20 +120,21 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
       },
     )
     const items = result.manifest.entries
+    const refused = [...plan.unmirrorable.map((item) => ({ what: item.origin, code: 'not_mirrorable', detail: item.detail })), ...result.refused]
     if (plan.tarPath) {
       await packBundle(plan.options.out, plan.tarPath, result.manifest, Math.floor(Date.now() / 1000))
       // The staging directory stays after a refusal, so a rerun resumes from it.
-      if (result.refused.length === 0) await rm(plan.options.out, { recursive: true, force: true })
+      if (refused.length === 0) await rm(plan.options.out, { recursive: true, force: true })
     }
     progress.done({
       bundle: plan.tarPath ?? plan.options.out,
       entries: items.length,
       bytes: items.reduce((sum, entry) => sum + entry.size, 0),
-      refused: result.refused.length,
+      refused: refused.length,
       seconds: (Date.now() - startedMs) / 1000,
     })
-    for (const refusal of result.refused) process.stderr.write(`tuf-proxy mirror: refused ${refusal.what} (${refusal.code}): ${refusal.detail}\n`)
-    return result.refused.length === 0 ? 0 : 1
+    for (const refusal of refused) process.stderr.write(`tuf-proxy mirror: refused ${refusal.what} (${refusal.code}): ${refusal.detail}\n`)
+    return refused.length === 0 ? 0 : 1
   } finally {
     await upstream.close()
   }
@@ -178,10 +182,10 @@ async function planMirror(argv: readonly string[]) {
   const jobsText = valueOf(args, 'jobs') ?? '4'
   const jobs = Number(jobsText)
   if (!/^\d+$/.test(jobsText) || jobs < 1 || jobs > 256) throw new ConfigError(`--jobs must be an integer from 1 to 256, got ${JSON.stringify(jobsText)}`)
-  const wants = new Map<string, { specifierSets: Specifier[][]; pins: ProjectWants['pins'][number][] }>()
+  const wants = new Map<string, { specifierSets: Specifier[][]; pins: ProjectWants['pins'][number][]; locked: ProjectWants['locked'][number][] }>()
   const wantsOf = (project: string) => {
     let entry = wants.get(project)
-    if (!entry) wants.set(project, (entry = { specifierSets: [], pins: [] }))
+    if (!entry) wants.set(project, (entry = { specifierSets: [], pins: [], locked: [] }))
     return entry
   }
   const projects = listOf(args, 'project')
@@ -199,7 +203,20 @@ async function planMirror(argv: readonly string[]) {
     }
     for (const pin of parseRequirements(text, file)) wantsOf(pin.project).pins.push(pin)
   }
-  if (wants.size === 0) throw new ConfigError('nothing selected: give --project SPEC or --requirements FILE')
+  const pylockFiles = listOf(args, 'pylock')
+  const unmirrorable: Array<{ origin: string; detail: string }> = []
+  for (const file of pylockFiles) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (error) {
+      throw new ConfigError(`--pylock ${file}: cannot read it (${describeError(error)})`)
+    }
+    const lock = parsePylock(text, file)
+    for (const [project, files] of lock.files) wantsOf(project).locked.push(...files)
+    unmirrorable.push(...lock.unsupported)
+  }
+  if (wants.size === 0 && unmirrorable.length === 0) throw new ConfigError('nothing selected: give --project SPEC, --requirements FILE or --pylock FILE')
   const pythonVersions = listOf(args, 'python-version')
   for (const version of pythonVersions) if (!/^\d+\.\d+$/.test(version)) throw new ConfigError(`--python-version must be X.Y, got ${JSON.stringify(version)}`)
   const platforms = listOf(args, 'platform')
@@ -208,7 +225,7 @@ async function planMirror(argv: readonly string[]) {
   const selection: Selection = {
     projects,
     requirements: requirementFiles,
-    pylock: [],
+    pylock: pylockFiles,
     fromCache: [],
     pythonVersions,
     platforms,
@@ -221,6 +238,7 @@ async function planMirror(argv: readonly string[]) {
     settings,
     trustedRoot,
     tarPath,
+    unmirrorable,
     options: {
       out: tarPath ? `${out}.parts` : out,
       upstreamUrl: settings.upstream,
