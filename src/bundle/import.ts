@@ -6,7 +6,9 @@
  * entry and against the digests its page lists for it. Blobs are content-addressed and reachable
  * only through page records, so committing a verified blob makes nothing servable; the page and
  * file records are written last, and only when nothing was refused (or with `partial`, for what
- * verified). A refused import removes the blobs it added.
+ * verified). A refused import removes the blobs it added. Blobs may be written without a sync
+ * each (the store's `fsync: false`): one `syncBlobs` pass makes them all durable before the TUF
+ * state and the records that point at them are written.
  */
 import { describeError, IntegrityError, ProxyError, type Clock } from '../base/index.js'
 import type { ProjectFile, ProjectPage } from '../index/index.js'
@@ -274,7 +276,11 @@ export async function importBundle(source: BundleSource, options: { partial: boo
     return { problems, ...none, manifest }
   }
   // Page bodies are blobs too; in verifying mode the offline server finds a page by its target's digest.
-  for (const body of pageBodies.values()) await deps.blobs.putBytes(body)
+  const pageDigests: string[] = []
+  for (const body of pageBodies.values()) pageDigests.push((await deps.blobs.putBytes(body)).sha256)
+  // One durability pass over every blob of this import, before anything may point at one: a
+  // power cut before it leaves at worst unreferenced blobs, never a record naming a short one.
+  await deps.blobs.syncBlobs([...verifiedFiles.map((file) => file.entry.sha256), ...pageDigests])
   // The verified TUF state, after the blobs it vouches for and before the records.
   if (vouch && manifest.tuf && deps.commitTrust) {
     const staged = vouch.staged()

@@ -78,7 +78,8 @@ export async function runImport(argv: readonly string[]): Promise<number> {
     const earlier = await openTrustStateStore({ dir: trustStateDir(cacheDir) })
     tuf = { trustedRoot, clock: systemClock, limits: {}, earlier: (name) => earlier.read(name) }
   }
-  const blobs = await openBlobStore({ dir: join(cacheDir, 'blobs'), maxBytes: Infinity })
+  // No sync per blob: importBundle syncs them all in one pass before any record points at them.
+  const blobs = await openBlobStore({ dir: join(cacheDir, 'blobs'), maxBytes: Infinity, fsync: false })
   const records = await openRecordStore({ dir: join(cacheDir, 'records') })
   const progress = createProgress(process.stdout, () => Date.now())
   const startedMs = Date.now()
