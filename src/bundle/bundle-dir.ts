@@ -36,6 +36,11 @@ export class BundleDir {
     return stat(join(this.root, relativePath)).then((info) => info.isFile(), () => false)
   }
 
+  /** The committed (non-temp) file names in `sub`. */
+  async list(sub: (typeof BUNDLE_DIRS)[number]): Promise<string[]> {
+    return (await readdir(join(this.root, sub))).filter((name) => !isTempName(name))
+  }
+
   read(relativePath: string): Promise<Buffer> {
     return readFile(join(this.root, relativePath))
   }

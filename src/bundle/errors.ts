@@ -4,6 +4,7 @@
  * a selection problem is the operator's (a requirement that is not pinned, an unknown project).
  */
 import { ProxyError } from '../base/index.js'
+import type { TrustErrorCode } from '../trust/index.js'
 
 export type BundleProblemCode =
   | 'manifest_invalid'
@@ -15,6 +16,12 @@ export type BundleProblemCode =
   | 'hash_mismatch'
   | 'length_mismatch'
   | 'no_strong_hash'
+  // verifying mode: the bundle carries TUF metadata, checked from the importer's own root
+  | 'tuf_root_required'
+  | 'tuf_missing'
+  | 'tuf_metadata_missing'
+  | `tuf_${TrustErrorCode}`
+  | 'target_mismatch'
 
 /** One thing wrong with a bundle, as `import` lists it: the code and the path it concerns. */
 export interface BundleProblem {

@@ -6,16 +6,20 @@
  * entry and against the digests its page lists for it. Blobs are content-addressed and reachable
  * only through page records, so committing a verified blob makes nothing servable; the page and
  * file records are written last, and only when nothing was refused (or with `partial`, for what
- * verified). A refused import removes the blobs it added.
+ * verified). A refused import removes the blobs it added. Blobs may be written without a sync
+ * each (the store's `fsync: false`): one `syncBlobs` pass makes them all durable before the TUF
+ * state and the records that point at them are written.
  */
-import { describeError, IntegrityError } from '../base/index.js'
+import { describeError, IntegrityError, ProxyError, type Clock } from '../base/index.js'
 import type { ProjectFile, ProjectPage } from '../index/index.js'
-import { recordImportedFile, recordImportedPage } from '../mirror/index.js'
+import { pathsLayout, recordImportedFile, recordImportedPage, warehouseLayout } from '../mirror/index.js'
 import type { BlobStore, RecordStore } from '../store/index.js'
+import { TrustError, type TrustLimits } from '../trust/index.js'
 import { type BundleProblem, type BundleProblemCode } from './errors.js'
 import { parsePage } from './make.js'
-import { decodeManifest, pageContentType, type Manifest, type ManifestEntry } from './manifest.js'
+import { decodeManifest, pageContentType, type Manifest, type ManifestEntry, type ManifestTuf } from './manifest.js'
 import type { BundleSource } from './source.js'
+import { TufVouch, type VouchedTarget } from './tuf-vouch.js'
 import { createByteCheck } from './verify-bytes.js'
 
 export interface ImportResult {
@@ -27,12 +31,42 @@ export interface ImportResult {
   readonly manifest: Manifest | undefined
 }
 
+/** `import --tuf-root`: the importer's own trust anchor, and the cache's earlier verified metadata (rollback protection). */
+export interface ImportTuf {
+  readonly trustedRoot: Uint8Array
+  readonly clock: Clock
+  readonly limits: Partial<TrustLimits>
+  readonly earlier: (name: string) => Promise<Uint8Array | undefined>
+}
+
+/** What verified, for the cache: handed over once every blob is stored and before any record is written. */
+export interface VerifiedTrust {
+  /** `root.json` (the newest) and `N.root.json` for each root from the importer's on */
+  readonly roots: ReadonlyMap<string, Uint8Array>
+  /** timestamp, snapshot, targets and the delegated roles the lookups walked */
+  readonly set: ReadonlyMap<string, Uint8Array>
+  readonly trustedRootVersion: number
+  readonly tuf: ManifestTuf
+  readonly upstream: string
+}
+
 export interface ImportDeps {
   readonly blobs: BlobStore
   readonly records: RecordStore
   readonly nowMs: () => number
   readonly onItem?: (entry: ManifestEntry, verdict: 'verified' | 'refused') => void
+  /** verifying mode: makes the verified TUF state the cache's (atomically); called only when the import goes ahead */
+  readonly commitTrust?: (trust: VerifiedTrust) => Promise<void>
 }
+
+/** A `tuf/` file the session asked for is not in the bundle. */
+class NotInBundleError extends ProxyError {
+  readonly code = 'tuf_metadata_missing'
+  readonly fault = 'bad_upstream_data'
+}
+
+/** The bundle's `tuf/` files (already checked against the manifest) as the session's repository. */
+const BUNDLE_METADATA_BASE = 'bundle:/tuf/'
 
 interface PageInBundle {
   readonly entry: ManifestEntry
@@ -58,7 +92,70 @@ function evidenceFor(entry: ManifestEntry, page: PageInBundle | undefined): { ha
   return { hashes: distribution.coreMetadata, size: undefined, url: `${distribution.url}.metadata` }
 }
 
-export async function importBundle(source: BundleSource, options: { partial: boolean }, deps: ImportDeps): Promise<ImportResult> {
+/**
+ * Checks the bundle's TUF metadata from the importer's root (TUF 5.3-5.6): the bundle's newer
+ * roots only as the chain from that root signs them, never a root of the bundle's as an anchor.
+ * @returns the session, or the problems that refuse the whole bundle
+ */
+async function openBundleTuf(
+  manifest: Manifest,
+  tufBodies: ReadonlyMap<string, Uint8Array>,
+  tuf: ImportTuf | undefined,
+): Promise<{ vouch: TufVouch | undefined } | { problems: BundleProblem[] }> {
+  const hasTuf = tufBodies.size > 0 || manifest.tuf !== undefined
+  if (!hasTuf && !tuf) return { vouch: undefined }
+  if (!tuf) return { problems: [{ code: 'tuf_root_required', path: 'manifest.json', detail: 'the bundle carries TUF metadata: give --tuf-root FILE, the root you trust (a root that came with the bundle is never a trust anchor)' }] }
+  if (!hasTuf || !manifest.tuf) return { problems: [{ code: 'tuf_missing', path: 'manifest.json', detail: 'the bundle carries no TUF metadata (made without verifying mode), so nothing in it can be checked against --tuf-root' }] }
+  const layout = manifest.tuf.layout === 'paths' ? pathsLayout(manifest.tuf.targets_url) : warehouseLayout(manifest.tuf.targets_url, manifest.upstream)
+  let asked = 'timestamp.json'
+  try {
+    const vouch = await TufVouch.open({
+      metadataBaseUrl: BUNDLE_METADATA_BASE,
+      layout,
+      trustedRoot: tuf.trustedRoot,
+      clock: tuf.clock,
+      limits: tuf.limits,
+      fetch: (url) => {
+        asked = url.slice(BUNDLE_METADATA_BASE.length)
+        // A consistent-snapshot name (`3.snapshot.json`) is the plain file; the engine checks the version (TUF 5.5.4, 5.6.4).
+        const plain = /^\d+\.root\.json$/.test(asked) ? asked : asked.replace(/^\d+\./, '')
+        const body = tufBodies.get(asked) ?? tufBodies.get(plain)
+        if (tufBodies.has(plain)) asked = plain
+        return body ? Promise.resolve(body) : Promise.reject(new NotInBundleError(`the bundle has no tuf/${asked}`))
+      },
+      isNotFound: (error) => error instanceof NotInBundleError && /^\d+\.root\.json$/.test(asked),
+      earlier: tuf.earlier,
+    })
+    return { vouch }
+  } catch (error) {
+    if (!(error instanceof TrustError || error instanceof NotInBundleError)) throw error
+    const code: BundleProblemCode = error instanceof TrustError ? `tuf_${error.code}` : 'tuf_metadata_missing'
+    return { problems: [{ code, path: `tuf/${asked}`, detail: describeError(error) }] }
+  }
+}
+
+/** The problem for a target lookup that failed, or for bytes the target does not vouch for. */
+function targetProblem(error: unknown): BundleProblemCode {
+  if (error instanceof TrustError) return `tuf_${error.code}`
+  if (error instanceof IntegrityError) return 'target_mismatch'
+  throw error
+}
+
+/** The page's (or manifest's) evidence joined with the target's: both must hold, and they must agree. @throws IntegrityError */
+function withTarget(evidence: { hashes: Readonly<Record<string, string>>; size: number | undefined; url: string }, target: VouchedTarget | undefined, entry: ManifestEntry) {
+  if (!target) return evidence
+  const hashes: Record<string, string> = { ...evidence.hashes }
+  for (const [algorithm, hex] of Object.entries(target.hashes)) {
+    const listed = hashes[algorithm]?.toLowerCase()
+    if (listed !== undefined && listed !== hex) throw new IntegrityError('hash_mismatch', `the page lists ${algorithm} ${listed}, the TUF target ${target.path} ${hex}`)
+    hashes[algorithm] = hex
+  }
+  if (target.hashes.sha256 !== undefined && target.hashes.sha256 !== entry.sha256) throw new IntegrityError('hash_mismatch', `the TUF target ${target.path} has sha256 ${target.hashes.sha256}, the manifest ${entry.sha256}`)
+  if (target.length !== entry.size) throw new IntegrityError('length_mismatch', `the TUF target ${target.path} has ${target.length} bytes, the manifest ${entry.size}`)
+  return { hashes, size: target.length, url: evidence.url }
+}
+
+export async function importBundle(source: BundleSource, options: { partial: boolean; tuf?: ImportTuf }, deps: ImportDeps): Promise<ImportResult> {
   const problems: BundleProblem[] = []
   const problem = (code: BundleProblemCode, path: string, detail: string) => problems.push({ code, path, detail })
   const none = { pages: 0, files: 0, bytes: 0 }
@@ -84,6 +181,26 @@ export async function importBundle(source: BundleSource, options: { partial: boo
     }
   }
 
+  const tufBodies = new Map<string, Uint8Array>()
+  for (const entry of manifest.entries) {
+    if (entry.kind !== 'tuf' || missing.has(entry.path)) continue
+    const body = await source.readBytes(entry.path)
+    if (!body) continue
+    const check = createByteCheck({ hashes: { sha256: entry.sha256 }, expectedSize: entry.size })
+    try {
+      check.update(body)
+      check.finish()
+      tufBodies.set(entry.name, body)
+    } catch (error) {
+      problem('entry_mismatch', entry.path, `the TUF metadata's bytes do not match its manifest entry: ${describeError(error)}`)
+    }
+  }
+  // A bundle whose metadata cannot be verified has nothing verifiable in it: refused whole, even with --partial.
+  if (problems.length > 0 && tufBodies.size < manifest.entries.filter((entry) => entry.kind === 'tuf').length) return { problems, ...none, manifest }
+  const opened = await openBundleTuf(manifest, tufBodies, options.tuf)
+  if ('problems' in opened) return { problems: [...problems, ...opened.problems], ...none, manifest }
+  const { vouch } = opened
+
   const pages = new Map<string, PageInBundle>()
   const pageBodies = new Map<string, Buffer>()
   for (const entry of manifest.entries) {
@@ -100,6 +217,19 @@ export async function importBundle(source: BundleSource, options: { partial: boo
       continue
     }
     const url = new URL(`${entry.project}/`, manifest.upstream).href
+    if (vouch) {
+      // Verifying mode: the page is the bytes of its verified target (TUF 5.7.3).
+      try {
+        const target = await vouch.page(url)
+        const byTarget = createByteCheck({ hashes: target.hashes, expectedSize: target.length })
+        byTarget.update(body)
+        byTarget.finish()
+      } catch (error) {
+        problem(targetProblem(error), entry.path, `page ${entry.project}: ${describeError(error)}`)
+        deps.onItem?.(entry, 'refused')
+        continue
+      }
+    }
     try {
       const model = parsePage(entry.project, body, entry.path.endsWith('.json'), url)
       pages.set(entry.project, { entry, model, url, filesByName: new Map(model.files.map((file) => [file.filename, file])) })
@@ -116,9 +246,17 @@ export async function importBundle(source: BundleSource, options: { partial: boo
   for (const entry of manifest.entries) {
     if (entry.kind !== 'file' && entry.kind !== 'metadata') continue
     if (missing.has(entry.path)) continue
-    const evidence = evidenceFor(entry, pages.get(entry.project))
-    if (typeof evidence === 'string') {
-      problem('not_on_page', entry.path, `${entry.kind} ${entry.name}: ${evidence}`)
+    const listed = evidenceFor(entry, pages.get(entry.project))
+    if (typeof listed === 'string') {
+      problem('not_on_page', entry.path, `${entry.kind} ${entry.name}: ${listed}`)
+      deps.onItem?.(entry, 'refused')
+      continue
+    }
+    let evidence = listed
+    try {
+      evidence = withTarget(listed, vouch ? await vouch.file(listed.url) : undefined, entry)
+    } catch (error) {
+      problem(targetProblem(error), entry.path, `${entry.kind} ${entry.project}/${entry.name}: ${describeError(error)}`)
       deps.onItem?.(entry, 'refused')
       continue
     }
@@ -137,6 +275,17 @@ export async function importBundle(source: BundleSource, options: { partial: boo
     for (const sha256 of added) await deps.blobs.delete(sha256)
     return { problems, ...none, manifest }
   }
+  // Page bodies are blobs too; in verifying mode the offline server finds a page by its target's digest.
+  const pageDigests: string[] = []
+  for (const body of pageBodies.values()) pageDigests.push((await deps.blobs.putBytes(body)).sha256)
+  // One durability pass over every blob of this import, before anything may point at one: a
+  // power cut before it leaves at worst unreferenced blobs, never a record naming a short one.
+  await deps.blobs.syncBlobs([...verifiedFiles.map((file) => file.entry.sha256), ...pageDigests])
+  // The verified TUF state, after the blobs it vouches for and before the records.
+  if (vouch && manifest.tuf && deps.commitTrust) {
+    const staged = vouch.staged()
+    await deps.commitTrust({ roots: staged.roots, set: staged.set, trustedRootVersion: vouch.trustedRootVersion, tuf: manifest.tuf, upstream: manifest.upstream })
+  }
   // Records last: a file is servable once its page record points the mirror at it.
   let files = 0
   let bytes = 0
@@ -150,7 +299,6 @@ export async function importBundle(source: BundleSource, options: { partial: boo
   for (const [project, page] of pages) {
     const body = pageBodies.get(project)
     if (!body) continue
-    await deps.blobs.putBytes(body)
     await recordImportedPage(deps.records, { project, bodySha256: page.entry.sha256, contentType: pageContentType(page.entry.path), baseUrl: page.url, serial: page.model.meta.lastSerial, fetchedAtMs })
     deps.onItem?.(page.entry, 'verified')
     pageCount++

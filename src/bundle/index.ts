@@ -4,11 +4,13 @@
  * before its items are added to a cache. May import upstream/, store/, index/, policy/, mirror/
  * and base/.
  */
-export { BUNDLE_FORMAT, decodeManifest, encodeManifest, pageContentType, type Manifest, type ManifestEntry, type EntryKind, type Selection } from './manifest.js'
+export { BUNDLE_FORMAT, decodeManifest, encodeManifest, pageContentType, type Manifest, type ManifestEntry, type ManifestTuf, type EntryKind, type Selection } from './manifest.js'
 export { BundleRefusedError, SelectionError, PageRefusedError, type BundleProblem, type BundleProblemCode } from './errors.js'
 export { parseRequirements, type PinnedRequirement } from './requirements.js'
+export { parsePylock, type LockedFile, type Pylock } from './pylock.js'
 export { type ProjectWants, type TagFilter } from './select.js'
-export { makeBundle, type MakeEvent, type MakeOptions, type MakeResult } from './make.js'
-export { importBundle, type ImportResult, type ImportDeps } from './import.js'
+export { makeBundle, type MakeDeps, type MakeEvent, type MakeOptions, type MakeResult } from './make.js'
+export { TufVouch, type TufVouchOptions, type VouchedTarget } from './tuf-vouch.js'
+export { importBundle, type ImportResult, type ImportDeps, type ImportTuf, type VerifiedTrust } from './import.js'
 export { directorySource, type BundleSource } from './source.js'
 export { packBundle, openBundle } from './pack.js'

@@ -14,8 +14,9 @@ import { httpPageSource, isSafeFileName } from '../mirror/index.js'
 import type { UpstreamClient } from '../upstream/index.js'
 import { BundleDir } from './bundle-dir.js'
 import { PageRefusedError } from './errors.js'
-import { BUNDLE_FORMAT, encodeManifest, pagePath, type Manifest, type ManifestEntry, type Selection } from './manifest.js'
+import { BUNDLE_FORMAT, encodeManifest, pagePath, type Manifest, type ManifestEntry, type ManifestTuf, type Selection } from './manifest.js'
 import { pickFiles, type ProjectWants, type TagFilter } from './select.js'
+import { TufVouch, type VouchedTarget } from './tuf-vouch.js'
 import { checkFile, createByteCheck } from './verify-bytes.js'
 
 export interface MakeOptions {
@@ -31,6 +32,8 @@ export interface MakeOptions {
   readonly maxFileBytes: number
   /** `--since`: what the older bundle holds, by path → sha256; those items are left out */
   readonly since?: ReadonlyMap<string, string>
+  /** verifying mode: where the metadata came from and the layout, recorded in the manifest */
+  readonly tuf?: ManifestTuf
   readonly now: () => Date
 }
 
@@ -55,8 +58,15 @@ interface FileJob {
   readonly requiredHashes: ReadonlyMap<string, ReadonlySet<string>>
 }
 
+export interface MakeDeps {
+  readonly upstream: UpstreamClient
+  /** verifying mode: pages and files are taken only as the verified TUF metadata lists them, and that metadata goes under `tuf/` */
+  readonly tuf?: TufVouch
+  readonly onEvent: (event: MakeEvent) => void
+}
+
 /** Throws nothing for a refused item (it is reported and left out); throws for the operator's or the disk's problems. */
-export async function makeBundle(options: MakeOptions, deps: { upstream: UpstreamClient; onEvent: (event: MakeEvent) => void }): Promise<MakeResult> {
+export async function makeBundle(options: MakeOptions, deps: MakeDeps): Promise<MakeResult> {
   const bundle = await BundleDir.open(options.out)
   const entries: ManifestEntry[] = []
   const refused: Array<{ what: string; code: string; detail: string }> = []
@@ -70,7 +80,7 @@ export async function makeBundle(options: MakeOptions, deps: { upstream: Upstrea
   const pageEntries = new Map<string, { entry: ManifestEntry; status: 'fetched' | 'present' }>()
 
   for (const [project, wants] of options.wants) {
-    const page = await loadPage(project, { bundle, source, upstreamUrl: options.upstreamUrl }).catch((error: unknown) => {
+    const page = await loadPage(project, { bundle, source, upstream: deps.upstream, tuf: deps.tuf, upstreamUrl: options.upstreamUrl, maxPageBytes: options.maxPageBytes }).catch((error: unknown) => {
       refuse(`page ${project}`, errorCode(error), describeError(error))
       return undefined
     })
@@ -87,11 +97,19 @@ export async function makeBundle(options: MakeOptions, deps: { upstream: Upstrea
       }
     })
     const { picked, problems } = pickFiles(safe, wants, options.tags)
-    for (const problem of problems) refuse(problem.origin, 'not_on_page', problem.detail)
+    for (const problem of problems) refuse(problem.origin, problem.code, problem.detail)
     for (const { file, requiredHashes } of picked) {
-      jobs.push({ kind: 'file', project, name: file.filename, url: file.url, hashes: file.hashes, size: file.size, requiredHashes })
+      const job: FileJob = { kind: 'file', project, name: file.filename, url: file.url, hashes: file.hashes, size: file.size, requiredHashes }
+      const vouched = await vouchFor(job, deps.tuf).catch((error: unknown) => {
+        refuse(`file ${project}/${file.filename}`, errorCode(error), describeError(error))
+        return undefined
+      })
+      if (!vouched) continue
+      jobs.push(vouched)
       const metadata = metadataJob(project, file)
-      if (metadata) jobs.push(metadata)
+      // Verifying mode: a metadata file no trusted role lists is left out (pip then reads the wheel).
+      const vouchedMetadata = metadata ? await vouchFor(metadata, deps.tuf).catch(() => undefined) : undefined
+      if (vouchedMetadata) jobs.push(vouchedMetadata)
     }
   }
   deps.onEvent({ event: 'planned', files: jobs.length, bytes: jobs.reduce((sum, job) => sum + (job.size ?? 0), 0) })
@@ -143,6 +161,12 @@ export async function makeBundle(options: MakeOptions, deps: { upstream: Upstrea
     entries.push(entry)
     deps.onEvent({ event: 'item', status, entry })
   }
+  if (deps.tuf) {
+    for (const entry of await writeTufMetadata(bundle, deps.tuf)) {
+      entries.push(entry)
+      deps.onEvent({ event: 'item', status: 'fetched', entry })
+    }
+  }
   const manifest: Manifest = {
     format: BUNDLE_FORMAT,
     tool_version: options.toolVersion,
@@ -150,6 +174,7 @@ export async function makeBundle(options: MakeOptions, deps: { upstream: Upstrea
     upstream: options.upstreamUrl,
     selection: options.selection,
     entries,
+    ...(options.tuf ? { tuf: options.tuf } : {}),
   }
   await bundle.writeAtomic('manifest.json', encodeManifest(manifest))
   return { manifest, refused }
@@ -164,9 +189,10 @@ function metadataJob(project: string, file: ProjectFile): FileJob | undefined {
 
 async function loadPage(
   project: string,
-  context: { bundle: BundleDir; source: ReturnType<typeof httpPageSource>; upstreamUrl: string },
+  context: { bundle: BundleDir; source: ReturnType<typeof httpPageSource>; upstream: UpstreamClient; tuf: TufVouch | undefined; upstreamUrl: string; maxPageBytes: number },
 ): Promise<{ model: ProjectPage; entry: ManifestEntry; status: 'fetched' | 'present' }> {
   const url = new URL(`${project}/`, context.upstreamUrl).href
+  if (context.tuf) return loadVouchedPage(project, url, await context.tuf.page(url), context)
   for (const isJson of [true, false]) {
     const path = pagePath(project, isJson)
     if (!(await context.bundle.has(path))) continue
@@ -183,6 +209,75 @@ async function loadPage(
   const path = pagePath(project, isJson)
   await context.bundle.writeAtomic(path, fetched.body)
   return { model, entry: pageEntry(project, path, fetched.body), status: 'fetched' }
+}
+
+/**
+ * Verifying mode: the page is the bytes of its verified target (an HTML page in both layouts),
+ * downloaded from where the layout puts it and checked before it gets its name in the bundle.
+ * A copy kept from an interrupted run is taken again only if it still matches the target.
+ */
+async function loadVouchedPage(
+  project: string,
+  url: string,
+  target: VouchedTarget,
+  context: { bundle: BundleDir; upstream: UpstreamClient; maxPageBytes: number },
+): Promise<{ model: ProjectPage; entry: ManifestEntry; status: 'fetched' | 'present' }> {
+  const path = pagePath(project, false)
+  const matches = (body: Uint8Array) => {
+    const check = createByteCheck({ hashes: target.hashes, expectedSize: target.length })
+    check.update(body)
+    check.finish()
+  }
+  if (await context.bundle.has(path)) {
+    const body = await context.bundle.read(path)
+    try {
+      matches(body)
+      return { model: parsePage(project, body, false, url), entry: pageEntry(project, path, body), status: 'present' }
+    } catch (error) {
+      if (!(error instanceof IntegrityError)) throw error
+    }
+  }
+  const { body } = await context.upstream.getBytes(target.downloadUrl, { maxBytes: Math.min(target.length, context.maxPageBytes) })
+  // TUF 5.7.3: the target's length and hashes, before the bytes are kept.
+  matches(body)
+  const model = parsePage(project, body, false, url)
+  await context.bundle.writeAtomic(path, body)
+  return { model, entry: pageEntry(project, path, body), status: 'fetched' }
+}
+
+/**
+ * Verifying mode: the job as the verified metadata lists it. In the `paths` layout the file is a
+ * target: its digests join the page's (both must hold, and they must agree) and it is downloaded
+ * from the target URL. In the `warehouse` layout the verified page's own digests bind it.
+ * @throws IntegrityError('hash_mismatch' | 'length_mismatch') when the page and the target disagree; TrustError
+ */
+async function vouchFor(job: FileJob, tuf: TufVouch | undefined): Promise<FileJob> {
+  const target = tuf ? await tuf.file(job.url) : undefined
+  if (!target) return job
+  const hashes: Record<string, string> = { ...job.hashes }
+  for (const [algorithm, hex] of Object.entries(target.hashes)) {
+    const listed = hashes[algorithm]?.toLowerCase()
+    if (listed !== undefined && listed !== hex) throw new IntegrityError('hash_mismatch', `the page lists ${algorithm} ${listed} for ${job.name}, the TUF target ${target.path} ${hex}`)
+    hashes[algorithm] = hex
+  }
+  if (job.size !== undefined && job.size !== target.length) throw new IntegrityError('length_mismatch', `the page gives ${job.size} bytes for ${job.name}, the TUF target ${target.path} ${target.length}`)
+  return { ...job, url: target.downloadUrl, hashes, size: target.length }
+}
+
+/**
+ * The verified metadata into `tuf/`, each file atomically; files a killed earlier run left that
+ * are not part of this set are removed (every file in a bundle is listed).
+ */
+async function writeTufMetadata(bundle: BundleDir, tuf: TufVouch): Promise<ManifestEntry[]> {
+  const files = tuf.bundleFiles()
+  const entries: ManifestEntry[] = []
+  for (const name of await bundle.list('tuf')) if (!files.has(name)) await bundle.remove(`tuf/${name}`)
+  for (const [name, bytes] of files) {
+    const path = `tuf/${name}`
+    await bundle.writeAtomic(path, bytes)
+    entries.push({ kind: 'tuf', project: '', name, size: bytes.byteLength, sha256: sha256Hex(bytes), path })
+  }
+  return entries
 }
 
 export function parsePage(project: string, body: Uint8Array, isJson: boolean, url: string): ProjectPage {

@@ -33,6 +33,17 @@ export interface Selection {
   readonly since?: string
 }
 
+/**
+ * Where the TUF metadata of a bundle made in verifying mode came from, and how index URLs map to
+ * its targets: what `import` needs to look each page and file up, and what the offline server
+ * then serves by. Not trusted: a wrong mapping only makes lookups fail (every target is signed).
+ */
+export interface ManifestTuf {
+  readonly layout: 'paths' | 'warehouse'
+  readonly metadata_url: string
+  readonly targets_url: string
+}
+
 export interface Manifest {
   readonly format: typeof BUNDLE_FORMAT
   readonly tool_version: string
@@ -41,6 +52,8 @@ export interface Manifest {
   readonly upstream: string
   readonly selection: Selection
   readonly entries: readonly ManifestEntry[]
+  /** only in a bundle made in verifying mode (it then has `tuf` entries) */
+  readonly tuf?: ManifestTuf
 }
 
 const KINDS: ReadonlySet<string> = new Set<EntryKind>(['file', 'metadata', 'page', 'tuf'])
@@ -97,6 +110,8 @@ export function decodeManifest(bytes: Uint8Array): { manifest: Manifest } | { pr
   const entries = Array.isArray(parsed.entries) ? parsed.entries : undefined
   if (!entries) problems.push('entries is not an array')
   else entries.forEach((entry, i) => problems.push(...entryProblems(entry).map((problem) => `entries[${i}]: ${problem}`)))
+  const tuf = parsed.tuf === undefined ? undefined : decodeTuf(parsed.tuf)
+  if (parsed.tuf !== undefined && !tuf) problems.push('tuf is not {layout: "paths" | "warehouse", metadata_url, targets_url} with absolute http(s) URLs')
   if (problems.length > 0 || !entries || !selection) return { problems }
   const paths = new Set<string>()
   for (const entry of entries as ManifestEntry[]) {
@@ -113,8 +128,17 @@ export function decodeManifest(bytes: Uint8Array): { manifest: Manifest } | { pr
       upstream: parsed.upstream as string,
       selection,
       entries: entries as ManifestEntry[],
+      ...(tuf ? { tuf } : {}),
     },
   }
+}
+
+function decodeTuf(value: unknown): ManifestTuf | undefined {
+  if (!isRecord(value)) return undefined
+  const { layout, metadata_url: metadataUrl, targets_url: targetsUrl } = value
+  const isHttpUrl = (url: unknown): url is string => typeof url === 'string' && URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)
+  if ((layout !== 'paths' && layout !== 'warehouse') || !isHttpUrl(metadataUrl) || !isHttpUrl(targetsUrl)) return undefined
+  return { layout, metadata_url: metadataUrl, targets_url: targetsUrl }
 }
 
 function decodeSelection(value: unknown): Selection | undefined {

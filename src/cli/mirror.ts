@@ -5,10 +5,12 @@
  */
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { describeError } from '../base/index.js'
-import { decodeManifest, makeBundle, openBundle, packBundle, parseRequirements, SelectionError, type ProjectWants, type Selection } from '../bundle/index.js'
-import { ConfigError } from '../config/index.js'
+import { describeError, errorCode, systemClock } from '../base/index.js'
+import { decodeManifest, makeBundle, openBundle, packBundle, parsePylock, parseRequirements, SelectionError, TufVouch, type ProjectWants, type Selection } from '../bundle/index.js'
+import { ConfigError, type Settings } from '../config/index.js'
 import { isValidProjectName, normalizeName, parseSpecifierSet, SpecifierError, type Specifier } from '../index/index.js'
+import { pathsLayout, relativeTargetPath, warehouseLayout } from '../mirror/index.js'
+import { UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
 import { createProgress } from './progress.js'
 import { listOf, splitArgs, valueOf } from './bundle-args.js'
 import { loadSettings } from './serve.js'
@@ -19,6 +21,7 @@ const MIRROR_FLAGS = {
   out: { kind: 'value' },
   project: { kind: 'list' },
   requirements: { kind: 'list' },
+  pylock: { kind: 'list' },
   since: { kind: 'value' },
   'python-version': { kind: 'list' },
   platform: { kind: 'list' },
@@ -34,6 +37,8 @@ Downloads and verifies everything SELECTION needs into the bundle directory BUND
 Selection (one or more):
   --project SPEC         a project and optional version specifier, e.g. 'numpy>=2,<3' (repeatable)
   --requirements FILE    a fully pinned requirements file; --hash options are checked (repeatable)
+  --pylock FILE          a PEP 751 pylock.toml: exactly the wheels and sdists it lists, its hashes
+                         and sizes checked (repeatable); vcs/directory/archive sources are refused
 
 Flags:
   --out BUNDLE           the bundle directory to write (created; an interrupted run is resumed)
@@ -44,6 +49,9 @@ Flags:
   --jobs N               parallel downloads (default 4)
   --tar                  write BUNDLE as one .tar (POSIX ustar); staged in BUNDLE.parts/ meanwhile
   any 'tuf-proxy serve' flag: --upstream URL, --allow-host HOST, --ca-bundle FILE, timeouts, size limits
+  --tuf-root FILE --tuf-metadata-url URL --tuf-targets-url URL [--tuf-layout paths|warehouse]
+                         verifying mode: pages and files are taken only as the TUF metadata verified
+                         from FILE lists them, and that metadata goes into the bundle under tuf/
 
 Exit codes: 0 everything verified, 1 something was refused (listed), 2 usage error.
 `
@@ -91,10 +99,18 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
   const progress = createProgress(process.stdout, () => Date.now())
   const startedMs = Date.now()
   try {
+    let tuf: TufVouch | undefined
+    try {
+      tuf = await openTufVouch(plan.settings, plan.trustedRoot, upstream)
+    } catch (error) {
+      process.stderr.write(`tuf-proxy mirror: refused the TUF metadata (${errorCode(error)}): ${describeError(error)}\nnothing was written\n`)
+      return 1
+    }
     const result = await makeBundle(
       { ...plan.options, toolVersion: toolVersion(), now: () => new Date() },
       {
         upstream,
+        ...(tuf ? { tuf } : {}),
         onEvent: (event) => {
           if (event.event === 'planned') progress.planned(event.files, event.bytes)
           else if (event.event === 'progress') progress.bytes(event.bytes)
@@ -104,22 +120,56 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
       },
     )
     const items = result.manifest.entries
+    const refused = [...plan.unmirrorable.map((item) => ({ what: item.origin, code: 'not_mirrorable', detail: item.detail })), ...result.refused]
     if (plan.tarPath) {
       await packBundle(plan.options.out, plan.tarPath, result.manifest, Math.floor(Date.now() / 1000))
       // The staging directory stays after a refusal, so a rerun resumes from it.
-      if (result.refused.length === 0) await rm(plan.options.out, { recursive: true, force: true })
+      if (refused.length === 0) await rm(plan.options.out, { recursive: true, force: true })
     }
     progress.done({
       bundle: plan.tarPath ?? plan.options.out,
       entries: items.length,
       bytes: items.reduce((sum, entry) => sum + entry.size, 0),
-      refused: result.refused.length,
+      refused: refused.length,
       seconds: (Date.now() - startedMs) / 1000,
     })
-    for (const refusal of result.refused) process.stderr.write(`tuf-proxy mirror: refused ${refusal.what} (${refusal.code}): ${refusal.detail}\n`)
-    return result.refused.length === 0 ? 0 : 1
+    for (const refusal of refused) process.stderr.write(`tuf-proxy mirror: refused ${refusal.what} (${refusal.code}): ${refusal.detail}\n`)
+    return refused.length === 0 ? 0 : 1
   } finally {
     await upstream.close()
+  }
+}
+
+/**
+ * Verifying mode: the TUF session from the operator's root, refreshed from the repository.
+ * @throws TrustError when the repository's metadata must be refused; UpstreamError
+ */
+async function openTufVouch(settings: Settings, trustedRoot: Uint8Array | undefined, upstream: UpstreamClient): Promise<TufVouch | undefined> {
+  const tuf = settings.tuf
+  if (!tuf || !trustedRoot) return undefined
+  return TufVouch.open({
+    metadataBaseUrl: tuf.metadataUrl,
+    layout: tuf.layout === 'paths' ? pathsLayout(tuf.targetsUrl) : warehouseLayout(tuf.targetsUrl, settings.upstream),
+    trustedRoot,
+    clock: systemClock,
+    limits: { rootMaxBytes: tuf.maxRootBytes, timestampMaxBytes: tuf.maxTimestampBytes, maxDelegations: tuf.maxDelegations },
+    fetch: async (url, maxBytes) => (await upstream.getBytes(url, { maxBytes })).body,
+    // TUF 5.3.3: the root chain ends where the repository has no N+1.root.json.
+    isNotFound: (error) => error instanceof UpstreamHttpError && (error.status === 404 || error.status === 403),
+  })
+}
+
+/** @throws ConfigError for an unreadable root or a layout that cannot map the upstream */
+function readTrustedRoot(settings: Settings): Uint8Array | undefined {
+  const tuf = settings.tuf
+  if (!tuf) return undefined
+  if (tuf.layout === 'paths' && relativeTargetPath(settings.upstream, tuf.targetsUrl) === undefined) {
+    throw new ConfigError(`--upstream ${settings.upstream} is not below --tuf-targets-url ${tuf.targetsUrl}: with --tuf-layout paths, pages are targets under the targets base`)
+  }
+  try {
+    return readFileSync(tuf.rootFile)
+  } catch (error) {
+    throw new ConfigError(`--tuf-root ${tuf.rootFile}: cannot read the file (${describeError(error)})`)
   }
 }
 
@@ -132,10 +182,10 @@ async function planMirror(argv: readonly string[]) {
   const jobsText = valueOf(args, 'jobs') ?? '4'
   const jobs = Number(jobsText)
   if (!/^\d+$/.test(jobsText) || jobs < 1 || jobs > 256) throw new ConfigError(`--jobs must be an integer from 1 to 256, got ${JSON.stringify(jobsText)}`)
-  const wants = new Map<string, { specifierSets: Specifier[][]; pins: ProjectWants['pins'][number][] }>()
+  const wants = new Map<string, { specifierSets: Specifier[][]; pins: ProjectWants['pins'][number][]; locked: ProjectWants['locked'][number][] }>()
   const wantsOf = (project: string) => {
     let entry = wants.get(project)
-    if (!entry) wants.set(project, (entry = { specifierSets: [], pins: [] }))
+    if (!entry) wants.set(project, (entry = { specifierSets: [], pins: [], locked: [] }))
     return entry
   }
   const projects = listOf(args, 'project')
@@ -153,7 +203,20 @@ async function planMirror(argv: readonly string[]) {
     }
     for (const pin of parseRequirements(text, file)) wantsOf(pin.project).pins.push(pin)
   }
-  if (wants.size === 0) throw new ConfigError('nothing selected: give --project SPEC or --requirements FILE')
+  const pylockFiles = listOf(args, 'pylock')
+  const unmirrorable: Array<{ origin: string; detail: string }> = []
+  for (const file of pylockFiles) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (error) {
+      throw new ConfigError(`--pylock ${file}: cannot read it (${describeError(error)})`)
+    }
+    const lock = parsePylock(text, file)
+    for (const [project, files] of lock.files) wantsOf(project).locked.push(...files)
+    unmirrorable.push(...lock.unsupported)
+  }
+  if (wants.size === 0 && unmirrorable.length === 0) throw new ConfigError('nothing selected: give --project SPEC, --requirements FILE or --pylock FILE')
   const pythonVersions = listOf(args, 'python-version')
   for (const version of pythonVersions) if (!/^\d+\.\d+$/.test(version)) throw new ConfigError(`--python-version must be X.Y, got ${JSON.stringify(version)}`)
   const platforms = listOf(args, 'platform')
@@ -162,7 +225,7 @@ async function planMirror(argv: readonly string[]) {
   const selection: Selection = {
     projects,
     requirements: requirementFiles,
-    pylock: [],
+    pylock: pylockFiles,
     fromCache: [],
     pythonVersions,
     platforms,
@@ -170,9 +233,12 @@ async function planMirror(argv: readonly string[]) {
     ...(sinceDir ? { since: sinceDir } : {}),
   }
   const tarPath = args.own.get('tar') === true ? out : undefined
+  const trustedRoot = readTrustedRoot(settings)
   return {
     settings,
+    trustedRoot,
     tarPath,
+    unmirrorable,
     options: {
       out: tarPath ? `${out}.parts` : out,
       upstreamUrl: settings.upstream,
@@ -183,6 +249,7 @@ async function planMirror(argv: readonly string[]) {
       maxPageBytes: settings.maxPageBytes,
       maxFileBytes: settings.maxFileBytes,
       ...(sinceDir ? { since: await readSince(sinceDir) } : {}),
+      ...(settings.tuf ? { tuf: { layout: settings.tuf.layout, metadata_url: settings.tuf.metadataUrl, targets_url: settings.tuf.targetsUrl } } : {}),
     },
   }
 }

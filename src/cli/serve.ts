@@ -14,7 +14,8 @@ import { readAdminToken, type AdminToken } from './admin-token.js'
 import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
 import { packageVersion } from './package-version.js'
-import { buildTufMirror } from './tuf-mode.js'
+import { readOfflineTrust } from './offline-trust.js'
+import { buildOfflineTufMirror, buildTufMirror } from './tuf-mode.js'
 import { upstreamClientFor } from './upstream-client.js'
 
 /** nginx-style max_fails / fail_timeout, per origin: after failures of this many different URLs with no success between, that host is skipped for a while. */
@@ -101,8 +102,12 @@ interface ServeDeps {
   readonly onListening: (listening: Listening) => void
 }
 
-async function serve(settings: Settings, { logger, metrics, adminToken, flush, onListening }: ServeDeps): Promise<number> {
+async function serve(given: Settings, { logger, metrics, adminToken, flush, onListening }: ServeDeps): Promise<number> {
   const clock = systemClock
+  // Offline, a cache imported with --tuf-root is served in verifying mode, by the repository and
+  // index URL the import recorded (page URLs map to TUF targets through them).
+  const offlineTrust = given.offline ? await readOfflineTrust(given.cacheDir) : undefined
+  const settings: Settings = offlineTrust ? { ...given, upstream: offlineTrust.upstream } : given
   const startedAtMs = clock.nowMs()
   const health = createUpstreamHealth({ maxFails: BREAKER_MAX_FAILS, failTimeoutMs: BREAKER_FAIL_TIMEOUT_MS, clock, logger })
   // Offline: a client with no connection pool at all, so nothing can call out.
@@ -126,9 +131,17 @@ async function serve(settings: Settings, { logger, metrics, adminToken, flush, o
     { requireHashes: settings.requireHashes, maxFileBytes: settings.maxFileBytes },
     { upstream, blobs, records, clock, logger, metrics, drops },
   )
+  const tufDeps = { settings, upstream, blobs, files, clock, logger, metrics, drops }
   const tuf: TufMirror | undefined = settings.tuf
-    ? await buildTufMirror({ settings, tuf: settings.tuf, upstream, blobs, files, clock, logger, metrics, drops })
-    : undefined
+    ? await buildTufMirror({ ...tufDeps, tuf: settings.tuf })
+    : offlineTrust
+      ? await buildOfflineTufMirror({ ...tufDeps, offline: offlineTrust })
+      : undefined
+  if (offlineTrust && tuf) {
+    // On every start: serving past expiry is the operator's explicit acceptance, never silent.
+    const view = tuf.offlineStatus()
+    if (view.graceSeconds > 0 || view.expired) logger.warn('offline_trust', { graceSeconds: view.graceSeconds, expiredRole: view.expired?.role, expired: view.expired?.expires, servingPastExpiry: view.isServingPastExpiry, detail: view.warning ?? 'the imported TUF metadata is unexpired' })
+  }
   if (tuf) collectTrustMetrics(metrics, tuf, clock)
   const httpSource = httpPageSource(upstream, settings.maxPageBytes)
   const pages = new SimplePages(

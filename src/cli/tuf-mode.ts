@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { Clock, Logger, Metrics } from '../base/index.js'
 import { ConfigError, type Settings, type TufSettings } from '../config/index.js'
 import { pathsLayout, relativeTargetPath, TufMirror, warehouseLayout, type DropLog, type Files } from '../mirror/index.js'
+import { trustStateDir, type OfflineTrust } from './offline-trust.js'
 import { TufSession } from '../tuf-client/index.js'
 import { openTrustStateStore, type BlobStore } from '../store/index.js'
 import { UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
@@ -56,6 +57,41 @@ export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
   const mirror = new TufMirror(
     // A request waits for a due refresh as long as one upstream request may take.
     { layout, refreshSeconds: tuf.refreshSeconds, refreshWaitMs: settings.upstreamDeadlineMs, maxPageBytes: settings.maxPageBytes },
+    { session, upstream: deps.upstream, files: deps.files, blobs: deps.blobs, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, drops: deps.drops },
+  )
+  mirror.start()
+  return mirror
+}
+
+/**
+ * `serve --offline` of a cache imported with `--tuf-root`: verifying mode from the imported state
+ * alone. The session never fetches (the offline client fails every request) and judges expiry by
+ * a clock `graceSeconds` behind the real one, so within the grace the imported state verifies as
+ * it did; the TufMirror refuses past that with OfflineExpiredError, naming the role.
+ * @throws ConfigError when the importer's root is not in the trust store
+ */
+export async function buildOfflineTufMirror(deps: Omit<TufModeDeps, 'tuf'> & { readonly offline: OfflineTrust }): Promise<TufMirror> {
+  const { settings, offline } = deps
+  const graceMs = settings.offlineGraceSeconds * 1000
+  const store = await openTrustStateStore({ dir: trustStateDir(settings.cacheDir), logger: deps.logger })
+  const anchorName = `${offline.trustedRootVersion}.root.json`
+  const trustedRoot = await store.read(anchorName)
+  if (!trustedRoot) throw new ConfigError(`${trustStateDir(settings.cacheDir)}/${anchorName} is missing: the cache's imported TUF state is incomplete; import the bundle again with --tuf-root`)
+  const trustClock: Clock = { nowMs: () => deps.clock.nowMs() - graceMs }
+  const session = await TufSession.open({
+    metadataBaseUrl: offline.metadataUrl,
+    fetcher: { fetch: async (url, maxBytes) => (await deps.upstream.getBytes(url, { maxBytes })).body },
+    store,
+    clock: trustClock,
+    trustedRoot,
+    isNotFound: () => false,
+    keepRootHistory: true,
+    // What the import verified is the state in force; no refresh ever replaces it.
+    trustLocalMetadata: true,
+  })
+  const layout = offline.layout === 'paths' ? pathsLayout(offline.targetsUrl) : warehouseLayout(offline.targetsUrl, offline.upstream)
+  const mirror = new TufMirror(
+    { layout, refreshSeconds: Infinity, refreshWaitMs: 0, maxPageBytes: settings.maxPageBytes, offline: { graceMs } },
     { session, upstream: deps.upstream, files: deps.files, blobs: deps.blobs, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, drops: deps.drops },
   )
   mirror.start()

@@ -235,9 +235,12 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
     adminTokenFile: text('admin-token-file'),
     honorClientRevalidate: get('honor-client-revalidate', (raw) => toBool('honor-client-revalidate', raw)) ?? false,
     proxy,
+    offlineGraceSeconds: seconds('offline-grace') ?? 0,
   }
+  // Offline, the verified TUF state and where it came from are the import's (tuf-proxy import --tuf-root).
   if (settings.offline && settings.tuf) {
-    throw new ConfigError('--offline does not take the verifying-mode flags (--tuf-root, --tuf-metadata-url, --tuf-targets-url) yet: serve an imported hash-only bundle without them')
+    throw new ConfigError('--offline does not take the verifying-mode flags (--tuf-root, --tuf-metadata-url, --tuf-targets-url): the offline server takes its TUF state from the cache, as `tuf-proxy import --tuf-root` recorded it')
   }
+  if (settings.offlineGraceSeconds > 0 && !settings.offline) throw new ConfigError('--offline-grace applies only with --offline: an online proxy refreshes its TUF metadata instead')
   return Object.freeze(settings)
 }

@@ -44,6 +44,7 @@ export const OPTIONS = [
   { flag: 'admin-token-file', kind: 'path', valueName: 'FILE', help: 'turns on the admin API under /-/: a file holding its bearer token (at least 32 characters)' },
   { flag: 'honor-client-revalidate', kind: 'bool', help: 'revalidate a project page upstream when the client sends Cache-Control: no-cache or Pragma: no-cache (default off)' },
   { flag: 'upstream-proxy', kind: 'url', valueName: 'URL', help: 'HTTP proxy for every upstream request, http://[user:password@]host:port; overrides HTTPS_PROXY and HTTP_PROXY, NO_PROXY still applies (default: those variables)' },
+  { flag: 'offline-grace', kind: 'duration', valueName: 'DURATION', min: 0, help: 'with --offline and an imported TUF state: keep serving this long past the expiry of its metadata, with a warning (default 0: refuse with 503 once expired)' },
 ] as const satisfies readonly OptionSpec[]
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag']
@@ -89,6 +90,8 @@ export interface Settings {
   readonly honorClientRevalidate: boolean
   /** how upstream requests leave the machine: --upstream-proxy, else the proxy variables */
   readonly proxy: ProxySettings
+  /** offline verifying mode: how long past the expiry of the imported TUF metadata it is still served */
+  readonly offlineGraceSeconds: number
 }
 
 /**

@@ -34,3 +34,20 @@ export class PageBodyGoneError extends ProxyError {
   readonly code = 'rendered_page_evicted'
   readonly fault = 'storage'
 }
+
+/**
+ * `serve --offline` in verifying mode: a top-level role of the imported TUF state has expired
+ * (past any `--offline-grace`). An air-gapped mirror cannot refresh it; only a newer import can.
+ * 503: the data is not wrong, the mirror cannot vouch for it now (a freeze attack looks the same).
+ */
+export class OfflineExpiredError extends ProxyError {
+  readonly code = 'offline_metadata_expired'
+  readonly fault = 'upstream_unavailable'
+  constructor(
+    message: string,
+    readonly role: string,
+    readonly expires: string,
+  ) {
+    super(message)
+  }
+}

@@ -29,6 +29,18 @@ export interface TrustStatusView {
     readonly threshold: number | undefined
     readonly keyCount: number | undefined
   }>
+  /** `serve --offline` of an imported TUF state: expiry cannot be cured by a refresh, only by a newer import */
+  readonly offline?: OfflineTrustView | undefined
+}
+
+export interface OfflineTrustView {
+  readonly graceSeconds: number
+  /** the earliest top-level role expired by now, if any */
+  readonly expired?: { readonly role: string; readonly version: number | undefined; readonly expires: string } | undefined
+  /** expired, and still served because it is within the grace */
+  readonly isServingPastExpiry: boolean
+  /** what the operator must know: serving past expiry (within grace), or refusing (past it) */
+  readonly warning?: string | undefined
 }
 
 export interface MirrorStatus {

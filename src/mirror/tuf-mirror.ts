@@ -11,15 +11,15 @@
  * judged by the proxy's own clock, so a frozen or rolled-back upstream cannot make the proxy
  * serve expired data as fresh.
  */
-import { describeError, errorCode, hasStrongHash, IntegrityError, maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { describeError, errorCode, formatDuration, hasStrongHash, IntegrityError, maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
 import { createDigestVerifier } from '../policy/index.js'
 import type { BlobStore } from '../store/index.js'
 import { ExpiredMetadataError, TrustError, parseExpires, type TargetFile } from '../trust/index.js'
 import { UpstreamError, type UpstreamClient } from '../upstream/index.js'
 import type { DropLog } from './drops.js'
-import { NotFoundError, UnavailableError } from './errors.js'
+import { NotFoundError, OfflineExpiredError, UnavailableError } from './errors.js'
 import type { FileResult, Files, FileTarget } from './files.js'
-import type { TrustStatusView, TufFrontend } from './mirror.js'
+import type { OfflineTrustView, TrustStatusView, TufFrontend } from './mirror.js'
 import type { PageSource } from './page-source.js'
 import { resolveProjectFile } from './project-files.js'
 import type { SimplePages } from './simple-pages.js'
@@ -37,6 +37,12 @@ export interface TufMirrorOptions {
   /** how long a request waits for a due refresh before the previous state answers it */
   readonly refreshWaitMs: number
   readonly maxPageBytes: number
+  /**
+   * `serve --offline` of an imported state: no refresh is ever attempted, and past the expiry of
+   * a top-level role (plus `graceMs`, the operator's explicit acceptance) requests are refused
+   * with OfflineExpiredError. The session must judge expiry by a clock `graceMs` behind, too.
+   */
+  readonly offline?: { readonly graceMs: number }
 }
 
 export interface TufMirrorDeps {
@@ -71,9 +77,9 @@ export class TufMirror implements TufFrontend {
     this.#validUntilMs = this.#computeValidUntil()
   }
 
-  /** Starts the first refresh without waiting for it. */
+  /** Starts the first refresh without waiting for it (none offline: nothing can be fetched). */
   start(): void {
-    void this.#refresh()
+    if (!this.options.offline) void this.#refresh()
   }
 
   get isReady(): boolean {
@@ -134,7 +140,37 @@ export class TufMirror implements TufFrontend {
         role('snapshot', status.snapshot),
         role('targets', status.targets),
       ],
+      ...(this.options.offline ? { offline: this.offlineStatus() } : {}),
     }
+  }
+
+  /**
+   * Offline: the earliest top-level role expired by the real clock, and whether the grace still
+   * covers it; the 503 body and /status say the same.
+   */
+  offlineStatus(): OfflineTrustView {
+    const graceMs = this.options.offline?.graceMs ?? 0
+    const nowMs = this.deps.clock.nowMs()
+    const status = this.deps.session.status()
+    const roles = [
+      { role: 'root', version: status.rootVersion, expires: status.rootExpires },
+      { role: 'timestamp', ...status.timestamp },
+      { role: 'snapshot', ...status.snapshot },
+      { role: 'targets', ...status.targets },
+    ]
+    let expired: { role: string; version: number | undefined; expires: string } | undefined
+    for (const { role, version, expires } of roles) {
+      if (expires === undefined || parseExpires(expires) > nowMs) continue
+      if (!expired || parseExpires(expires) < parseExpires(expired.expires)) expired = { role, version, expires }
+    }
+    const graceSeconds = Math.round(graceMs / 1000)
+    if (!expired) return { graceSeconds, isServingPastExpiry: false }
+    const isServingPastExpiry = nowMs < parseExpires(expired.expires) + graceMs
+    const what = `the ${expired.role} metadata${expired.version === undefined ? '' : ` (version ${expired.version})`} expired at ${expired.expires}`
+    const warning = isServingPastExpiry
+      ? `serving past expiry: ${what}; --offline-grace ${formatDuration(graceSeconds)} allows it until ${new Date(parseExpires(expired.expires) + graceMs).toISOString()}. Import a newer bundle.`
+      : `${what}${graceMs > 0 ? `, more than the --offline-grace of ${formatDuration(graceSeconds)} ago` : ''}; an offline mirror cannot refresh it: import a newer bundle, or accept serving past expiry with --offline-grace DURATION`
+    return { graceSeconds, expired, isServingPastExpiry, warning }
   }
 
   /**
@@ -228,10 +264,12 @@ export class TufMirror implements TufFrontend {
   }
 
   #isUsable(nowMs: number): boolean {
-    return this.#validUntilMs !== undefined && nowMs < this.#validUntilMs
+    // Offline with a grace, expiry is judged that much later (the session's clock is behind by as much).
+    return this.#validUntilMs !== undefined && nowMs - (this.options.offline?.graceMs ?? 0) < this.#validUntilMs
   }
 
   #isDue(nowMs: number): boolean {
+    if (this.options.offline) return false
     return this.#lastAttemptMs === undefined || nowMs - this.#lastAttemptMs >= this.options.refreshSeconds * 1000
   }
 
@@ -262,6 +300,10 @@ export class TufMirror implements TufFrontend {
   async #current(): Promise<void> {
     await this.#awaitDueRefresh()
     if (this.#isUsable(this.deps.clock.nowMs())) return
+    if (this.options.offline) {
+      const { expired, warning } = this.offlineStatus()
+      if (expired && warning) throw new OfflineExpiredError(warning, expired.role, expired.expires)
+    }
     const lastError = this.#lastError
     if (lastError instanceof TrustError) throw lastError
     if (lastError instanceof UpstreamError && this.#validUntilMs === undefined) {

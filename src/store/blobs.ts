@@ -85,6 +85,14 @@ export interface BlobStore {
    */
   openBlob(ref: BlobRef): Promise<BlobReader | undefined>
   delete(sha256: string): Promise<void>
+  /**
+   * Makes the named committed blobs durable in one pass: each file's data, then the directories
+   * holding their names. For a store opened with `fsync: false` that writes many blobs before
+   * anything may point at them (`tuf-proxy import`): one pass of syncs costs far less than one
+   * sync per file between writes. A blob evicted or removed meanwhile is skipped.
+   * @throws {StoreError}
+   */
+  syncBlobs(sha256s: Iterable<string>): Promise<void>
   /** Resolves when background file operations started so far (mtime touches, evictions) are done. */
   flush(): Promise<void>
   readonly totalBytes: number
@@ -363,6 +371,35 @@ class DiskBlobStore implements BlobStore {
     checkDigest(sha256)
     this.#index.delete(sha256)
     await this.#unlink(sha256)
+  }
+
+  async syncBlobs(sha256s: Iterable<string>): Promise<void> {
+    const digests = [...new Set(sha256s)]
+    digests.forEach(checkDigest)
+    const syncPath = async (path: string) => {
+      let handle
+      try {
+        handle = await open(path, 'r')
+      } catch (error) {
+        if (errnoCode(error) === 'ENOENT') return
+        throw toStoreError(error, `opening ${path} to sync it`)
+      }
+      try {
+        await handle.sync()
+      } catch (error) {
+        throw toStoreError(error, `syncing ${path}`)
+      } finally {
+        await handle.close()
+      }
+    }
+    // A few at a time: the kernel merges the writeback of concurrent syncs.
+    const queue = [...digests]
+    await Promise.all(Array.from({ length: Math.min(8, queue.length) }, async () => {
+      for (let digest = queue.pop(); digest !== undefined; digest = queue.pop()) await syncPath(this.#path(digest))
+    }))
+    // Then the names: each prefix directory a blob was renamed into, and the one holding those.
+    for (const prefix of new Set(digests.map((digest) => digest.slice(0, 2)))) await syncPath(join(this.#blobsDir, prefix))
+    await syncPath(this.#blobsDir)
   }
 
   async flush(): Promise<void> {

@@ -258,6 +258,9 @@ class MemoryBlobStore implements BlobStore {
     this.disk.blobs.delete(sha256)
   }
 
+  /** Memory has no durability to add. */
+  async syncBlobs(): Promise<void> {}
+
   async flush(): Promise<void> {}
 
   adopt(sha256: string, bytes: Uint8Array): BlobRef {

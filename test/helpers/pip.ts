@@ -49,3 +49,18 @@ export function pipDownload(indexUrl: string, requirement: string, extraArgs: re
     })
   })
 }
+
+/**
+ * `pip install --no-deps --target DIR`: the install path (wheel unpacked, RECORD checked), not
+ * only the download. Async for the same reason as pipDownload.
+ */
+export function pipInstall(indexUrl: string, requirement: string): Promise<PipResult> {
+  const dest = mkdtempSync(join(tmpdir(), 'tuf-proxy-pip-target-'))
+  const args = ['-m', 'pip', 'install', '--isolated', '--no-cache-dir', '--disable-pip-version-check', '--no-deps', '--retries', '0', '--timeout', '20', '--index-url', indexUrl, '--target', dest, requirement]
+  return new Promise((resolve) => {
+    execFile(PYTHON, args, { encoding: 'utf8', env: pipEnv(), timeout: 120_000 }, (error, stdout, stderr) => {
+      const status = error ? (typeof error.code === 'number' ? error.code : 1) : 0
+      resolve({ status, stdout, stderr, dest, files: readdirSync(dest).sort() })
+    })
+  })
+}

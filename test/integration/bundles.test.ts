@@ -151,6 +151,79 @@ describe('bundles: mirror, import, serve --offline', () => {
     assert.deepEqual(files, ['demo-2.0-py3-none-any.whl'], 'only the file whose digest the pin lists (not the sdist of the same version)')
   })
 
+  test('--pylock (PEP 751): exactly the wheels and sdists listed, the lock\'s hashes checked beside the page\'s; other sources refused by name', async () => {
+    const lockDir = dir('lock')
+    const lock = join(lockDir, 'pylock.toml')
+    const wheel20 = wheels.get('2.0')
+    const wheel25 = wheels.get('2.5')
+    const other = readManifest(await (async () => {
+      const probe = dir('bundle')
+      assert.equal((await mirror(probe, '--project', 'other')).code, 0)
+      return probe
+    })()).entries.find((entry) => entry.kind === 'file')
+    assert.ok(wheel20 && wheel25 && other)
+    // Written as PEP 751 describes a lock (Debian's pip 23.0.1 has no `pip lock` to write one).
+    writeFileSync(lock, [
+      'lock-version = "1.0"',
+      'created-by = "tuf-proxy tests"',
+      'requires-python = ">=3.9"',
+      '',
+      '[[packages]]',
+      'name = "Demo"',
+      'version = "2.0"',
+      `index = "${upstream.simpleUrl}"`,
+      '',
+      '[[packages.wheels]]',
+      `url = "${upstream.fileUrl(wheel20.filename)}"`,
+      `size = ${wheel20.bytes.byteLength}`,
+      `hashes = { sha256 = "${wheel20.sha256}", sha512 = "${createHash('sha512').update(wheel20.bytes).digest('hex')}" }`,
+      '',
+      '[packages.sdist]',
+      'name = "demo-2.0.tar.gz"',
+      `url = "${upstream.fileUrl('demo-2.0.tar.gz')}"`,
+      `hashes = { sha256 = "${sha256(sdist)}" }`,
+      '',
+      '[[packages]]',
+      'name = "demo"',
+      'version = "2.5"',
+      '',
+      '[[packages.wheels]]',
+      `url = "${upstream.fileUrl(wheel25.filename)}"`,
+      // The page lists only sha256: this digest is the lock's alone, and it is wrong.
+      `hashes = { sha512 = "${'0'.repeat(128)}" }`,
+      '',
+      '[[packages]]',
+      'name = "other"',
+      'version = "0.1"',
+      '',
+      '[[packages.wheels]]',
+      `url = "${upstream.fileUrl(other.name)}"`,
+      `hashes = { sha256 = "${'1'.repeat(64)}" }`,
+      '',
+      '[[packages]]',
+      'name = "local-thing"',
+      'directory = { path = "./local-thing", editable = true }',
+      '',
+    ].join('\n'))
+    const out = dir('bundle')
+    const result = await mirror(out, '--pylock', lock)
+    assert.equal(result.code, 1, result.stderr)
+    assert.match(result.stderr, new RegExp(`refused file demo/${wheel25.filename.replace(/\./g, '\\.')} \\(hash_mismatch\\)`))
+    assert.match(result.stderr, /refused \S*pylock\.toml:packages\[2\]\.wheels\[0\] \(hash_mismatch\): other-0\.1-py3-none-any\.whl: the lock gives sha256 1{64}, the page [0-9a-f]{64}/)
+    assert.match(result.stderr, /refused \S*pylock\.toml:packages\[3\] \(not_mirrorable\): local-thing: its source is a directory, not a file on an index/)
+    const manifest = readManifest(out)
+    const files = manifest.entries.filter((entry) => entry.kind === 'file').map((entry) => entry.name).sort()
+    assert.deepEqual(files, ['demo-2.0-py3-none-any.whl', 'demo-2.0.tar.gz'], 'exactly the locked files that verified; not 1.0 or 3.0')
+    assert.deepEqual(manifest.selection.pylock, [lock])
+    const imported = await runCli(['import', out, '--cache-dir', dir('cache')])
+    assert.equal(imported.code, 0, imported.stderr)
+    const notToml = join(lockDir, 'broken.toml')
+    writeFileSync(notToml, 'lock-version = "2.0"\n[[packages]]\nname = "demo"\n')
+    const badVersion = await mirror(dir('bundle'), '--pylock', notToml)
+    assert.equal(badVersion.code, 2)
+    assert.match(badVersion.stderr, /--pylock \S*broken\.toml: lock-version is "2\.0", not 1\.x \(PEP 751\)/)
+  })
+
   test('usage errors exit 2: an unpinned requirement, a bad specifier, no selection', async () => {
     const requirements = join(dir('req'), 'requirements.txt')
     writeFileSync(requirements, 'demo>=2\n')

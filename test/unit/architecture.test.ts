@@ -19,7 +19,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   store: ['base'],
   'tuf-client': ['trust', 'base'],
   mirror: ['upstream', 'store', 'trust', 'index', 'policy', 'tuf-client', 'base'],
-  bundle: ['mirror', 'upstream', 'store', 'index', 'policy', 'base'],
+  bundle: ['mirror', 'tuf-client', 'trust', 'upstream', 'store', 'index', 'policy', 'base'],
   http: ['mirror', 'index', 'base'],
   config: ['base'],
   cli: ['base', 'config', 'trust', 'index', 'policy', 'upstream', 'store', 'tuf-client', 'mirror', 'bundle', 'http', 'cli'],

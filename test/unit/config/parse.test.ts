@@ -64,13 +64,17 @@ describe('defaults', () => {
       adminTokenFile: undefined,
       honorClientRevalidate: false,
       proxy: { http: '', https: '', noProxy: '', source: '' },
+      offlineGraceSeconds: 0,
     })
     assert.equal(DEFAULTS.port, settings.port)
   })
 
-  test('--offline refuses the verifying-mode flags (not supported offline yet)', () => {
+  test('--offline refuses the verifying-mode flags (its TUF state is the import\'s); --offline-grace is a duration, only with --offline', () => {
     assert.equal(flags({ offline: 'true' }).offline, true)
-    assert.throws(() => flags({ offline: 'true', 'tuf-root': '/r.json', 'tuf-metadata-url': 'https://m.example/', 'tuf-targets-url': 'https://t.example/' }), /--offline does not take the verifying-mode flags/)
+    assert.throws(() => flags({ offline: 'true', 'tuf-root': '/r.json', 'tuf-metadata-url': 'https://m.example/', 'tuf-targets-url': 'https://t.example/' }), /--offline does not take the verifying-mode flags .*: the offline server takes its TUF state from the cache/)
+    assert.equal(flags({ offline: 'true', 'offline-grace': '7d' }).offlineGraceSeconds, 7 * 86_400)
+    assert.throws(() => flags({ 'offline-grace': '1h' }), /--offline-grace applies only with --offline/)
+    assert.throws(() => flags({ offline: 'true', 'offline-grace': 'soon' }), /--offline-grace.*must be a duration/)
   })
 
   test('the result is frozen', () => {

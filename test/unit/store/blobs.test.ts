@@ -265,3 +265,16 @@ describe('blob store: symlinks planted in the cache are never followed (issue 7 
     assert.equal(store.count, 2)
   })
 })
+
+describe('blob store: one durability pass (import)', () => {
+  test('syncBlobs syncs the committed blobs of a store opened with fsync: false, skips one removed since, and refuses a bad digest', async () => {
+    const dir = await freshDir()
+    const store = await openBlobStore({ dir, maxBytes: Infinity, fsync: false })
+    const kept = await store.putBytes(Buffer.from('kept'))
+    const removed = await store.putBytes(Buffer.from('removed'))
+    await store.delete(removed.sha256)
+    await store.syncBlobs([kept.sha256, removed.sha256, kept.sha256])
+    assert.equal(await readFile(blobPath(dir, kept), 'utf8'), 'kept')
+    await assert.rejects(store.syncBlobs(['../etc/passwd']), TypeError)
+  })
+})
