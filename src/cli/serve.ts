@@ -13,6 +13,7 @@ import { openBlobStore, openRecordStore } from '../store/index.js'
 import { createUpstreamClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
 import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
+import { buildReleasePolicy, buildSourceRouter } from './sources-mode.js'
 import { buildTufMirror } from './tuf-mode.js'
 
 /** The longest window over which the upstream body rate floor is averaged. */
@@ -54,6 +55,8 @@ export async function runServe(argv: readonly string[]): Promise<number> {
       return 0
     }
     settings = loaded.settings
+    // Checked here so an unusable policy entry is reported like any other config mistake.
+    if (settings.routing?.policy) buildReleasePolicy(settings.routing.policy)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     process.stderr.write(`tuf-proxy serve: ${error.message}\nRun 'tuf-proxy serve --help' for the flags.\n`)
@@ -126,15 +129,22 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     },
     { source: tuf ? tuf.pageSource(httpSource) : httpSource, blobs, records, clock, logger, metrics, drops },
   )
+  // /health reports the first index's breaker (the one --upstream without sources:).
+  const indexUrl = settings.routing?.sources?.find((source) => source.kind === 'index')?.url ?? settings.upstream
+  const upstreamLabel = settings.routing?.sources ? settings.routing.sources.map((source) => `${source.name}=${source.kind === 'index' ? maskUrl(source.url) : source.path}`).join(' ') : settings.upstream
+  const router = settings.routing
+    ? await buildSourceRouter({ settings, routing: settings.routing, upstream, isAllowedUrl: (url) => isAllowed(upstream, url), blobs, records, files, clock, logger, metrics, drops })
+    : undefined
   const mirror = new Mirror({
-    upstreamUrl: settings.upstream,
+    upstreamUrl: upstreamLabel,
+    router,
     pages,
     files,
     blobs,
     drops,
     tuf,
     // /health reports the index's breaker; file hosts have their own and recover on their own.
-    upstreamState: () => health.stateOf(settings.upstream),
+    upstreamState: () => health.stateOf(indexUrl),
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
   const { app, hotPath } = createApp({ mirror, metrics, logger, clock })
@@ -164,7 +174,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
   logger.info('listening', {
     host: listening.address.address,
     port: listening.address.port,
-    upstream: maskUrl(settings.upstream),
+    upstream: maskUrl(upstreamLabel),
     cacheDir: settings.cacheDir,
     mode: mirror.health().mode,
   })

@@ -6,6 +6,7 @@
 import { parseDurationSeconds } from '../base/index.js'
 import { ConfigError } from './errors.js'
 import { DEFAULTS, OPTIONS, PYPI_FILE_HOSTS, type OptionFlag, type OptionSpec, type Settings } from './schema.js'
+import { STRUCTURED_KEYS, parseSourcesSettings } from './sources.js'
 
 export interface RawValue {
   readonly value: unknown
@@ -117,7 +118,7 @@ function pick(layers: readonly RawLayer[], flag: OptionFlag): RawValue | undefin
 export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: string): Settings {
   for (const layer of layers) {
     for (const [flag, raw] of layer) {
-      if (!SPECS.has(flag)) throw new ConfigError(`${raw.source}: unknown option ${JSON.stringify(flag)}`)
+      if (!SPECS.has(flag) && !STRUCTURED_KEYS.has(flag)) throw new ConfigError(`${raw.source}: unknown option ${JSON.stringify(flag)}`)
     }
   }
   const get = <T>(flag: OptionFlag, convert: (raw: RawValue, spec: OptionSpec) => T): T | undefined => {
@@ -158,7 +159,13 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
   const tufMaxRootBytes = bytes('tuf-max-root-bytes') ?? DEFAULTS.tufMaxRootBytes
   const tufMaxTimestampBytes = bytes('tuf-max-timestamp-bytes') ?? DEFAULTS.tufMaxTimestampBytes
   const tufMaxDelegations = int('tuf-max-delegations') ?? DEFAULTS.tufMaxDelegations
-  const allowedHosts = new Set<string>([upstreamHost, ...(PYPI_FILE_HOSTS[upstreamHost] ?? []), ...extraHosts])
+  const sourcesSettings = parseSourcesSettings(layers)
+  if (sourcesSettings.sources && pick(layers, 'upstream') !== undefined) {
+    throw new ConfigError(`--upstream (from ${pick(layers, 'upstream')?.source}) and sources: (in the config file) exclude each other: list the upstream as a source`)
+  }
+  if (sourcesSettings.sources && tufRoot !== undefined) throw new ConfigError('--tuf-root and sources: exclude each other: verifying mode works with a single --upstream for now')
+  const indexHosts = sourcesSettings.sources ? sourcesSettings.sources.flatMap((source) => (source.kind === 'index' ? [new URL(source.url).host] : [])) : [upstreamHost]
+  const allowedHosts = new Set<string>([...indexHosts.flatMap((host) => [host, ...(PYPI_FILE_HOSTS[host] ?? [])]), ...extraHosts])
   for (const tufUrl of [tufMetadataUrl, tufTargetsUrl]) if (tufUrl) allowedHosts.add(new URL(tufUrl).host)
 
   const settings: Settings = {
@@ -190,6 +197,7 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
             maxDelegations: tufMaxDelegations,
           }
         : undefined,
+    ...(sourcesSettings.sources || sourcesSettings.policy ? { routing: sourcesSettings } : {}),
   }
   return Object.freeze(settings)
 }

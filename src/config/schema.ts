@@ -3,6 +3,8 @@
  * `TUF_PROXY_<NAME>` variables and config-file keys are all derived from this table, so a new
  * option is added in one place. Defaults live here and nowhere else.
  */
+import type { SourcesSettings } from './sources.js'
+
 export type OptionKind = 'string' | 'url' | 'int' | 'bytes' | 'duration' | 'bool' | 'list' | 'enum' | 'path'
 
 export interface OptionSpec {
@@ -78,6 +80,11 @@ export interface Settings {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** present in verifying mode */
   readonly tuf: TufSettings | undefined
+  /**
+   * config-file only (sources.ts): present when `sources:` or `policy:` is given; absent, the
+   * single --upstream is served exactly as without them
+   */
+  readonly routing?: SourcesSettings
 }
 
 export const DEFAULTS = {

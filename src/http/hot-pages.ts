@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { describeError, errorCode, type Clock } from '../base/index.js'
-import type { SimplePages } from '../mirror/index.js'
+import type { PageService } from '../mirror/index.js'
 import { statusFor } from './error-response.js'
 import { negotiateAccept } from './negotiate-accept.js'
 import type { RequestLog } from './request-log.js'
@@ -22,7 +22,7 @@ const HOT_TARGET = /^\/simple\/(?:([a-z0-9]+(?:-[a-z0-9]+)*)\/)?$/
 /** `startMs`: when the server took the request (listen.ts reads the clock once for it). */
 export type HotPath = (req: IncomingMessage, res: ServerResponse, startMs: number) => boolean
 
-export function hotPages(deps: { pages: SimplePages; clock: Clock; requestLog: RequestLog }): HotPath {
+export function hotPages(deps: { pages: PageService; clock: Clock; requestLog: RequestLog }): HotPath {
   return (req, res, startMs) => {
     const method = req.method
     if (method !== 'GET' && method !== 'HEAD') return false

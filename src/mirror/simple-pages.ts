@@ -53,6 +53,15 @@ export interface RenderedPage {
   readonly serial: number | undefined
 }
 
+/** A project page as parsed, with where it came from in the cache. */
+export interface PageModel {
+  readonly page: ProjectPage
+  readonly cache: CacheStatus
+  readonly serial: number | undefined
+  /** the SHA-256 of the upstream bytes the model was parsed from */
+  readonly identity: string
+}
+
 /** One rendering of a page, with the answers made from it so far, one per cache status. */
 interface Rendering {
   readonly body: Uint8Array | StoredBody
@@ -204,6 +213,25 @@ export class SimplePages {
       this.#touchBlob(entry)
     }
     return this.#render(entry, format, 'HIT')
+  }
+
+  /**
+   * The project's page as parsed (file URLs still the upstream's), for a router that filters and
+   * renders it itself; `identity` changes whenever the page does.
+   * @throws NotFoundError, UpstreamError, IndexFormatError (no good copy to fall back on)
+   */
+  async projectModel(project: string): Promise<PageModel> {
+    const { entry, cache } = await this.#resolve(project)
+    this.#touchBlob(entry)
+    return { page: entry.model as ProjectPage, cache, serial: entry.serial, identity: entry.bodySha256 }
+  }
+
+  /** The parsed page when it is fresh in memory, else undefined (then call `projectModel()`). */
+  peekModel(project: string): PageModel | undefined {
+    const entry = this.#memory.get(project)
+    if (!entry || !this.#isServable(entry, this.deps.clock.nowMs())) return undefined
+    this.#count('HIT')
+    return { page: entry.model as ProjectPage, cache: 'HIT', serial: entry.serial, identity: entry.bodySha256 }
   }
 
   /** The upstream's entry for one file of a project, from the current (or last good) page. */
@@ -480,11 +508,11 @@ function proxyFileHref(project: string, fileName: string): string {
   return `../../files/${project}/${encodeURIComponent(fileName)}`
 }
 
-function proxied(project: string, page: ProjectPage): ProjectPage {
+export function proxied(project: string, page: ProjectPage): ProjectPage {
   return rewriteFileUrls(page, (file) => proxyFileHref(project, file.filename))
 }
 
-function renderPage(page: ProjectPage, format: SimpleFormat): string {
+export function renderPage(page: ProjectPage, format: SimpleFormat): string {
   return format === 'json-v1' ? renderProjectPageJson(page) : renderProjectPageHtml(page)
 }
 

@@ -18,6 +18,8 @@ export interface UpstreamFile {
   metadata?: Uint8Array
   /** advertise a PEP 700 size */
   size?: number
+  /** advertise a PEP 700 upload-time (JSON pages only, as PEP 700 defines it) */
+  uploadTime?: string
 }
 
 export interface Project {
@@ -228,6 +230,7 @@ export class FakeUpstream {
           ...(file.yanked !== undefined ? { yanked: file.yanked } : {}),
           ...(file.metadata ? { 'core-metadata': { sha256: createHash('sha256').update(file.metadata).digest('hex') } } : {}),
           ...(file.size !== undefined ? { size: file.size } : {}),
+          ...(file.uploadTime !== undefined ? { 'upload-time': file.uploadTime } : {}),
         })),
       })
     }

@@ -5,13 +5,13 @@
 import type { Context, Hono } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { negotiate, normalizeName, isValidProjectName } from '../../index/index.js'
-import type { RenderedPage, SimplePages } from '../../mirror/index.js'
+import type { PageService, RenderedPage } from '../../mirror/index.js'
 import { BadRequestError } from '../error-response.js'
 import { negotiateAccept } from '../negotiate-accept.js'
 import { writePage } from '../write-page.js'
 import type { AppEnv } from '../app.js'
 
-export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages): void {
+export function simpleRoutes(app: Hono<AppEnv>, pages: PageService): void {
   app.get('/simple', (c) => c.redirect(withQuery(c, '/simple/'), 301))
   app.get('/simple/', async (c) => {
     const format = negotiateOr406(c)
