@@ -6,7 +6,7 @@
 export { IndexFormatError, LinkFormatError } from './errors.js'
 export type { PageParseOptions } from './file-collector.js'
 export { normalizeName, isValidProjectName } from './names.js'
-export type { IndexMeta, ProjectList, ProjectFile, ProjectPage } from './model.js'
+export type { IndexMeta, ProjectList, ProjectFile, ProjectPage, ProjectStatus } from './model.js'
 export { parseProjectPageHtml, parseProjectListHtml } from './html-parse.js'
 export { parseProjectPageJson, parseProjectListJson } from './json-parse.js'
 export { renderProjectPageHtml, renderProjectListHtml } from './html-render.js'

@@ -420,6 +420,12 @@ export class SimplePages {
     const url = this.#url(key)
     // A page that names another project must not be served for this one (a confused or hostile upstream).
     if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${url} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
+    // PEP 792: a quarantined project's files are not to be installed. The page (and its marker)
+    // is served without them, so no file of it is resolved - cached ones included.
+    if (isQuarantined(page) && page.files.length > 0) {
+      this.deps.logger.warn('project_quarantined', { url: maskUrl(url), files: page.files.length, reason: page.status?.reason })
+      return { ...page, files: [] }
+    }
     const files = page.files.filter((file) => {
       if (isSafeFileName(file.filename) && this.options.isAllowedUrl(file.url)) return true
       this.deps.logger.warn('link_refused', { url: maskUrl(url), file: file.filename, link: maskUrl(file.url), reason: isSafeFileName(file.filename) ? 'host_not_allowed' : 'unsafe_file_name' })
@@ -501,6 +507,11 @@ export class SimplePages {
   #count(cache: CacheStatus): void {
     this.#counters[cache].inc()
   }
+}
+
+/** PEP 792 `quarantined`: the index says the project's files must not be installed. */
+export function isQuarantined(page: ProjectPage): boolean {
+  return page.status?.status === 'quarantined'
 }
 
 /** Links point at the proxy's file route, relative to `/simple/<project>/`. */

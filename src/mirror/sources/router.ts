@@ -19,7 +19,8 @@ import { NotFoundError } from '../errors.js'
 import type { FileResult } from '../files.js'
 import type { PageService } from '../page-service.js'
 import { representationEtag } from '../page-etag.js'
-import { proxied, renderPage, type CacheStatus, type RenderedPage } from '../simple-pages.js'
+import { quarantinedError } from '../project-files.js'
+import { isQuarantined, proxied, renderPage, type CacheStatus, type RenderedPage } from '../simple-pages.js'
 import type { FirstSeen } from './first-seen.js'
 import type { OwnershipRecords } from './ownership.js'
 import type { Collision, PolicyLog, Refusal } from './policy-log.js'
@@ -168,6 +169,7 @@ export class SourceRouter implements PageService {
     this.#checkProject(project, fileName)
     const owner = await this.#owner(project)
     const sourcePage = await owner.page(project)
+    if (isQuarantined(sourcePage.page)) throw quarantinedError(project)
     const filtered = await this.#filter(project, owner, sourcePage)
     const distribution = fileName.endsWith(METADATA_SUFFIX) && !filtered.files.has(fileName) ? fileName.slice(0, -METADATA_SUFFIX.length) : fileName
     const entry = filtered.files.get(distribution)
