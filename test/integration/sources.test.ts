@@ -131,6 +131,9 @@ describe('dependency confusion: internal, partner and public indexes', () => {
     assert.equal(await proxy.metric('tuf_proxy_source_collisions_total', { source: 'pypi' }), 1)
     const status = JSON.parse((await get(`${proxy.url}/status`, { accept: 'application/json' })).text) as { policy: { collisions: { project: string }[] } }
     assert.deepEqual(status.policy.collisions.map((collision) => collision.project), ['acme-utils'])
+    // A page's first answer is a miss, the next a hit (from memory, the hot path).
+    assert.equal((await get(`${proxy.url}/simple/six/`)).headers['x-cache'], 'MISS')
+    assert.equal((await get(`${proxy.url}/simple/six/`)).headers['x-cache'], 'HIT')
     assert.deepEqual(leaks(publicIndex), [])
   })
 })

@@ -14,6 +14,8 @@ import type { Source, SourceNames, SourcePage } from './source.js'
 const METADATA_SUFFIX = '.metadata'
 
 export class IndexSource implements Source {
+  #names: { readonly identity: string; readonly names: readonly string[] } | undefined
+
   constructor(
     readonly name: string,
     readonly isPublic: boolean,
@@ -47,8 +49,12 @@ export class IndexSource implements Source {
 
   async names(): Promise<SourceNames> {
     const rendered = await this.parts.pages.index('json-v1')
-    const body = rendered.body instanceof Uint8Array ? rendered.body : await readAll(rendered.body)
-    return { names: projectNamesOf(body), cache: rendered.cache, identity: rendered.etag }
+    // The list changes rarely and PyPI's is ~20 MB of JSON: read it again only when it changed.
+    if (this.#names?.identity !== rendered.etag) {
+      const body = rendered.body instanceof Uint8Array ? rendered.body : await readAll(rendered.body)
+      this.#names = { identity: rendered.etag, names: projectNamesOf(body) }
+    }
+    return { names: this.#names.names, cache: rendered.cache, identity: rendered.etag }
   }
 }
 

@@ -142,10 +142,11 @@ export class SourceRouter implements PageService {
 
   async project(project: string, format: SimpleFormat): Promise<RenderedPage> {
     this.#checkProject(project, undefined)
-    const owner = await this.#owner(project)
+    const { source: owner, isProbed } = await this.#owner(project)
     const sourcePage = await owner.page(project)
     const filtered = await this.#filter(project, owner, sourcePage)
-    return answer(filtered, format, sourcePage.cache)
+    // The probe fetched the page this answer is made from: a first answer is a miss.
+    return answer(filtered, format, isProbed && sourcePage.cache === 'HIT' ? 'MISS' : sourcePage.cache)
   }
 
   peekFresh(key: string, format: SimpleFormat): RenderedPage | undefined {
@@ -167,7 +168,7 @@ export class SourceRouter implements PageService {
    */
   async file(project: string, fileName: string): Promise<FileResult> {
     this.#checkProject(project, fileName)
-    const owner = await this.#owner(project)
+    const { source: owner } = await this.#owner(project)
     const sourcePage = await owner.page(project)
     if (isQuarantined(sourcePage.page)) throw quarantinedError(project)
     const filtered = await this.#filter(project, owner, sourcePage)
@@ -209,12 +210,12 @@ export class SourceRouter implements PageService {
    * whether it has the project is unknown, so no later source may be asked.
    * @throws NotFoundError when no candidate has it; the failing candidate's error otherwise
    */
-  async #owner(project: string): Promise<Source> {
+  async #owner(project: string): Promise<{ source: Source; isProbed: boolean }> {
     const candidates = this.#candidates(project)
     const recorded = await this.deps.ownership.get(project)
     const owner = recorded && candidates.find((source) => source.name === recorded.source)
-    if (owner) return owner
-    return this.#owners.run(project, async () => {
+    if (owner) return { source: owner, isProbed: false }
+    const source = await this.#owners.run(project, async () => {
       if (recorded) this.deps.logger.warn('owner_not_routed', { project, source: recorded.source, detail: 'the recorded owner is no longer a source for this project; asking its sources again' })
       for (const source of candidates) {
         let has: boolean
@@ -231,6 +232,7 @@ export class SourceRouter implements PageService {
       }
       throw new NotFoundError(`no source has a project ${JSON.stringify(project)}`)
     })
+    return { source, isProbed: true }
   }
 
   /** The owner's page with the policy applied, done again when the page changes or a cooldown ends. */
