@@ -17,6 +17,7 @@ import { packageVersion } from './package-version.js'
 import { readOfflineTrust } from './offline-trust.js'
 import { buildOfflineTufMirror, buildTufMirror } from './tuf-mode.js'
 import { upstreamClientFor } from './upstream-client.js'
+import { buildReleasePolicy, buildSourceRouter } from './sources-mode.js'
 
 /** nginx-style max_fails / fail_timeout, per origin: after failures of this many different URLs with no success between, that host is skipped for a while. */
 const BREAKER_MAX_FAILS = 3
@@ -60,6 +61,8 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     }
     settings = loaded.settings
     adminToken = settings.adminTokenFile === undefined ? undefined : readAdminToken(settings.adminTokenFile)
+    // Checked here so an unusable policy entry is reported like any other config mistake.
+    if (settings.routing?.policy) buildReleasePolicy(settings.routing.policy)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     process.stderr.write(`tuf-proxy serve: ${error.message}\nRun 'tuf-proxy serve --help' for the flags.\n`)
@@ -115,7 +118,11 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
   const counted = withRequestMetrics(client, {
     metrics,
     health,
-    knownUrls: [settings.upstream, ...(settings.tuf ? [settings.tuf.metadataUrl, settings.tuf.targetsUrl] : [])],
+    knownUrls: [
+      settings.upstream,
+      ...(settings.routing?.sources ?? []).flatMap((source) => (source.kind === 'index' ? [source.url] : [])),
+      ...(settings.tuf ? [settings.tuf.metadataUrl, settings.tuf.targetsUrl] : []),
+    ],
     monotonicMs: systemMonotonicMs,
   })
   const upstream = settings.offline ? client : withHealthBreaker(counted, health, BREAKER_FAIL_TIMEOUT_MS)
@@ -154,21 +161,28 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
     },
     { source: tuf ? tuf.pageSource(httpSource) : httpSource, blobs, records, clock, logger, metrics, drops },
   )
+  // /health reports the first index's breaker (the one --upstream without sources:).
+  const indexUrl = settings.routing?.sources?.find((source) => source.kind === 'index')?.url ?? settings.upstream
+  const upstreamLabel = settings.routing?.sources ? settings.routing.sources.map((source) => `${source.name}=${source.kind === 'index' ? maskUrl(source.url) : source.path}`).join(' ') : settings.upstream
+  const router = settings.routing
+    ? await buildSourceRouter({ settings, routing: settings.routing, upstream, isAllowedUrl: (url) => isAllowed(upstream, url), blobs, records, files, clock, logger, metrics, drops })
+    : undefined
   const mirror = new Mirror({
-    upstreamUrl: settings.upstream,
+    upstreamUrl: upstreamLabel,
+    router,
     pages,
     files,
     blobs,
     drops,
     tuf,
     // /health reports the index's origin; file hosts have their own reports and recover on their own.
-    upstreamState: () => (settings.offline ? 'offline' : health.report(settings.upstream).state),
-    upstreamCause: () => health.report(settings.upstream).lastError?.cause,
+    upstreamState: () => (settings.offline ? 'offline' : health.report(indexUrl).state),
+    upstreamCause: () => health.report(indexUrl).lastError?.cause,
     upstreamReports: () => health.reports(),
     isOffline: settings.offline,
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
-  const admin = adminToken && { token: adminToken.token, cache: new CacheAdmin({ blobs, records, pages, logger }) }
+  const admin = adminToken && { token: adminToken.token, cache: new CacheAdmin({ blobs, records, pages, logger }), pages }
   const { app, hotPath } = createApp({
     mirror,
     metrics,
@@ -208,7 +222,7 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
   logger.info('listening', {
     host: listening.address.address,
     port: listening.address.port,
-    upstream: maskUrl(settings.upstream),
+    upstream: maskUrl(upstreamLabel),
     cacheDir: settings.cacheDir,
     mode: mirror.health().mode,
     offline: settings.offline,
@@ -221,7 +235,7 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
       client,
       health,
       logger,
-      url: settings.upstream,
+      url: indexUrl,
       timeoutMs: Math.min(settings.upstreamTimeoutMs, START_CHECK_TIMEOUT_MS),
       signal: startCheck.signal,
     })

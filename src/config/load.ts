@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml'
 import { ConfigError } from './errors.js'
 import { optionSpec, type RawLayer, type RawValue } from './parse.js'
 import { OPTIONS, envName } from './schema.js'
+import { STRUCTURED_KEYS } from './sources.js'
 
 export interface CommandLine {
   readonly flags: RawLayer
@@ -82,7 +83,7 @@ export function readConfigFile(path: string): RawLayer {
   if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`--config ${path}: must be a mapping of option names to values`)
   const layer = new Map<string, RawValue>()
   for (const [key, value] of Object.entries(data)) {
-    if (!optionSpec(key)) throw new ConfigError(`--config ${path}: unknown key ${JSON.stringify(key)}${keyHint(key)}`)
+    if (!optionSpec(key) && !STRUCTURED_KEYS.has(key)) throw new ConfigError(`--config ${path}: unknown key ${JSON.stringify(key)}${keyHint(key)}`)
     if (value === null) continue
     // Kept as parsed (string, number, boolean, list or mapping), so a wrong type is named as given.
     layer.set(key, { value, source: path })

@@ -6,6 +6,7 @@
 import { maskUrl, parseDurationSeconds } from '../base/index.js'
 import { ConfigError } from './errors.js'
 import { DEFAULTS, OPTIONS, PYPI_FILE_HOSTS, type OptionFlag, type OptionSpec, type ProxySettings, type Settings } from './schema.js'
+import { STRUCTURED_KEYS, parseSourcesSettings } from './sources.js'
 
 export interface RawValue {
   readonly value: unknown
@@ -154,7 +155,7 @@ function pick(layers: readonly RawLayer[], flag: OptionFlag): RawValue | undefin
 export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: string, env: Readonly<Record<string, string | undefined>> = {}): Settings {
   for (const layer of layers) {
     for (const [flag, raw] of layer) {
-      if (!SPECS.has(flag)) throw new ConfigError(`${raw.source}: unknown option ${JSON.stringify(flag)}`)
+      if (!SPECS.has(flag) && !STRUCTURED_KEYS.has(flag)) throw new ConfigError(`${raw.source}: unknown option ${JSON.stringify(flag)}`)
     }
   }
   const get = <T>(flag: OptionFlag, convert: (raw: RawValue, spec: OptionSpec) => T): T | undefined => {
@@ -195,7 +196,13 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
   const tufMaxRootBytes = bytes('tuf-max-root-bytes') ?? DEFAULTS.tufMaxRootBytes
   const tufMaxTimestampBytes = bytes('tuf-max-timestamp-bytes') ?? DEFAULTS.tufMaxTimestampBytes
   const tufMaxDelegations = int('tuf-max-delegations') ?? DEFAULTS.tufMaxDelegations
-  const allowedHosts = new Set<string>([upstreamHost, ...(PYPI_FILE_HOSTS[upstreamHost] ?? []), ...extraHosts])
+  const sourcesSettings = parseSourcesSettings(layers)
+  if (sourcesSettings.sources && pick(layers, 'upstream') !== undefined) {
+    throw new ConfigError(`--upstream (from ${pick(layers, 'upstream')?.source}) and sources: (in the config file) exclude each other: list the upstream as a source`)
+  }
+  if (sourcesSettings.sources && tufRoot !== undefined) throw new ConfigError('--tuf-root and sources: exclude each other: verifying mode works with a single --upstream for now')
+  const indexHosts = sourcesSettings.sources ? sourcesSettings.sources.flatMap((source) => (source.kind === 'index' ? [new URL(source.url).host] : [])) : [upstreamHost]
+  const allowedHosts = new Set<string>([...indexHosts.flatMap((host) => [host, ...(PYPI_FILE_HOSTS[host] ?? [])]), ...extraHosts])
   for (const tufUrl of [tufMetadataUrl, tufTargetsUrl]) if (tufUrl) allowedHosts.add(new URL(tufUrl).host)
 
   const proxyRaw = pick(layers, 'upstream-proxy')
@@ -236,10 +243,16 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
     honorClientRevalidate: get('honor-client-revalidate', (raw) => toBool('honor-client-revalidate', raw)) ?? false,
     proxy,
     offlineGraceSeconds: seconds('offline-grace') ?? 0,
+    ...(sourcesSettings.sources || sourcesSettings.policy ? { routing: sourcesSettings } : {}),
   }
   // Offline, the verified TUF state and where it came from are the import's (tuf-proxy import --tuf-root).
   if (settings.offline && settings.tuf) {
     throw new ConfigError('--offline does not take the verifying-mode flags (--tuf-root, --tuf-metadata-url, --tuf-targets-url): the offline server takes its TUF state from the cache, as `tuf-proxy import --tuf-root` recorded it')
+  }
+  // The admin API lists, refreshes and purges the one upstream's pages and files; the records of
+  // several sources (and the policy's view of them) are not yet known to it.
+  if (settings.adminTokenFile !== undefined && settings.routing) {
+    throw new ConfigError('--admin-token-file does not work with sources: or policy: in the config file yet; use `tuf-proxy cache` on the cache directory meanwhile')
   }
   if (settings.offlineGraceSeconds > 0 && !settings.offline) throw new ConfigError('--offline-grace applies only with --offline: an online proxy refreshes its TUF metadata instead')
   return Object.freeze(settings)

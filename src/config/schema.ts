@@ -3,6 +3,8 @@
  * `TUF_PROXY_<NAME>` variables and config-file keys are all derived from this table, so a new
  * option is added in one place. Defaults live here and nowhere else.
  */
+import type { SourcesSettings } from './sources.js'
+
 export type OptionKind = 'string' | 'url' | 'int' | 'bytes' | 'duration' | 'bool' | 'list' | 'enum' | 'path'
 
 export interface OptionSpec {
@@ -92,6 +94,11 @@ export interface Settings {
   readonly proxy: ProxySettings
   /** offline verifying mode: how long past the expiry of the imported TUF metadata it is still served */
   readonly offlineGraceSeconds: number
+  /**
+   * config-file only (sources.ts): present when `sources:` or `policy:` is given; absent, the
+   * single --upstream is served exactly as without them
+   */
+  readonly routing?: SourcesSettings
 }
 
 /**

@@ -49,7 +49,7 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath 
   // One middleware, not two: each hono middleware costs a few microseconds per request.
   app.use(frontDoor({ ...deps, requestLog }))
   const honorClientRevalidate = deps.honorClientRevalidate ?? false
-  if (deps.admin) adminRoutes(app, { admin: deps.admin, pages: deps.mirror.pages, logger: deps.logger })
+  if (deps.admin) adminRoutes(app, { admin: deps.admin, logger: deps.logger })
   simpleRoutes(app, deps.mirror.pages, { honorClientRevalidate })
   fileRoutes(app, deps.mirror)
   tufRoutes(app, deps.mirror)

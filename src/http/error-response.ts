@@ -3,6 +3,7 @@
  * body is JSON naming the stable reason code and a sentence a user can act on.
  */
 import { errorCode, describeError, faultOf, ProxyError, type Fault, type Logger } from '../base/index.js'
+import { PolicyRefusalError } from '../mirror/index.js'
 
 export class BadRequestError extends ProxyError {
   readonly code = 'bad_request'
@@ -39,9 +40,12 @@ export function errorResponse(error: unknown, logger: Logger, path: string): Res
   const status = statusFor(error)
   const code = errorCode(error)
   if (status === 500) logger.error('internal_error', { path, detail: error instanceof Error ? (error.stack ?? error.message) : String(error) })
-  const body = JSON.stringify({ error: code, message: status === 500 ? 'internal error; see the proxy log' : describeError(error) })
-  return new Response(`${body}\n`, {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-tuf-proxy-reason': code },
-  })
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-tuf-proxy-reason': code }
+  const fields: Record<string, string> = { error: code, message: status === 500 ? 'internal error; see the proxy log' : describeError(error) }
+  // A file held back by the release cooldown: when to ask again (RFC 9110 §10.2.3), and the time itself.
+  if (error instanceof PolicyRefusalError && error.availableAtMs !== undefined) {
+    fields.available_at = new Date(error.availableAtMs).toISOString()
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds)
+  }
+  return new Response(`${JSON.stringify(fields)}\n`, { status, headers })
 }

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { describeError, errorCode, type MonotonicMs } from '../base/index.js'
-import type { SimplePages } from '../mirror/index.js'
+import type { PageService } from '../mirror/index.js'
 import { asksToRevalidate } from './client-revalidate.js'
 import { statusFor } from './error-response.js'
 import { negotiateAccept } from './negotiate-accept.js'
@@ -24,7 +24,7 @@ const HOT_TARGET = /^\/simple\/(?:([a-z0-9]+(?:-[a-z0-9]+)*)\/)?$/
 export type HotPath = (req: IncomingMessage, res: ServerResponse, startMs: number) => boolean
 
 /** `honorClientRevalidate`: a project page request that asks to revalidate falls through to the hono route, which asks the upstream. */
-export function hotPages(deps: { pages: SimplePages; monotonicMs: MonotonicMs; requestLog: RequestLog; honorClientRevalidate: boolean }): HotPath {
+export function hotPages(deps: { pages: PageService; monotonicMs: MonotonicMs; requestLog: RequestLog; honorClientRevalidate: boolean }): HotPath {
   return (req, res, startMs) => {
     const method = req.method
     if (method !== 'GET' && method !== 'HEAD') return false

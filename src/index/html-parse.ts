@@ -8,7 +8,7 @@ import { IndexFormatError } from './errors.js'
 import { FileCollector, type PageParseOptions } from './file-collector.js'
 import { checkApiVersion, checkFilename, checkHashes, fragmentHashes, quote, resolveHttpUrl } from './file-fields.js'
 import { decodeEntities, scanHtml, trimAsciiWhitespace } from './html-tokenizer.js'
-import type { IndexMeta, ProjectFile, ProjectList, ProjectPage } from './model.js'
+import type { IndexMeta, ProjectFile, ProjectList, ProjectPage, ProjectStatus } from './model.js'
 import { isValidProjectName, normalizeName } from './names.js'
 
 const SERIAL_COMMENT = /^\s*SERIAL\s+(\d{1,15})\s*$/
@@ -25,8 +25,10 @@ interface Anchor {
  * One pass over the page: anchors go to `onAnchor` in order, the page's meta is returned.
  * `pageUrl` is where the page came from (after redirects), which relative links resolve against.
  */
-function scanPage(html: string, pageUrl: string, onAnchor: (anchor: Anchor) => void): IndexMeta {
+function scanPage(html: string, pageUrl: string, onAnchor: (anchor: Anchor) => void): { meta: IndexMeta; status: ProjectStatus | undefined } {
   let apiVersion: string | undefined
+  let projectStatus: string | undefined
+  let statusReason: string | undefined
   let lastSerial: number | undefined
   let baseUrl = pageUrl
   let hasBase = false
@@ -42,10 +44,14 @@ function scanPage(html: string, pageUrl: string, onAnchor: (anchor: Anchor) => v
         // HTML: an <a> start tag closes an <a> still open, so an unclosed anchor ends here.
         close()
         open = { attributes, text: '', baseUrl }
-      } else if (name === 'meta' && apiVersion === undefined) {
-        if (decodeEntities(attributes.get('name') ?? '').toLowerCase() === 'pypi:repository-version') {
-          apiVersion = decodeEntities(attributes.get('content') ?? '').trim()
-        }
+      } else if (name === 'meta') {
+        const metaName = decodeEntities(attributes.get('name') ?? '').toLowerCase()
+        const content = decodeEntities(attributes.get('content') ?? '').trim()
+        // The first of each counts, as for the repository version.
+        if (metaName === 'pypi:repository-version') apiVersion ??= content
+        // PEP 792: project status markers in HTML.
+        else if (metaName === 'pypi:project-status') projectStatus ??= content
+        else if (metaName === 'pypi:project-status-reason') statusReason ??= content
       } else if (name === 'base' && !hasBase && attributes.has('href')) {
         // HTML: only the first <base href> counts.
         hasBase = true
@@ -66,7 +72,8 @@ function scanPage(html: string, pageUrl: string, onAnchor: (anchor: Anchor) => v
   close()
   // PEP 629: a page without the meta tag is version 1.0.
   const meta: IndexMeta = { apiVersion: checkApiVersion(apiVersion ?? '1.0', 'pypi:repository-version meta tag') }
-  return lastSerial === undefined ? meta : { ...meta, lastSerial }
+  const status = projectStatus === undefined ? undefined : statusReason === undefined ? { status: projectStatus } : { status: projectStatus, reason: statusReason }
+  return { meta: lastSerial === undefined ? meta : { ...meta, lastSerial }, status }
 }
 
 function projectNameFromUrl(pageUrl: string): string {
@@ -131,13 +138,13 @@ export function parseProjectPageHtml(html: string, pageUrl: string, options: Pag
   const name = projectNameFromUrl(pageUrl)
   const collector = new FileCollector(options.onDroppedLink)
   let index = 0
-  const meta = scanPage(html, options.baseUrl ?? pageUrl, (anchor) => {
+  const { meta, status } = scanPage(html, options.baseUrl ?? pageUrl, (anchor) => {
     index++
     // An anchor without href (e.g. <a name=…>) is not a link.
     if (!anchor.attributes.has('href')) return
     collector.add(() => parseFileAnchor(anchor, `anchor ${index}`))
   })
-  return { name, meta, files: collector.files }
+  return { name, meta, ...(status ? { status } : {}), files: collector.files }
 }
 
 /**
@@ -150,7 +157,7 @@ export function parseProjectPageHtml(html: string, pageUrl: string, options: Pag
  */
 export function parseProjectListHtml(html: string, pageUrl: string): ProjectList {
   const projects: Array<{ readonly name: string }> = []
-  const meta = scanPage(html, pageUrl, (anchor) => {
+  const { meta } = scanPage(html, pageUrl, (anchor) => {
     if (anchor.attributes.has('href') && isValidProjectName(anchor.text)) projects.push({ name: anchor.text })
   })
   return { meta, projects }

@@ -9,7 +9,7 @@
  * digest. PEP 700 fields and `extra` have no HTML form and are left out.
  */
 import { HASH_ALGORITHMS } from '../base/index.js'
-import type { IndexMeta, ProjectFile, ProjectList, ProjectPage } from './model.js'
+import type { IndexMeta, ProjectFile, ProjectList, ProjectPage, ProjectStatus } from './model.js'
 import { normalizeName } from './names.js'
 
 const HTML_SPECIAL = /[&<>"']/
@@ -48,17 +48,22 @@ function fileAnchor(file: ProjectFile): string {
 }
 
 /** Builds the page in one array joined once: PyPI's list has ~700k lines. */
-function htmlDocument(meta: IndexMeta, title: string, writeBody: (lines: string[]) => void): string {
+function htmlDocument(meta: IndexMeta, title: string, writeBody: (lines: string[]) => void, status?: ProjectStatus): string {
   const lines = [
     '<!DOCTYPE html>',
     '<html>',
     '  <head>',
     // PEP 629
     `    <meta name="pypi:repository-version" content="${escapeHtml(meta.apiVersion)}">`,
+  ]
+  // PEP 792
+  if (status !== undefined) lines.push(`    <meta name="pypi:project-status" content="${escapeHtml(status.status)}">`)
+  if (status?.reason !== undefined) lines.push(`    <meta name="pypi:project-status-reason" content="${escapeHtml(status.reason)}">`)
+  lines.push(
     `    <title>${escapeHtml(title)}</title>`,
     '  </head>',
     '  <body>',
-  ]
+  )
   writeBody(lines)
   lines.push('  </body>', '</html>')
   if (meta.lastSerial !== undefined) lines.push(`<!--SERIAL ${meta.lastSerial}-->`)
@@ -71,7 +76,7 @@ export function renderProjectPageHtml(page: ProjectPage): string {
   return htmlDocument(page.meta, `Links for ${page.name}`, (lines) => {
     lines.push(`    <h1>Links for ${escapeHtml(page.name)}</h1>`)
     for (const file of page.files) lines.push(`    ${fileAnchor(file)}`)
-  })
+  }, page.status)
 }
 
 /** Renders a PEP 503 project list with relative `<normalized>/` links. */

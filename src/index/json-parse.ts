@@ -7,7 +7,7 @@
 import { IndexFormatError } from './errors.js'
 import { FileCollector, type PageParseOptions } from './file-collector.js'
 import { checkApiVersion, checkFilename, checkHashes, quote, resolveHttpUrl } from './file-fields.js'
-import type { IndexMeta, ProjectFile, ProjectList, ProjectPage } from './model.js'
+import type { IndexMeta, ProjectFile, ProjectList, ProjectPage, ProjectStatus } from './model.js'
 import { isValidProjectName, normalizeName } from './names.js'
 
 type JsonRecord = Readonly<Record<string, unknown>>
@@ -15,7 +15,7 @@ type JsonRecord = Readonly<Record<string, unknown>>
 // PEP 700: `yyyy-mm-ddThh:mm:ss.ffffffZ`, the fraction optional.
 const UPLOAD_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z$/
 const META_KEYS: ReadonlySet<string> = new Set(['api-version', '_last-serial'])
-const PAGE_KEYS: ReadonlySet<string> = new Set(['meta', 'name', 'files', 'versions'])
+const PAGE_KEYS: ReadonlySet<string> = new Set(['meta', 'name', 'files', 'versions', 'project-status'])
 const FILE_KEYS: ReadonlySet<string> = new Set([
   'filename', 'url', 'hashes', 'requires-python', 'yanked', 'gpg-sig', 'size', 'upload-time',
   // PEP 714 and its predecessors; only the winner is kept, so none is passed through.
@@ -137,7 +137,22 @@ export function parseProjectPageJson(json: string, pageUrl: string, options: Pag
   const baseUrl = options.baseUrl ?? pageUrl
   const collector = new FileCollector(options.onDroppedLink)
   rawFiles.forEach((rawFile: unknown, index) => collector.add(() => parseFile(rawFile, baseUrl, `files[${index}]`)))
-  return { name: normalizeName(name), meta, ...parseVersions(page['versions']), files: collector.files, ...extraOf(page, PAGE_KEYS) }
+  const status = parseProjectStatus(page['project-status'])
+  return { name: normalizeName(name), meta, ...(status ? { status } : {}), ...parseVersions(page['versions']), files: collector.files, ...extraOf(page, PAGE_KEYS) }
+}
+
+/**
+ * PEP 792 `project-status`: `{"status": …, "reason"?: …}`. A malformed one fails the page: a
+ * quarantine marker that could not be read must not pass as "active".
+ * @throws {IndexFormatError}
+ */
+function parseProjectStatus(value: unknown): ProjectStatus | undefined {
+  if (value === undefined) return undefined
+  if (!isRecord(value) || typeof value['status'] !== 'string' || (value['reason'] !== undefined && typeof value['reason'] !== 'string')) {
+    throw new IndexFormatError('project-status must be an object with a string status and an optional string reason (PEP 792)')
+  }
+  const reason = value['reason']
+  return typeof reason === 'string' ? { status: value['status'], reason } : { status: value['status'] }
 }
 
 /**

@@ -47,6 +47,8 @@ export function renderProjectPageJson(page: ProjectPage): string {
   ]
   if (page.versions !== undefined) entries.push(['versions', page.versions])
   entries.push(['files', page.files.map(fileJson)])
+  // PEP 792
+  if (page.status !== undefined) entries.push(['project-status', page.status.reason === undefined ? { status: page.status.status } : { status: page.status.status, reason: page.status.reason }])
   return JSON.stringify(withExtra(entries, page.extra))
 }
 

@@ -40,13 +40,21 @@ export interface ProjectFile {
   readonly extra?: Readonly<Record<string, unknown>>
 }
 
+/** PEP 792 project status markers: `active`, `archived`, `quarantined`, `deprecated` (others kept as given). */
+export interface ProjectStatus {
+  readonly status: string
+  readonly reason?: string | undefined
+}
+
 export interface ProjectPage {
   /** The normalized project name. */
   readonly name: string
   readonly meta: IndexMeta
+  /** PEP 792: JSON `project-status`, HTML `pypi:project-status` meta tags; absent means active. */
+  readonly status?: ProjectStatus | undefined
   /** PEP 700 (api-version 1.1); absent for HTML pages. */
   readonly versions?: readonly string[] | undefined
   readonly files: readonly ProjectFile[]
-  /** Unknown top-level JSON keys (e.g. PEP 708 `tracks`, PEP 792 `project-status`), passed through. */
+  /** Unknown top-level JSON keys (e.g. PEP 708 `tracks`), passed through. */
   readonly extra?: Readonly<Record<string, unknown>>
 }

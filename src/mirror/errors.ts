@@ -8,7 +8,7 @@ import { ProxyError, faultOf, type Fault } from '../base/index.js'
 export class NotFoundError extends ProxyError {
   readonly code: string
   readonly fault = 'not_found'
-  constructor(message: string, options?: { cause?: unknown; code?: 'not_found' | 'unknown_target' }) {
+  constructor(message: string, options?: { cause?: unknown; code?: 'not_found' | 'unknown_target' | 'quarantined' }) {
     super(message, options)
     this.code = options?.code ?? 'not_found'
   }

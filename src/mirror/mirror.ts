@@ -7,8 +7,10 @@ import type { BlobStore } from '../store/index.js'
 import type { OriginReport } from '../upstream/index.js'
 import type { Drop, DropLog, DropReasonSummary } from './drops.js'
 import type { FileResult, Files } from './files.js'
+import type { PageService } from './page-service.js'
 import { resolveProjectFile } from './project-files.js'
 import type { SimplePages } from './simple-pages.js'
+import type { Collision, Refusal } from './sources/policy-log.js'
 
 export interface TrustStatusView {
   readonly rootVersion: number
@@ -62,6 +64,8 @@ export interface MirrorStatus {
   readonly drops: readonly Drop[]
   /** every drop reason since start with its count and latest example */
   readonly dropsByReason: readonly DropReasonSummary[]
+  /** with `sources:` or `policy:` configured: the sources, and what the policy refused or noticed */
+  readonly policy?: { readonly sources: ReadonlyArray<{ name: string; public: boolean }>; readonly refusals: readonly Refusal[]; readonly collisions: readonly Collision[] }
 }
 
 /** What verifying mode adds: served only by /tuf/ routes and consulted by the status page. */
@@ -74,14 +78,23 @@ export interface TufFrontend {
   readonly isReady: boolean
 }
 
+/** Several sources behind one index (sources/router.ts): pages, files and their status. */
+export interface RoutedIndex extends PageService {
+  file(project: string, fileName: string): Promise<FileResult>
+  status(): NonNullable<MirrorStatus['policy']>
+}
+
 export interface MirrorParts {
   readonly upstreamUrl: string
+  /** one upstream: its pages, files found through its page links */
   readonly pages: SimplePages
   readonly files: Files
   readonly blobs: BlobStore
   readonly drops: DropLog
   /** resolves a file of a project to a URL and evidence; defaults to the project page's links */
   readonly resolveFile?: typeof resolveProjectFile
+  /** several sources (or a policy): pages and files come from it instead of `pages` */
+  readonly router?: RoutedIndex | undefined
   readonly tuf?: TufFrontend | undefined
   /** the upstream's state (OriginReport.state): `up`, `down` or `trial`; `offline` for `serve --offline` */
   readonly upstreamState?: () => string
@@ -93,11 +106,11 @@ export interface MirrorParts {
 }
 
 export class Mirror {
-  readonly pages: SimplePages
+  readonly pages: PageService
   readonly tuf: TufFrontend | undefined
 
   constructor(private readonly parts: MirrorParts) {
-    this.pages = parts.pages
+    this.pages = parts.router ?? parts.pages
     this.tuf = parts.tuf
   }
 
@@ -106,8 +119,9 @@ export class Mirror {
    * @throws NotFoundError, IntegrityError, UpstreamError, TrustError
    */
   async file(project: string, fileName: string): Promise<FileResult> {
+    if (this.parts.router) return this.parts.router.file(project, fileName)
     const resolve = this.parts.resolveFile ?? resolveProjectFile
-    return this.parts.files.get(await resolve(this.pages, project, fileName))
+    return this.parts.files.get(await resolve(this.parts.pages, project, fileName))
   }
 
   /** Ready means able to serve: in verifying mode, once trusted metadata is loaded and unexpired. */
@@ -133,12 +147,13 @@ export class Mirror {
         files: this.parts.blobs.count,
         bytes: this.parts.blobs.totalBytes,
         maxBytes: this.parts.blobs.maxBytes,
-        pages: this.pages.storedCount(),
+        pages: this.parts.pages.storedCount(),
         evictions: this.parts.blobs.evictions,
       },
       trust: this.tuf?.status(),
       drops: this.parts.drops.recent(),
       dropsByReason: this.parts.drops.byReason(),
+      ...(this.parts.router ? { policy: this.parts.router.status() } : {}),
     }
   }
 }

@@ -6,7 +6,7 @@
 import type { ProjectFile } from '../index/index.js'
 import { NotFoundError } from './errors.js'
 import type { FileTarget } from './files.js'
-import type { SimplePages } from './simple-pages.js'
+import { isQuarantined, type SimplePages } from './simple-pages.js'
 
 /** PEP 658: the core metadata of `<file>` is served at `<file>.metadata`. */
 const METADATA_SUFFIX = '.metadata'
@@ -21,7 +21,14 @@ export async function resolveProjectFile(pages: SimplePages, project: string, fi
     const distribution = await pages.findFile(project, fileName.slice(0, -METADATA_SUFFIX.length))
     if (distribution && distribution.coreMetadata !== false) return metadataTarget(distribution.url, distribution.coreMetadata)
   }
+  // Only on this path: a quarantined page lists no files (simple-pages.ts), so say why.
+  if (isQuarantined((await pages.projectModel(project)).page)) throw quarantinedError(project)
   throw new NotFoundError(`project ${project} lists no file ${JSON.stringify(fileName)}`)
+}
+
+/** PEP 792: the index marks the project quarantined; none of its files is served, cached or not. */
+export function quarantinedError(project: string): NotFoundError {
+  return new NotFoundError(`project ${project} is quarantined by its index (PEP 792): its files are not served`, { code: 'quarantined' })
 }
 
 function metadataTarget(distributionUrl: string, coreMetadata: Exclude<ProjectFile['coreMetadata'], false>): FileTarget {

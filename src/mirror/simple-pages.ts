@@ -78,6 +78,15 @@ interface Resolved {
   readonly failure?: unknown
 }
 
+/** A project page as parsed, with where it came from in the cache. */
+export interface PageModel {
+  readonly page: ProjectPage
+  readonly cache: CacheStatus
+  readonly serial: number | undefined
+  /** the SHA-256 of the upstream bytes the model was parsed from */
+  readonly identity: string
+}
+
 /** One rendering of a page, with the answers made from it so far, one per cache status. */
 interface Rendering {
   readonly body: Uint8Array | StoredBody
@@ -277,6 +286,25 @@ export class SimplePages {
     this.#malformed.delete(project)
   }
 
+  /**
+   * The project's page as parsed (file URLs still the upstream's), for a router that filters and
+   * renders it itself; `identity` changes whenever the page does.
+   * @throws NotFoundError, UpstreamError, IndexFormatError (no good copy to fall back on)
+   */
+  async projectModel(project: string, isForced = false): Promise<PageModel> {
+    const { entry, cache } = await this.#resolve(project, isForced)
+    this.#touchBlob(entry)
+    return { page: entry.model as ProjectPage, cache, serial: entry.serial, identity: entry.bodySha256 }
+  }
+
+  /** The parsed page when it is fresh in memory, else undefined (then call `projectModel()`). */
+  peekModel(project: string): PageModel | undefined {
+    const entry = this.#memory.get(project)
+    if (!entry || !this.#isServable(entry, this.deps.clock.nowMs())) return undefined
+    this.#count('HIT')
+    return { page: entry.model as ProjectPage, cache: 'HIT', serial: entry.serial, identity: entry.bodySha256 }
+  }
+
   /** The upstream's entry for one file of a project, from the current (or last good) page. */
   async findFile(project: string, fileName: string): Promise<ProjectFile | undefined> {
     const { entry } = await this.#resolve(project)
@@ -462,6 +490,12 @@ export class SimplePages {
     const url = this.#url(key)
     // A page that names another project must not be served for this one (a confused or hostile upstream).
     if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${url} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
+    // PEP 792: a quarantined project's files are not to be installed. The page (and its marker)
+    // is served without them, so no file of it is resolved - cached ones included.
+    if (isQuarantined(page) && page.files.length > 0) {
+      this.deps.logger.warn('project_quarantined', { url: maskUrl(url), files: page.files.length, reason: page.status?.reason })
+      return { ...page, files: [] }
+    }
     const files = page.files.filter((file) => {
       if (isSafeFileName(file.filename) && this.options.isAllowedUrl(file.url)) return true
       this.deps.logger.warn('link_refused', { url: maskUrl(url), file: file.filename, link: maskUrl(file.url), reason: isSafeFileName(file.filename) ? 'host_not_allowed' : 'unsafe_file_name' })
@@ -573,16 +607,21 @@ export function parseProjectPageBytes(body: Uint8Array, contentType: string, url
   return isJson ? parseProjectPageJson(text, url, options) : parseProjectPageHtml(text, url, options)
 }
 
+/** PEP 792 `quarantined`: the index says the project's files must not be installed. */
+export function isQuarantined(page: ProjectPage): boolean {
+  return page.status?.status === 'quarantined'
+}
+
 /** Links point at the proxy's file route, relative to `/simple/<project>/`. */
 function proxyFileHref(project: string, fileName: string): string {
   return `../../files/${project}/${encodeURIComponent(fileName)}`
 }
 
-function proxied(project: string, page: ProjectPage): ProjectPage {
+export function proxied(project: string, page: ProjectPage): ProjectPage {
   return rewriteFileUrls(page, (file) => proxyFileHref(project, file.filename))
 }
 
-function renderPage(page: ProjectPage, format: SimpleFormat): string {
+export function renderPage(page: ProjectPage, format: SimpleFormat): string {
   return format === 'json-v1' ? renderProjectPageJson(page) : renderProjectPageHtml(page)
 }
 

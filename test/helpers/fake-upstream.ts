@@ -19,12 +19,16 @@ export interface UpstreamFile {
   metadata?: Uint8Array
   /** advertise a PEP 700 size */
   size?: number
+  /** advertise a PEP 700 upload-time (JSON pages only, as PEP 700 defines it) */
+  uploadTime?: string
 }
 
 export interface Project {
   name: string
   files: UpstreamFile[]
   serial: number
+  /** PEP 792 project status, rendered as JSON `project-status` or HTML meta tags */
+  status?: { status: string; reason?: string }
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void
@@ -220,8 +224,9 @@ export class FakeUpstream {
     const hashesOf = (file: UpstreamFile) => file.hashes ?? { sha256: createHash('sha256').update(file.bytes).digest('hex') }
     if (isJson) {
       return JSON.stringify({
-        meta: { 'api-version': '1.1', '_last-serial': serial },
+        meta: { 'api-version': project.status ? '1.4' : '1.1', '_last-serial': serial },
         name: project.name,
+        ...(project.status ? { 'project-status': project.status } : {}),
         versions: [],
         files: project.files.map((file) => ({
           filename: file.filename,
@@ -231,6 +236,7 @@ export class FakeUpstream {
           ...(file.yanked !== undefined ? { yanked: file.yanked } : {}),
           ...(file.metadata ? { 'core-metadata': { sha256: createHash('sha256').update(file.metadata).digest('hex') } } : {}),
           ...(file.size !== undefined ? { size: file.size } : {}),
+          ...(file.uploadTime !== undefined ? { 'upload-time': file.uploadTime } : {}),
         })),
       })
     }
@@ -244,7 +250,10 @@ export class FakeUpstream {
       ].join('')
       return `<a href="${this.fileUrl(file.filename)}${fragment}"${attributes}>${file.filename}</a><br/>`
     })
-    return `<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="1.0"></head><body><h1>Links for ${project.name}</h1>\n${links.join('\n')}\n</body></html><!--SERIAL ${serial}-->`
+    const statusMeta = project.status
+      ? `<meta name="pypi:project-status" content="${project.status.status}">${project.status.reason ? `<meta name="pypi:project-status-reason" content="${project.status.reason}">` : ''}`
+      : ''
+    return `<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="${project.status ? '1.4' : '1.0'}">${statusMeta}</head><body><h1>Links for ${project.name}</h1>\n${links.join('\n')}\n</body></html><!--SERIAL ${serial}-->`
   }
 }
 

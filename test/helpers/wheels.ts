@@ -3,14 +3,16 @@
  * to be well-formed; the proxy treats distributions as opaque bytes.
  */
 import { createHash } from 'node:crypto'
-import { crc32 } from 'node:zlib'
+import { crc32, deflateRawSync } from 'node:zlib'
 
-interface ZipEntry {
+export interface ZipEntry {
   readonly name: string
   readonly data: Buffer
+  /** store the entry deflated (method 8) instead of stored (method 0) */
+  readonly deflate?: boolean
 }
 
-/** A stored (uncompressed) zip archive. */
+/** A zip archive, entries stored unless they ask to be deflated. */
 export function zip(entries: readonly ZipEntry[]): Buffer {
   const locals: Buffer[] = []
   const centrals: Buffer[] = []
@@ -18,31 +20,34 @@ export function zip(entries: readonly ZipEntry[]): Buffer {
   for (const entry of entries) {
     const name = Buffer.from(entry.name, 'utf8')
     const crc = crc32(entry.data)
+    const stored = entry.deflate ? deflateRawSync(entry.data) : entry.data
+    const method = entry.deflate ? 8 : 0
     const local = Buffer.alloc(30)
     local.writeUInt32LE(0x04034b50, 0)
     local.writeUInt16LE(20, 4)
     local.writeUInt16LE(0x0800, 6) // UTF-8 names
-    local.writeUInt16LE(0, 8) // stored
+    local.writeUInt16LE(method, 8)
     local.writeUInt32LE(0x00210000, 10) // 1980-01-01 00:00
     local.writeUInt32LE(crc, 14)
-    local.writeUInt32LE(entry.data.length, 18)
+    local.writeUInt32LE(stored.length, 18)
     local.writeUInt32LE(entry.data.length, 22)
     local.writeUInt16LE(name.length, 26)
-    locals.push(local, name, entry.data)
+    locals.push(local, name, stored)
     const central = Buffer.alloc(46)
     central.writeUInt32LE(0x02014b50, 0)
     central.writeUInt16LE(20, 4)
     central.writeUInt16LE(20, 6)
     central.writeUInt16LE(0x0800, 8)
+    central.writeUInt16LE(method, 10)
     central.writeUInt32LE(0x00210000, 12)
     central.writeUInt32LE(crc, 16)
-    central.writeUInt32LE(entry.data.length, 20)
+    central.writeUInt32LE(stored.length, 20)
     central.writeUInt32LE(entry.data.length, 24)
     central.writeUInt16LE(name.length, 28)
     central.writeUInt32LE((0o100644 << 16) >>> 0, 38)
     central.writeUInt32LE(offset, 42)
     centrals.push(central, name)
-    offset += local.length + name.length + entry.data.length
+    offset += local.length + name.length + stored.length
   }
   const centralSize = centrals.reduce((sum, part) => sum + part.length, 0)
   const end = Buffer.alloc(22)
@@ -66,13 +71,14 @@ export interface Distribution {
 }
 
 /** `<name>-<version>-py3-none-any.whl` with METADATA, WHEEL and RECORD. */
-export function buildWheel(name: string, version: string, payload = ''): Distribution {
+export function buildWheel(name: string, version: string, payload = '', options: { requiresPython?: string; deflate?: boolean } = {}): Distribution {
   const module = name.toLowerCase().replace(/[-.]/g, '_')
   const distInfo = `${module}-${version}.dist-info`
-  const metadata = Buffer.from(`Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nSummary: test distribution\n\n`)
+  const requiresPython = options.requiresPython ? `Requires-Python: ${options.requiresPython}\n` : ''
+  const metadata = Buffer.from(`Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nSummary: test distribution\n${requiresPython}\n`)
   const files: ZipEntry[] = [
-    { name: `${module}/__init__.py`, data: Buffer.from(`VERSION = ${JSON.stringify(version)}\n${payload}`) },
-    { name: `${distInfo}/METADATA`, data: metadata },
+    { name: `${module}/__init__.py`, data: Buffer.from(`VERSION = ${JSON.stringify(version)}\n${payload}`), deflate: options.deflate ?? false },
+    { name: `${distInfo}/METADATA`, data: metadata, deflate: options.deflate ?? false },
     { name: `${distInfo}/WHEEL`, data: Buffer.from('Wheel-Version: 1.0\nGenerator: tuf-proxy-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n') },
   ]
   const record = `${files.map((file) => `${file.name},${recordHash(file.data)},${file.data.length}`).join('\n')}\n${distInfo}/RECORD,,\n`

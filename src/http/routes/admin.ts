@@ -16,6 +16,8 @@ export interface AdminApi {
   /** the bearer token, already read from its file and trimmed */
   readonly token: string
   readonly cache: CacheAdmin
+  /** the one upstream's pages, which refresh and purge act on (the API is refused with sources:) */
+  readonly pages: SimplePages
 }
 
 /** The request carries no token, or the wrong one. */
@@ -31,8 +33,9 @@ export class AdminTokenError extends ProxyError {
 /** RFC 6750 §2.1: `Bearer` 1*SP b64token; the scheme name is case-insensitive (RFC 9110 §11.1). */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 
-export function adminRoutes(app: Hono<AppEnv>, deps: { admin: AdminApi; pages: SimplePages; logger: Logger }): void {
-  const { admin, pages, logger } = deps
+export function adminRoutes(app: Hono<AppEnv>, deps: { admin: AdminApi; logger: Logger }): void {
+  const { admin, logger } = deps
+  const { pages } = admin
   // Both sides are hashed first, so the comparison is of equal lengths and takes the same time
   // whatever the token's length or how much of it a guess gets right.
   const expected = createHash('sha256').update(admin.token, 'utf8').digest()

@@ -5,7 +5,7 @@
 import type { Context, Hono } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { negotiate, normalizeName, isValidProjectName } from '../../index/index.js'
-import type { RenderedPage, SimplePages } from '../../mirror/index.js'
+import type { PageService, RenderedPage } from '../../mirror/index.js'
 import { asksToRevalidate } from '../client-revalidate.js'
 import { BadRequestError } from '../error-response.js'
 import { negotiateAccept } from '../negotiate-accept.js'
@@ -13,7 +13,7 @@ import { writePage } from '../write-page.js'
 import type { AppEnv } from '../app.js'
 
 /** `honorClientRevalidate`: a project page request with `Cache-Control: no-cache` is revalidated upstream first (client-revalidate.ts). */
-export function simpleRoutes(app: Hono<AppEnv>, pages: SimplePages, options: { readonly honorClientRevalidate: boolean }): void {
+export function simpleRoutes(app: Hono<AppEnv>, pages: PageService, options: { readonly honorClientRevalidate: boolean }): void {
   app.get('/simple', (c) => c.redirect(withQuery(c, '/simple/'), 301))
   app.get('/simple/', async (c) => {
     const format = negotiateOr406(c)

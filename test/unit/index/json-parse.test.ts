@@ -52,11 +52,12 @@ describe('parseProjectPageJson: spec and PyPI pages', () => {
     })
   })
 
-  test("reads PyPI's shape: _last-serial, versions, size, upload-time, data-dist-info-metadata, unknown keys kept in extra", () => {
+  test("reads PyPI's shape: _last-serial, versions, size, upload-time, data-dist-info-metadata, PEP 792 project-status", () => {
     const parsed = parseProjectPageJson(fixture('pypi-project-detail.json'), 'https://pypi.org/simple/sampleproject/')
     assert.deepEqual(parsed.meta, { apiVersion: '1.4', lastSerial: 24601 })
     assert.deepEqual(parsed.versions, ['1.2.0', '3.0.0'])
-    assert.deepEqual(parsed.extra, { 'project-status': { status: 'active' } })
+    assert.deepEqual(parsed.status, { status: 'active' })
+    assert.equal(parsed.extra, undefined)
     assert.deepEqual(parsed.files[0], {
       filename: 'sampleproject-1.2.0.tar.gz',
       url: 'https://files.pythonhosted.org/packages/ab/cd/0123/sampleproject-1.2.0.tar.gz',

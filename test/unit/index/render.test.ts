@@ -22,6 +22,8 @@ const SHA = 'ab'.repeat(32)
 const HTML_EXPRESSIBLE: ProjectPage = {
   name: 'demo',
   meta: { apiVersion: '1.1', lastSerial: 42 },
+  // PEP 792, in both formats
+  status: { status: 'quarantined', reason: 'reported <"&> as malware' },
   files: [
     { filename: 'demo-1.0.tar.gz', url: 'https://files.example/p/demo-1.0.tar.gz', hashes: { sha256: SHA }, yanked: false, coreMetadata: false },
     {
@@ -40,7 +42,7 @@ const HTML_EXPRESSIBLE: ProjectPage = {
 const JSON_ONLY: ProjectPage = {
   ...HTML_EXPRESSIBLE,
   versions: ['1.0', '2.0', '3.0'],
-  extra: { 'project-status': { status: 'active' }, tracks: ['https://other.example/simple/demo/'] },
+  extra: { tracks: ['https://other.example/simple/demo/'] },
   files: HTML_EXPRESSIBLE.files.map((file, index) => ({
     ...file,
     hashes: { ...file.hashes, blake2b_256: '01'.repeat(32) },

@@ -1,0 +1,82 @@
+/**
+ * Builds the source router from `sources:`, `routes:` and `policy:` (config/sources.ts): one
+ * SimplePages per remote index (its own records namespace, so two indexes' pages never mix), a
+ * folder source per local directory, and the release policy over all of them. Without
+ * `sources:`, the single --upstream is the one source, with its pages where they always were.
+ */
+import type { Clock, Logger, Metrics } from '../base/index.js'
+import { ConfigError, type Settings, type SourcesSettings } from '../config/index.js'
+import {
+  FirstSeen,
+  FolderSource,
+  IndexSource,
+  OwnershipRecords,
+  PolicyLog,
+  SimplePages,
+  SourceRouter,
+  httpPageSource,
+  type DropLog,
+  type Files,
+  type Source,
+} from '../mirror/index.js'
+import { PolicyOptionError, ReleasePolicy, type ReleasePolicyOptions } from '../policy/index.js'
+import type { BlobStore, RecordStore } from '../store/index.js'
+import type { UpstreamClient } from '../upstream/index.js'
+
+export interface SourcesModeDeps {
+  readonly settings: Settings
+  readonly routing: SourcesSettings
+  readonly upstream: UpstreamClient
+  readonly isAllowedUrl: (url: string) => boolean
+  readonly blobs: BlobStore
+  readonly records: RecordStore
+  readonly files: Files
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly drops: DropLog
+}
+
+/** @throws ConfigError for a policy entry that cannot be used (policy/ names the entry) */
+export function buildReleasePolicy(options: ReleasePolicyOptions): ReleasePolicy {
+  try {
+    return new ReleasePolicy(options)
+  } catch (error) {
+    if (error instanceof PolicyOptionError) throw new ConfigError(`${error.message} (in the config file)`)
+    throw error
+  }
+}
+
+export async function buildSourceRouter(deps: SourcesModeDeps): Promise<SourceRouter> {
+  const { settings, routing, clock, logger, metrics } = deps
+  const policy = routing.policy ? buildReleasePolicy(routing.policy) : undefined
+  const configured = routing.sources ?? [{ name: 'upstream', kind: 'index', url: settings.upstream, isPublic: false } as const]
+  const sources: Source[] = []
+  for (const source of configured) {
+    if (source.kind === 'folder') {
+      sources.push(await FolderSource.open({ name: source.name, dir: source.path, logger }))
+      continue
+    }
+    const pages = new SimplePages(
+      {
+        upstreamUrl: source.url,
+        indexTtlSeconds: settings.indexTtlSeconds,
+        isAllowedUrl: deps.isAllowedUrl,
+        // One upstream keeps its pages where they were; several get a namespace each.
+        recordNamespace: routing.sources ? `source-${source.name}` : 'page',
+      },
+      { source: httpPageSource(deps.upstream, settings.maxPageBytes), blobs: deps.blobs, records: deps.records, clock, logger, metrics, drops: deps.drops },
+    )
+    sources.push(new IndexSource(source.name, source.isPublic, { pages, files: deps.files }))
+  }
+  return new SourceRouter({
+    sources,
+    routes: routing.routes,
+    policy,
+    ownership: new OwnershipRecords({ records: deps.records, logger }),
+    firstSeen: new FirstSeen({ records: deps.records, logger }),
+    policyLog: new PolicyLog({ logger, metrics, nowMs: clock.nowMs }),
+    clock,
+    logger,
+  })
+}
