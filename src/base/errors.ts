@@ -14,6 +14,7 @@
  * - `bug`: ours; anything not raised on purpose is one too.
  * - `bad_request`: the client's (or, for config, the operator's) input is invalid.
  * - `not_found`: nothing to serve under that name (the upstream or the verified index lists nothing).
+ * - `method_not_allowed`: the client used a method the resource does not answer (POST to a page).
  * - `refused_by_policy`: the operator's policy refuses it (a host not on the allowlist).
  * - `bad_upstream_data`: the upstream answered, and what it sent fails verification or breaks HTTP.
  * - `upstream_failed`: the upstream answered with an error status of its own.
@@ -25,6 +26,7 @@ export type Fault =
   | 'bug'
   | 'bad_request'
   | 'not_found'
+  | 'method_not_allowed'
   | 'refused_by_policy'
   | 'bad_upstream_data'
   | 'upstream_failed'

@@ -9,6 +9,24 @@ export class BadRequestError extends ProxyError {
   readonly fault = 'bad_request'
 }
 
+/** No route answers this path, whatever the method. */
+export class NoRouteError extends ProxyError {
+  readonly code = 'not_found'
+  readonly fault = 'not_found'
+}
+
+/** A route answers this path, but not with this method; `allowed` becomes the Allow header. */
+export class MethodNotAllowedError extends ProxyError {
+  readonly code = 'method_not_allowed'
+  readonly fault = 'method_not_allowed'
+  constructor(
+    method: string,
+    readonly allowed: readonly string[],
+  ) {
+    super(`${method} is not answered here; allowed: ${allowed.join(', ')}`)
+  }
+}
+
 /**
  * The one map from fault to HTTP status; `Record<Fault, …>` makes a new fault a compile error
  * until it has a row here.
@@ -17,6 +35,8 @@ const STATUS_BY_FAULT: Readonly<Record<Fault, number>> = {
   bug: 500,
   bad_request: 400,
   not_found: 404,
+  // RFC 9110 §15.5.6, with the Allow header the same section requires.
+  method_not_allowed: 405,
   refused_by_policy: 403,
   // RFC 9110 §15.6.3: the gateway got an invalid response (or an error) from upstream.
   bad_upstream_data: 502,
@@ -38,8 +58,7 @@ export function errorResponse(error: unknown, logger: Logger, path: string): Res
   const code = errorCode(error)
   if (status === 500) logger.error('internal_error', { path, detail: error instanceof Error ? (error.stack ?? error.message) : String(error) })
   const body = JSON.stringify({ error: code, message: status === 500 ? 'internal error; see the proxy log' : describeError(error) })
-  return new Response(`${body}\n`, {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-tuf-proxy-reason': code },
-  })
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-tuf-proxy-reason': code }
+  if (error instanceof MethodNotAllowedError) headers.allow = error.allowed.join(', ')
+  return new Response(`${body}\n`, { status, headers })
 }

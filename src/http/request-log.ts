@@ -2,6 +2,7 @@
  * The record of one served request: a JSON log line and the requests counter, written the same
  * way by the hono front door and by the hot path.
  */
+import type { IncomingMessage } from 'node:http'
 import type { Logger, Metrics } from '../base/index.js'
 
 const REQUESTS_METRIC = 'tuf_proxy_http_requests_total'
@@ -16,7 +17,21 @@ export interface RequestRecord extends Readonly<Record<string, unknown>> {
   readonly bytes?: unknown
   readonly ms: number
   /** only for bodies streamed to the socket: whether the whole body went out */
-  readonly complete?: boolean
+  readonly complete?: boolean | undefined
+  /** the peer address of the connection (a reverse proxy in front shows as itself) */
+  readonly client: string | undefined
+  readonly userAgent: string | undefined
+}
+
+/** Probes polled every few seconds by load balancers and Prometheus: their lines are `debug`. */
+const PROBE_PATHS: ReadonlySet<string> = new Set(['/health', '/metrics'])
+
+/** Longest User-Agent logged; a client chooses it, and it should not make the log line huge. */
+const USER_AGENT_MAX_CHARS = 256
+
+export function userAgentOf(req: IncomingMessage): string | undefined {
+  const userAgent = req.headers['user-agent']
+  return userAgent !== undefined && userAgent.length > USER_AGENT_MAX_CHARS ? `${userAgent.slice(0, USER_AGENT_MAX_CHARS)}…` : userAgent
 }
 
 export type RequestLog = (record: RequestRecord) => void
@@ -38,6 +53,6 @@ export function createRequestLog(deps: { logger: Logger; metrics: Metrics }): Re
       byClass[statusClass] = counter
     }
     counter.inc()
-    deps.logger.info('request', record)
+    deps.logger.log(PROBE_PATHS.has(record.path) ? 'debug' : 'info', 'request', record)
   }
 }

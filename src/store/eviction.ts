@@ -18,6 +18,13 @@ export interface IndexEntry {
   persistedAccessMs: number
 }
 
+/** An entry taken out by an eviction, with what the eviction log reports of it. */
+export interface EvictedEntry {
+  readonly key: string
+  readonly size: number
+  readonly lastAccessMs: number
+}
+
 export class LruIndex {
   /** Oldest first. */
   readonly #entries = new Map<string, IndexEntry>()
@@ -71,14 +78,14 @@ export class LruIndex {
    * Removes and returns the least recently used keys until totalBytes <= maxBytes, never `keep`
    * (so a single blob larger than the whole budget stays, alone, until something newer arrives).
    */
-  evictOver(maxBytes: number, keep?: string): string[] {
-    const victims: string[] = []
+  evictOver(maxBytes: number, keep?: string): EvictedEntry[] {
+    const victims: EvictedEntry[] = []
     for (const [key, entry] of this.#entries) {
       if (this.#totalBytes <= maxBytes) break
       if (key === keep) continue
       this.#entries.delete(key)
       this.#totalBytes -= entry.size
-      victims.push(key)
+      victims.push({ key, size: entry.size, lastAccessMs: entry.lastAccessMs })
     }
     return victims
   }
@@ -87,15 +94,15 @@ export class LruIndex {
    * Removes and returns the least recently used keys until at least `bytes` are freed or none
    * are left (to make room on a full disk, whatever the budget says).
    */
-  evictAtLeast(bytes: number): string[] {
-    const victims: string[] = []
+  evictAtLeast(bytes: number): EvictedEntry[] {
+    const victims: EvictedEntry[] = []
     let freedBytes = 0
     for (const [key, entry] of this.#entries) {
       if (freedBytes >= bytes) break
       this.#entries.delete(key)
       this.#totalBytes -= entry.size
       freedBytes += entry.size
-      victims.push(key)
+      victims.push({ key, size: entry.size, lastAccessMs: entry.lastAccessMs })
     }
     return victims
   }

@@ -259,7 +259,7 @@ class MemoryBlobStore implements BlobStore {
 
   async makeRoom(bytes: number): Promise<boolean> {
     const victims = this.#index.evictAtLeast(bytes)
-    for (const victim of victims) this.disk.blobs.delete(victim)
+    for (const victim of victims) this.disk.blobs.delete(victim.key)
     return victims.length > 0
   }
 
@@ -269,7 +269,7 @@ class MemoryBlobStore implements BlobStore {
   }
 
   #evict(keep: string | undefined): void {
-    for (const victim of this.#index.evictOver(this.maxBytes, keep)) this.disk.blobs.delete(victim)
+    for (const victim of this.#index.evictOver(this.maxBytes, keep)) this.disk.blobs.delete(victim.key)
   }
 }
 

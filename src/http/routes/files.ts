@@ -22,12 +22,13 @@ export function fileRoutes(app: Hono<AppEnv>, mirror: Mirror): void {
       'content-type': fileName.endsWith('.metadata') ? 'text/plain; charset=utf-8' : 'application/octet-stream',
       'cache-control': 'public, max-age=31536000, immutable',
     }
-    await sendFileResult(c.env.outgoing, {
+    const sent = await sendFileResult(c.env.outgoing, {
       result: await mirror.file(project, fileName),
       headers,
       isHead: c.req.method === 'HEAD',
       lookUpAgain: () => mirror.file(project, fileName),
     })
+    c.set('served', { status: c.env.outgoing.statusCode, ...sent })
     return RESPONSE_ALREADY_SENT
   })
 }

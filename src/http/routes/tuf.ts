@@ -29,12 +29,13 @@ export function tufRoutes(app: Hono<AppEnv>, mirror: Mirror): void {
     if (path.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
       throw new BadRequestError(`${JSON.stringify(path)} is not a target path`)
     }
-    await sendFileResult(c.env.outgoing, {
+    const sent = await sendFileResult(c.env.outgoing, {
       result: await tuf.target(path),
       headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-cache' },
       isHead: c.req.method === 'HEAD',
       lookUpAgain: () => tuf.target(path),
     })
+    c.set('served', { status: c.env.outgoing.statusCode, ...sent })
     return RESPONSE_ALREADY_SENT
   })
 }
