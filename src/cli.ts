@@ -17,6 +17,10 @@ const USAGE = `Usage: tuf-proxy <command> [flags]
 Commands:
   serve        run the caching, verifying mirror (see 'tuf-proxy serve --help')
   tuf-client   a plain TUF client (init, refresh, download), the tuf-conformance client-under-test
+
+Flags:
+  -V, --version  print the version and exit
+  -h, --help     print this help and exit
 `
 
 async function main(argv: string[]): Promise<number> {
@@ -29,6 +33,12 @@ async function main(argv: string[]): Promise<number> {
     case 'tuf-client': {
       const { runTufClient } = await import('./cli/tuf-client.js')
       return runTufClient(rest)
+    }
+    case '--version':
+    case '-V': {
+      const { packageVersion } = await import('./cli/version.js')
+      process.stdout.write(`${packageVersion()}\n`)
+      return 0
     }
     case '--help':
     case '-h':

@@ -3,7 +3,7 @@
  * shuts down gracefully on SIGTERM/SIGINT. The only place that creates the real clock.
  */
 import { readFileSync } from 'node:fs'
-import { homedir } from 'node:os'
+import { homedir, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, type Logger } from '../base/index.js'
 import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
@@ -13,7 +13,9 @@ import { openBlobStore, openRecordStore } from '../store/index.js'
 import { createUpstreamClient, createUpstreamHealth, withHealthBreaker } from '../upstream/index.js'
 import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
+import { startLine } from './start-line.js'
 import { buildTufMirror } from './tuf-mode.js'
+import { packageVersion } from './version.js'
 
 /** The longest window over which the upstream body rate floor is averaged. */
 const RATE_WINDOW_MAX_MS = 10_000
@@ -22,7 +24,7 @@ const BREAKER_MAX_FAILS = 3
 const BREAKER_FAIL_TIMEOUT_MS = 10_000
 
 /** Start and stop lines are written at any --log-level: supervisors read the bound port from them. */
-const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['listening', 'shutting_down', 'stopped'])
+const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['listening', 'shutting_down', 'stopped', 'signal_ignored'])
 
 /** Log lines that never reached stdout: routine ones shed behind a slow reader, any when stdout is gone. */
 const LOG_LOST_METRIC = 'tuf_proxy_log_lines_lost_total'
@@ -30,6 +32,11 @@ const LOG_LOST_HELP = 'Log lines not written to stdout, by level and reason (she
 
 /** How long running responses may finish after SIGTERM before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 10_000
+/**
+ * After the clients, how long work no client waits for any more (a download whose readers left,
+ * its commit to disk) may go on before the process exits anyway, abandoning it.
+ */
+const ABANDON_AFTER_MS = 5_000
 
 function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache')
@@ -148,18 +155,28 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
       if (stopping) return
       stopping = true
       logger.info('shutting_down', { signal })
-      listening
-        .close(SHUTDOWN_GRACE_MS)
-        .then(() => upstream.close())
-        .catch((error: unknown) => logger.error('shutdown_failed', { detail: describeError(error) }))
-        .finally(() => {
-          // Written out, however slow the reader, by the exit flush (last-words.ts).
-          logger.info('stopped')
-          resolve(0)
-        })
+      void listening.close(SHUTDOWN_GRACE_MS).then(() => {
+        // What is left is work no client waits for: disk writes of what was fetched (finished in
+        // milliseconds, and worth keeping) and downloads whose readers left. The process exits
+        // when the event loop is empty, `stopped` being its last line, or after ABANDON_AFTER_MS,
+        // naming what it abandoned: a hung upstream download would otherwise hold it for up to
+        // --upstream-deadline (undici's close() waits for running requests). Abandoning is safe:
+        // blobs and records go to temp files renamed when complete, and a start sweeps temp files.
+        upstream.close().catch((error: unknown) => logger.error('shutdown_failed', { detail: describeError(error) }))
+        // Written out, however slow the reader, by the exit flush (last-words.ts).
+        process.once('beforeExit', () => logger.info('stopped'))
+        setTimeout(() => {
+          logger.info('stopped', { abandoned: process.getActiveResourcesInfo() })
+          process.exit()
+        }, ABANDON_AFTER_MS).unref()
+        resolve(0)
+      })
     }
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
+    // Node's default for SIGHUP (a closed terminal, or a reload a supervisor sends) is to die
+    // silently. There is nothing to reload or reopen: logs go to stdout, settings are read once.
+    process.on('SIGHUP', () => logger.info('signal_ignored', { signal: 'SIGHUP', detail: 'nothing to reload or reopen; restart the process to apply new settings' }))
   })
   logger.info('listening', {
     host: listening.address.address,
@@ -169,6 +186,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     mode: mirror.health().mode,
   })
   flush()
+  process.stderr.write(startLine({ version: packageVersion(), address: listening.address, interfaces: networkInterfaces() }))
   return stopped
 }
 
