@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import type { NetworkInterfaceInfo } from 'node:os'
 
 /** Addresses pip counts as secure origins (pip `SECURE_ORIGINS`): no `--trusted-host` needed for these. */
-const LOOPBACK = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/
+const LOOPBACK = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1)$/
 
 /**
  * The address a client should use: the bound one, or for a wildcard bind (0.0.0.0, ::) the first
