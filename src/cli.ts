@@ -20,6 +20,10 @@ Commands:
   import       verify a bundle and add it to a cache directory
   cache        list, purge or verify a cache directory (see 'tuf-proxy cache --help')
   tuf-client   a plain TUF client (init, refresh, download), the tuf-conformance client-under-test
+
+Flags:
+  -V, --version  print the version and exit
+  -h, --help     print this help and exit
 `
 
 async function main(argv: string[]): Promise<number> {
@@ -44,6 +48,12 @@ async function main(argv: string[]): Promise<number> {
     case 'tuf-client': {
       const { runTufClient } = await import('./cli/tuf-client.js')
       return runTufClient(rest)
+    }
+    case '--version':
+    case '-V': {
+      const { packageVersion } = await import('./cli/package-version.js')
+      process.stdout.write(`${packageVersion()}\n`)
+      return 0
     }
     case '--help':
     case '-h':

@@ -15,6 +15,7 @@
  * - `bad_request`: the client's (or, for config, the operator's) input is invalid.
  * - `unauthenticated`: the request needs credentials it did not carry (the admin API's token).
  * - `not_found`: nothing to serve under that name (the upstream or the verified index lists nothing).
+ * - `method_not_allowed`: the client used a method the resource does not answer (POST to a page).
  * - `refused_by_policy`: the operator's policy refuses it (a host not on the allowlist).
  * - `bad_upstream_data`: the upstream answered, and what it sent fails verification or breaks HTTP.
  * - `upstream_failed`: the upstream answered with an error status of its own.
@@ -27,6 +28,7 @@ export type Fault =
   | 'bad_request'
   | 'unauthenticated'
   | 'not_found'
+  | 'method_not_allowed'
   | 'refused_by_policy'
   | 'bad_upstream_data'
   | 'upstream_failed'

@@ -15,7 +15,7 @@ import { createProgress } from './progress.js'
 import { listOf, splitArgs, valueOf } from './bundle-args.js'
 import { loadSettings } from './serve.js'
 import { upstreamClientFor } from './upstream-client.js'
-import { toolVersion } from './tool-version.js'
+import { packageVersion } from './package-version.js'
 
 const MIRROR_FLAGS = {
   out: { kind: 'value' },
@@ -107,7 +107,7 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
       return 1
     }
     const result = await makeBundle(
-      { ...plan.options, toolVersion: toolVersion(), now: () => new Date() },
+      { ...plan.options, toolVersion: `tuf-proxy ${packageVersion()}`, now: () => new Date() },
       {
         upstream,
         ...(tuf ? { tuf } : {}),

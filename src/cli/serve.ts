@@ -2,7 +2,7 @@
  * `tuf-proxy serve`: reads the settings, builds every room with its slice of them, listens, and
  * shuts down gracefully on SIGTERM/SIGINT. The only place that creates the real clock.
  */
-import { homedir } from 'node:os'
+import { homedir, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, systemMonotonicMs, type Clock, type Logger } from '../base/index.js'
 import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
@@ -18,6 +18,7 @@ import { readOfflineTrust } from './offline-trust.js'
 import { buildOfflineTufMirror, buildTufMirror } from './tuf-mode.js'
 import { upstreamClientFor } from './upstream-client.js'
 import { buildReleasePolicy, buildSourceRouter } from './sources-mode.js'
+import { startLine } from './start-line.js'
 
 /** nginx-style max_fails / fail_timeout, per origin: after failures of this many different URLs with no success between, that host is skipped for a while. */
 const BREAKER_MAX_FAILS = 3
@@ -26,7 +27,7 @@ const BREAKER_FAIL_TIMEOUT_MS = 10_000
 const START_CHECK_TIMEOUT_MS = 10_000
 
 /** Start and stop lines are written at any --log-level: supervisors read the bound port from them. */
-const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['listening', 'shutting_down', 'stopped'])
+const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['listening', 'shutting_down', 'stopped', 'signal_ignored'])
 
 /** Log lines that never reached stdout: routine ones shed behind a slow reader, any when stdout is gone. */
 const LOG_LOST_METRIC = 'tuf_proxy_log_lines_lost_total'
@@ -34,6 +35,11 @@ const LOG_LOST_HELP = 'Log lines not written to stdout, by level and reason (she
 
 /** How long running responses may finish after SIGTERM before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 10_000
+/**
+ * After the clients, how long work no client waits for any more (a download whose readers left,
+ * its commit to disk) may go on before the process exits anyway, abandoning it.
+ */
+const ABANDON_AFTER_MS = 5_000
 
 /** Where the cache lives when no --cache-dir is given (also `tuf-proxy cache`'s default). */
 export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
@@ -206,18 +212,28 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
       logger.info('shutting_down', { signal })
       // An unanswered check would hold upstream.close() until its timeout.
       startCheck.abort()
-      listening
-        .close(SHUTDOWN_GRACE_MS)
-        .then(() => upstream.close())
-        .catch((error: unknown) => logger.error('shutdown_failed', { detail: describeError(error) }))
-        .finally(() => {
-          // Written out, however slow the reader, by the exit flush (last-words.ts).
-          logger.info('stopped')
-          resolve(0)
-        })
+      void listening.close(SHUTDOWN_GRACE_MS).then(() => {
+        // What is left is work no client waits for: disk writes of what was fetched (finished in
+        // milliseconds, and worth keeping) and downloads whose readers left. The process exits
+        // when the event loop is empty, `stopped` being its last line, or after ABANDON_AFTER_MS,
+        // naming what it abandoned: a hung upstream download would otherwise hold it for up to
+        // --upstream-deadline (undici's close() waits for running requests). Abandoning is safe:
+        // blobs and records go to temp files renamed when complete, and a start sweeps temp files.
+        upstream.close().catch((error: unknown) => logger.error('shutdown_failed', { detail: describeError(error) }))
+        // Written out, however slow the reader, by the exit flush (last-words.ts).
+        process.once('beforeExit', () => logger.info('stopped'))
+        setTimeout(() => {
+          logger.info('stopped', { abandoned: process.getActiveResourcesInfo() })
+          process.exit()
+        }, ABANDON_AFTER_MS).unref()
+        resolve(0)
+      })
     }
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
+    // Node's default for SIGHUP (a closed terminal, or a reload a supervisor sends) is to die
+    // silently. There is nothing to reload or reopen: logs go to stdout, settings are read once.
+    process.on('SIGHUP', () => logger.info('signal_ignored', { signal: 'SIGHUP', detail: 'nothing to reload or reopen; restart the process to apply new settings' }))
   })
   logger.info('listening', {
     host: listening.address.address,
@@ -240,6 +256,7 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
       signal: startCheck.signal,
     })
   }
+  process.stderr.write(startLine({ version: packageVersion(), address: listening.address, interfaces: networkInterfaces() }))
   return stopped
 }
 

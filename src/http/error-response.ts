@@ -10,6 +10,24 @@ export class BadRequestError extends ProxyError {
   readonly fault = 'bad_request'
 }
 
+/** No route answers this path, whatever the method. */
+export class NoRouteError extends ProxyError {
+  readonly code = 'not_found'
+  readonly fault = 'not_found'
+}
+
+/** A route answers this path, but not with this method; `allowed` becomes the Allow header. */
+export class MethodNotAllowedError extends ProxyError {
+  readonly code = 'method_not_allowed'
+  readonly fault = 'method_not_allowed'
+  constructor(
+    method: string,
+    readonly allowed: readonly string[],
+  ) {
+    super(`${method} is not answered here; allowed: ${allowed.join(', ')}`)
+  }
+}
+
 /**
  * The one map from fault to HTTP status; `Record<Fault, …>` makes a new fault a compile error
  * until it has a row here.
@@ -20,6 +38,8 @@ const STATUS_BY_FAULT: Readonly<Record<Fault, number>> = {
   // RFC 9110 §15.5.2; the route adds WWW-Authenticate (RFC 6750 §3).
   unauthenticated: 401,
   not_found: 404,
+  // RFC 9110 §15.5.6, with the Allow header the same section requires.
+  method_not_allowed: 405,
   refused_by_policy: 403,
   // RFC 9110 §15.6.3: the gateway got an invalid response (or an error) from upstream.
   bad_upstream_data: 502,
@@ -47,5 +67,6 @@ export function errorResponse(error: unknown, logger: Logger, path: string): Res
     fields.available_at = new Date(error.availableAtMs).toISOString()
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds)
   }
+  if (error instanceof MethodNotAllowedError) headers.allow = error.allowed.join(', ')
   return new Response(`${JSON.stringify(fields)}\n`, { status, headers })
 }

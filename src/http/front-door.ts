@@ -1,14 +1,14 @@
 /**
  * What every request passes first: refusal of request targets that can only be hostile, then one
- * JSON log line and one counter increment per request. Responses built by hono are logged when
- * the handler returns; file bodies written straight to the socket are logged when that response
- * closes, with their real status, length and whether they completed.
+ * JSON log line and one counter increment per request, when the handler returns. Handlers that
+ * write to the socket themselves (pages, files) return once the body went out or was given up,
+ * and say what they sent in `served`.
  */
 import type { MiddlewareHandler } from 'hono'
 import type { Logger, MonotonicMs } from '../base/index.js'
 import type { AppEnv } from './app.js'
 import { BadRequestError, errorResponse } from './error-response.js'
-import { elapsedMs, type RequestLog } from './request-log.js'
+import { elapsedMs, userAgentOf, type RequestLog } from './request-log.js'
 
 /** Longest request target accepted; PEP 503 paths are short, and this bounds hostile input. */
 const MAX_PATH_BYTES = 2048
@@ -32,30 +32,28 @@ export function frontDoor(deps: { logger: Logger; monotonicMs: MonotonicMs; requ
     const method = c.req.method
     const path = c.req.path
     const res = c.env.outgoing
-    const refusal = checkRequestTarget(c.env.incoming.url ?? '')
+    const incoming = c.env.incoming
+    // Read now: a socket destroyed mid-answer no longer knows its peer.
+    const client = incoming.socket.remoteAddress
+    const refusal = checkRequestTarget(incoming.url ?? '')
     if (refusal) {
       c.res = errorResponse(refusal, deps.logger, path)
       c.set('served', { reason: refusal.code })
     } else await next()
-    // Hono writes its responses after the handler returns; pages were written whole already (and
-    // say so with their status); raw file bodies may still be streaming.
+    // Hono writes its responses after the handler returns; pages and files were written already
+    // and say so with their status.
     const served = c.get('served')
-    if (!res.headersSent || served?.status !== undefined) {
-      deps.requestLog({ method, path, status: served?.status ?? c.res.status, cache: served?.cache, reason: served?.reason, bytes: served?.bytes, ms: elapsedMs(deps.monotonicMs, startMs) })
-      return
-    }
-    const log = () =>
-      deps.requestLog({
-        method,
-        path,
-        status: res.statusCode,
-        cache: served?.cache ?? res.getHeader('x-cache'),
-        reason: res.getHeader('x-tuf-proxy-reason'),
-        bytes: served?.bytes ?? res.getHeader('content-length'),
-        ms: elapsedMs(deps.monotonicMs, startMs),
-        complete: res.writableFinished,
-      })
-    if (res.closed) log()
-    else res.once('close', log)
+    deps.requestLog({
+      method,
+      path,
+      status: served?.status ?? (res.headersSent ? res.statusCode : c.res.status),
+      cache: served?.cache,
+      reason: served?.reason,
+      bytes: served?.bytes,
+      complete: served?.complete,
+      ms: elapsedMs(deps.monotonicMs, startMs),
+      client,
+      userAgent: userAgentOf(incoming),
+    })
   }
 }

@@ -14,7 +14,7 @@ import type { PageService } from '../mirror/index.js'
 import { asksToRevalidate } from './client-revalidate.js'
 import { statusFor } from './error-response.js'
 import { negotiateAccept } from './negotiate-accept.js'
-import { elapsedMs, type RequestLog } from './request-log.js'
+import { elapsedMs, userAgentOf, type RequestLog } from './request-log.js'
 import { writePage } from './write-page.js'
 
 /** The canonical URL of the project list or of a normalized project page, and nothing else. */
@@ -35,8 +35,19 @@ export function hotPages(deps: { pages: PageService; monotonicMs: MonotonicMs; r
     if (!format) return false
     const page = deps.pages.peekFresh(target[1] ?? '', format)
     if (!page) return false
+    // Read before answering: a socket destroyed mid-answer no longer knows its peer.
+    const client = req.socket.remoteAddress
     const log = (served: { status: number; bytes: number | undefined }) =>
-      deps.requestLog({ method, path: req.url ?? '', status: served.status, cache: page.cache, bytes: served.bytes, ms: elapsedMs(deps.monotonicMs, startMs) })
+      deps.requestLog({
+        method,
+        path: req.url ?? '',
+        status: served.status,
+        cache: page.cache,
+        bytes: served.bytes,
+        ms: elapsedMs(deps.monotonicMs, startMs),
+        client,
+        userAgent: userAgentOf(req),
+      })
     const served = writePage(req, res, page)
     if (!(served instanceof Promise)) log(served)
     else served.then(log, (error: unknown) => log(answerError(res, error)))

@@ -3,8 +3,8 @@
  * accepting, let running responses finish for a grace period, then close what is left.
  */
 import { getRequestListener } from '@hono/node-server'
-import { createServer, type IncomingMessage } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Hono } from 'hono'
 import type { MonotonicMs } from '../base/index.js'
 import type { AppEnv } from './app.js'
@@ -31,6 +31,7 @@ export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: str
     res.on('close', () => running.delete(request))
     if (!hotPath(req, res, request.startMs)) void honoListener(req, res)
   })
+  server.on('clientError', answerClientError)
   server.keepAliveTimeout = 65_000
   // A client that stops reading would otherwise pin its file handle, buffers and download reader
   // forever: a socket on which nothing moves for this long is closed.
@@ -64,4 +65,24 @@ export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: str
 function pathOf(target: string | undefined): string {
   const path = (target ?? '').split('?')[0] ?? ''
   return path.length > 256 ? `${path.slice(0, 256)}…` : path
+}
+
+/**
+ * A request Node's parser refused before any handler saw it (a malformed request line, headers
+ * over the limit, a request too slow to arrive): answered like every other error, a JSON body
+ * with the reason, also in X-Tuf-Proxy-Reason, where Node alone would send a bare status line.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset or a socket already half-gone has no one to answer.
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [status, reason] =
+    error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'headers_too_large'] : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request_timeout'] : [400, 'bad_request']
+  const body = `${JSON.stringify({ error: reason, message: `the request could not be parsed: ${STATUS_CODES[status] ?? 'bad request'}` })}\n`
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `cache-control: no-store\r\nx-tuf-proxy-reason: ${reason}\r\nconnection: close\r\n\r\n${body}`,
+  )
 }

@@ -8,6 +8,7 @@
  * bounded whatever clients send. Every handle is bound on first use and kept in an array indexed
  * by route and outcome: a request costs no label hashing and builds no label object.
  */
+import type { IncomingMessage } from 'node:http'
 import type { Clock, CounterHandle, HistogramHandle, Logger, Metrics, MonotonicMs } from '../base/index.js'
 import type { TrafficWindow } from './traffic.js'
 
@@ -59,7 +60,21 @@ export interface RequestRecord extends Readonly<Record<string, unknown>> {
   /** from taking the request to the answer (see elapsedMs), with microsecond precision */
   readonly ms: number
   /** only for bodies streamed to the socket: whether the whole body went out */
-  readonly complete?: boolean
+  readonly complete?: boolean | undefined
+  /** the peer address of the connection (a reverse proxy in front shows as itself) */
+  readonly client: string | undefined
+  readonly userAgent: string | undefined
+}
+
+/** Probes polled every few seconds by load balancers and Prometheus: their lines are `debug`. */
+const PROBE_PATHS: ReadonlySet<string> = new Set(['/health', '/metrics'])
+
+/** Longest User-Agent logged; a client chooses it, and it should not make the log line huge. */
+const USER_AGENT_MAX_CHARS = 256
+
+export function userAgentOf(req: IncomingMessage): string | undefined {
+  const userAgent = req.headers['user-agent']
+  return userAgent !== undefined && userAgent.length > USER_AGENT_MAX_CHARS ? `${userAgent.slice(0, USER_AGENT_MAX_CHARS)}…` : userAgent
 }
 
 export type RequestLog = (record: RequestRecord) => void
@@ -101,6 +116,6 @@ export function createRequestLog(deps: { logger: Logger; metrics: Metrics; clock
     duration.observe(record.ms / 1000)
     const bytes = typeof record.bytes === 'string' ? Number(record.bytes) : record.bytes
     if (typeof bytes === 'number' && Number.isSafeInteger(bytes) && bytes > 0 && record.method !== 'HEAD' && record.complete !== false) served[route]?.inc(bytes)
-    deps.logger.info('request', record)
+    deps.logger.log(PROBE_PATHS.has(record.path) ? 'debug' : 'info', 'request', record)
   }
 }

@@ -42,25 +42,33 @@ function etagOf(sha256: string | undefined): string | undefined {
   return sha256 === undefined ? undefined : `"sha256-${sha256}"`
 }
 
+/** What went out of a body: the bytes the socket took, and whether that was all of it. */
+export interface BodySent {
+  readonly bytes: number
+  readonly complete: boolean
+}
+
 /**
- * What the request log reports for a file: headers given to writeHead() cannot be read back from
- * Node's response, so the sender says which X-Cache and Content-Length it sent.
+ * What the request log reports for a file answer: headers given to writeHead() cannot be read
+ * back from Node's response, so the sender says what it sent.
  */
-export interface FileSent {
+export interface FileSent extends BodySent {
+  /** the X-Cache value sent */
   readonly cache: string
-  /** the body length promised; undefined for a HEAD, or a download of unknown length */
-  readonly bytes: number | undefined
-  /** the status when not 200 (206, 416), which the log cannot read back either */
+  /** the status when not 200 (206, 416) */
   readonly status?: number
   /** set when the answer is an error (a 416) */
   readonly reason?: string
 }
+
+const HEAD_SENT: BodySent = { bytes: 0, complete: true }
 
 /**
  * Sends a cached blob or a download in progress, with `headers` plus `X-Cache`, `Accept-Ranges`
  * and, where the digest is known, `ETag`. A cached blob honours a single byte range; a download
  * in progress is sent whole. A blob evicted between the lookup and the open is looked up once
  * more (it is then downloaded again).
+ * @returns once the body went out or was given up, what was sent
  */
 export async function sendFileResult(
   res: ServerResponse,
@@ -84,8 +92,7 @@ export async function sendFileResult(
   }
   // Fail with a proper status while nothing is sent yet; after this, failures abort the body.
   await result.download.headway(VERIFY_BEFORE_HEADERS_BYTES)
-  await sendDownload(res, result.download, headersOf(result.cache, result.download.sha256), isHead)
-  return { cache: result.cache, bytes: isHead ? undefined : result.download.size }
+  return { ...(await sendDownload(res, result.download, headersOf(result.cache, result.download.sha256), isHead)), cache: result.cache }
 }
 
 /** @returns what was sent, or undefined, having sent nothing, when the blob was evicted before it could be opened */
@@ -111,22 +118,20 @@ async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cache
       'x-tuf-proxy-reason': 'range_not_satisfiable',
     })
     res.end(body)
-    return { status: 416, cache, bytes: Buffer.byteLength(body), reason: 'range_not_satisfiable' }
+    return { status: 416, cache, bytes: Buffer.byteLength(body), complete: true, reason: 'range_not_satisfiable' }
   }
   if (range.kind === 'partial') {
     // RFC 9110 §15.3.7: 206 with Content-Range; the validators and cache headers stay.
     res.writeHead(206, { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${ref.size}`, 'content-length': String(range.end - range.start + 1) })
-    await streamBlob(res, file, ref, { start: range.start, endExclusive: range.end + 1 })
-    return { status: 206, cache, bytes: range.end - range.start + 1 }
+    return { status: 206, cache, ...(await streamBlob(res, file, ref, { start: range.start, endExclusive: range.end + 1 })) }
   }
   res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
   if (how.isHead) {
     await file.close()
     res.end()
-    return { cache, bytes: undefined }
+    return { cache, ...HEAD_SENT }
   }
-  await streamBlob(res, file, ref)
-  return { cache, bytes: ref.size }
+  return { cache, ...(await streamBlob(res, file, ref)) }
 }
 
 /**
@@ -142,34 +147,39 @@ export async function streamBlob(
   file: BlobReader,
   ref: { readonly sha256: string; readonly size: number },
   part: { readonly start: number; readonly endExclusive: number } = { start: 0, endExclusive: ref.size },
-): Promise<void> {
+): Promise<BodySent> {
+  const tally = { bytes: 0 }
   try {
     let current = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
     let other = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
     for (let position = part.start; position < part.endExclusive; [current, other] = [other, current]) {
       // A buffer is refilled only once the socket has taken its previous contents.
-      if (!(await current.sent)) return
+      if (!(await current.sent)) return { bytes: tally.bytes, complete: false }
       const bytesRead = await file.read(current.buffer, position, Math.min(READ_CHUNK_BYTES, part.endExclusive - position))
       if (bytesRead === 0) throw new Error(`blob ${ref.sha256} is shorter than its recorded ${ref.size} bytes`)
       position += bytesRead
-      current.sent = written(res, current.buffer.subarray(0, bytesRead))
+      current.sent = written(res, current.buffer.subarray(0, bytesRead), tally)
     }
-    if (!(await current.sent) || !(await other.sent)) return
+    if (!(await current.sent) || !(await other.sent)) return { bytes: tally.bytes, complete: false }
     res.end()
+    return { bytes: tally.bytes, complete: true }
   } catch {
     // The client went away or the disk failed mid-body: nothing more to send; close the socket.
     res.destroy()
+    return { bytes: tally.bytes, complete: false }
   } finally {
     await file.close()
   }
 }
 
 /**
- * Writes `chunk`; true once the socket took it, false if the response closed first. The close
- * listener is removed as soon as the write settles: a reaction left on one long-lived "closed"
- * promise per chunk would pile up, thousands per download.
+ * Writes `chunk`; true once the socket took it (and counted in `tally`), false if the response
+ * closed first. The close listener is removed as soon as the write settles: a reaction left on one
+ * long-lived "closed" promise per chunk would pile up, thousands per download.
  */
-function written(res: ServerResponse, chunk: Uint8Array): Promise<boolean> {
+function written(res: ServerResponse, chunk: Uint8Array, tally: { bytes: number }): Promise<boolean> {
+  // Read now: the caller reuses the buffer behind `chunk` once the write settles.
+  const length = chunk.byteLength
   return new Promise<boolean>((resolve) => {
     if (res.destroyed) {
       resolve(false)
@@ -179,6 +189,7 @@ function written(res: ServerResponse, chunk: Uint8Array): Promise<boolean> {
     res.once('close', onClose)
     res.write(chunk, (error) => {
       res.off('close', onClose)
+      if (!error) tally.bytes += length
       resolve(!error)
     })
   })
@@ -188,30 +199,33 @@ function written(res: ServerResponse, chunk: Uint8Array): Promise<boolean> {
  * Streams a download in progress. On a verification failure the response is destroyed short of
  * its end, so the client sees a broken transfer, never a complete corrupt file.
  */
-async function sendDownload(res: ServerResponse, download: Download, headers: HeaderMap, isHead: boolean): Promise<void> {
+async function sendDownload(res: ServerResponse, download: Download, headers: HeaderMap, isHead: boolean): Promise<BodySent> {
   if (isHead) {
     // A HEAD on a cold file fills the cache (like nginx's proxy_cache_convert_head) and answers with the verified size.
     const ref = await download.finished()
     res.writeHead(200, { ...headers, 'content-length': String(ref.size) })
     res.end()
-    return
+    return HEAD_SENT
   }
   await download.headway(VERIFY_BEFORE_HEADERS_BYTES)
   const size = download.size
   res.writeHead(200, size === undefined ? headers : { ...headers, 'content-length': String(size) })
+  const tally = { bytes: 0 }
   try {
     // Chunk N's buffer may be reused for chunk N + 2 (see Download.chunks), so the next chunk is
     // asked for only once the socket has taken the one before the current.
     let previous: Promise<boolean> = Promise.resolve(true)
     for await (const chunk of download.chunks()) {
-      if (res.destroyed) return
-      const sent = written(res, chunk)
-      if (!(await previous)) return
+      if (res.destroyed) return { bytes: tally.bytes, complete: false }
+      const sent = written(res, chunk, tally)
+      if (!(await previous)) return { bytes: tally.bytes, complete: false }
       previous = sent
     }
-    if (!(await previous)) return
+    if (!(await previous)) return { bytes: tally.bytes, complete: false }
     res.end()
+    return { bytes: tally.bytes, complete: true }
   } catch {
     res.destroy()
+    return { bytes: tally.bytes, complete: false }
   }
 }

@@ -69,8 +69,8 @@ export function writePage(req: IncomingMessage, res: ServerResponse, page: Rende
 async function writeStored(res: ServerResponse, body: Exclude<RenderedPage['body'], Uint8Array>, answer: PreparedAnswer): Promise<PageServed> {
   const file = await body.open()
   res.writeHead(200, answer.ok)
-  await streamBlob(res, file, { sha256: body.sha256, size: body.byteLength })
-  return answer.okServed
+  const sent = await streamBlob(res, file, { sha256: body.sha256, size: body.byteLength })
+  return sent.complete ? answer.okServed : { status: 200, bytes: sent.bytes }
 }
 
 /** RFC 9110 §13.1.2: weak comparison is enough for a GET; `*` matches any current page. */

@@ -18,6 +18,7 @@ const IS_DROP: Readonly<Record<Fault, boolean>> = {
   upstream_failed: false,
   upstream_unavailable: false,
   not_found: false,
+  method_not_allowed: false,
   refused_by_policy: false,
   bad_request: false,
   unauthenticated: false,

@@ -25,7 +25,7 @@ import { type Clock, type Logger, type Metrics, sha256Hex, silentLogger, systemC
 import { type BlobReader, type BlobRef, type BlobWriter, defaultWriteChunk, DiskBlobWriter, FileBlobReader, type WriteChunk } from './blob-writer.js'
 import { ensureRealDir } from './cache-dirs.js'
 import { CorruptBlobError, errnoCode, type StoreFullError, toStoreError } from './errors.js'
-import { LruIndex } from './eviction.js'
+import { LruIndex, type EvictedEntry } from './eviction.js'
 
 export type { BlobReader, BlobRef, BlobWriter, WriteChunk } from './blob-writer.js'
 
@@ -109,6 +109,8 @@ const EVICTIONS_HELP = 'Blobs evicted from the file cache, by reason (budget: ov
 
 const DIGEST = /^[0-9a-f]{64}$/
 const PREFIX = /^[0-9a-f]{2}$/
+/** Evictions of one run logged one line each; the rest of the run gets one summary line. */
+const EVICTION_LINES_MAX = 10
 
 function checkDigest(sha256: string): void {
   if (!DIGEST.test(sha256)) throw new TypeError(`not a lower-case hex SHA-256 digest: ${JSON.stringify(sha256).slice(0, 80)}`)
@@ -268,7 +270,8 @@ class DiskBlobStore implements BlobStore {
   async #makeRoom(bytes: number): Promise<boolean> {
     const victims = this.#index.evictAtLeast(bytes)
     this.#countEvictions('disk_full', victims.length)
-    await Promise.all(victims.map((sha256) => this.#unlink(sha256)))
+    this.#logEvictions(victims, 'disk_full')
+    await Promise.all(victims.map((victim) => this.#unlink(victim.key)))
     return victims.length > 0
   }
 
@@ -306,9 +309,35 @@ class DiskBlobStore implements BlobStore {
   #evict(keep: string | undefined): void {
     const victims = this.#index.evictOver(this.maxBytes, keep)
     this.#countEvictions('budget', victims.length)
-    for (const victim of victims) {
-      this.#inBackground(this.#unlink(victim))
+    this.#logEvictions(victims, 'over_budget')
+    for (const victim of victims) this.#inBackground(this.#unlink(victim.key))
+  }
+
+  /**
+   * One line per evicted blob, so an operator sees what left the cache and how long it had been
+   * unused (a budget too small evicts blobs used minutes ago); past EVICTION_LINES_MAX in one run
+   * (a lowered budget at start, a full disk), the rest are summed up in one line.
+   */
+  #logEvictions(victims: readonly EvictedEntry[], why: 'over_budget' | 'disk_full'): void {
+    if (victims.length === 0) return
+    const nowMs = this.#clock.nowMs()
+    const idleSeconds = (victim: EvictedEntry) => Math.max(0, Math.round((nowMs - victim.lastAccessMs) / 1000))
+    for (const victim of victims.slice(0, EVICTION_LINES_MAX)) {
+      this.#logger.info('blob_evicted', { why, sha256: victim.key, bytes: victim.size, idleSeconds: idleSeconds(victim) })
     }
+    const rest = victims.slice(EVICTION_LINES_MAX)
+    // Least recently used first, so the first of the rest has been idle longest.
+    const [longestIdle] = rest
+    const shortestIdle = rest.at(-1)
+    if (!longestIdle || !shortestIdle) return
+    this.#logger.info('blobs_evicted', {
+      why,
+      count: rest.length,
+      bytes: rest.reduce((sum, victim) => sum + victim.size, 0),
+      maxIdleSeconds: idleSeconds(longestIdle),
+      minIdleSeconds: idleSeconds(shortestIdle),
+      detail: `the evictions of this run past the first ${EVICTION_LINES_MAX}, summed up`,
+    })
   }
 
   #countEvictions(reason: 'budget' | 'disk_full', count: number): void {

@@ -18,6 +18,13 @@ export interface IndexEntry {
   persistedAccessMs: number
 }
 
+/** An entry taken out by an eviction, with what the eviction log reports of it. */
+export interface EvictedEntry {
+  readonly key: string
+  readonly size: number
+  readonly lastAccessMs: number
+}
+
 export class LruIndex {
   /** Oldest first. */
   readonly #entries = new Map<string, IndexEntry>()
@@ -78,8 +85,8 @@ export class LruIndex {
    * Removes and returns the least recently used keys until totalBytes <= maxBytes, never `keep`
    * (so a single blob larger than the whole budget stays, alone, until something newer arrives).
    */
-  evictOver(maxBytes: number, keep?: string): string[] {
-    const victims: string[] = []
+  evictOver(maxBytes: number, keep?: string): EvictedEntry[] {
+    const victims: EvictedEntry[] = []
     for (const [key, entry] of this.#entries) {
       if (this.#totalBytes <= maxBytes) break
       if (key === keep) continue
@@ -87,7 +94,7 @@ export class LruIndex {
       this.#totalBytes -= entry.size
       this.#evictedCount += 1
       this.#evictedBytes += entry.size
-      victims.push(key)
+      victims.push({ key, size: entry.size, lastAccessMs: entry.lastAccessMs })
     }
     return victims
   }
@@ -96,8 +103,8 @@ export class LruIndex {
    * Removes and returns the least recently used keys until at least `bytes` are freed or none
    * are left (to make room on a full disk, whatever the budget says).
    */
-  evictAtLeast(bytes: number): string[] {
-    const victims: string[] = []
+  evictAtLeast(bytes: number): EvictedEntry[] {
+    const victims: EvictedEntry[] = []
     let freedBytes = 0
     for (const [key, entry] of this.#entries) {
       if (freedBytes >= bytes) break
@@ -106,7 +113,7 @@ export class LruIndex {
       this.#evictedCount += 1
       this.#evictedBytes += entry.size
       freedBytes += entry.size
-      victims.push(key)
+      victims.push({ key, size: entry.size, lastAccessMs: entry.lastAccessMs })
     }
     return victims
   }

@@ -276,7 +276,7 @@ class MemoryBlobStore implements BlobStore {
 
   async makeRoom(bytes: number): Promise<boolean> {
     const victims = this.#index.evictAtLeast(bytes)
-    for (const victim of victims) this.disk.blobs.delete(victim)
+    for (const victim of victims) this.disk.blobs.delete(victim.key)
     return victims.length > 0
   }
 
@@ -286,7 +286,7 @@ class MemoryBlobStore implements BlobStore {
   }
 
   #evict(keep: string | undefined): void {
-    for (const victim of this.#index.evictOver(this.maxBytes, keep)) this.disk.blobs.delete(victim)
+    for (const victim of this.#index.evictOver(this.maxBytes, keep)) this.disk.blobs.delete(victim.key)
   }
 }
 

@@ -38,6 +38,7 @@ export class ProxyProcess {
   port = 0
   #child: ChildProcess | undefined
   #waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = []
+  #stderrWaiters: Array<{ pattern: RegExp; resolve: (match: RegExpExecArray) => void }> = []
   #exited: Promise<number | null> | undefined
   /** set before the helper itself signals the process, so that exit is not a crash */
   #isExitExpected = false
@@ -99,7 +100,14 @@ export class ProxyProcess {
         })
       }
     })
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => (this.stderr += text))
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      this.stderr += text
+      this.#stderrWaiters = this.#stderrWaiters.filter((waiter) => {
+        const match = waiter.pattern.exec(this.stderr)
+        if (match) waiter.resolve(match)
+        return !match
+      })
+    })
     const listening = await Promise.race([
       this.waitForLog((line) => line.event === 'listening'),
       this.#exited.then((code) => {
@@ -151,6 +159,13 @@ export class ProxyProcess {
     const seen = this.logs.find(match)
     if (seen) return Promise.resolve(seen)
     return new Promise((resolve) => this.#waiters.push({ match, resolve }))
+  }
+
+  /** Resolves once stderr (the human start line, a crash's stack) matches `pattern`; stderr and stdout are separate pipes, read in no fixed order. */
+  waitForStderr(pattern: RegExp): Promise<RegExpExecArray> {
+    const seen = pattern.exec(this.stderr)
+    if (seen) return Promise.resolve(seen)
+    return new Promise((resolve) => this.#stderrWaiters.push({ pattern, resolve }))
   }
 
   events(name: string): LogLine[] {

@@ -7,9 +7,9 @@
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { loadSettings } from '../../src/cli/serve.js'
 import { OPTIONS, envName } from '../../src/config/index.js'
 import { CLI_PATH, ProxyProcess } from '../helpers/proxy-process.js'
@@ -57,6 +57,14 @@ describe('tuf-proxy (no subcommand)', () => {
     assert.equal(result.status, 2)
     assert.match(result.stderr, /^tuf-proxy: unknown command "server"\n/)
     assert.match(result.stderr, /Usage: tuf-proxy <command> \[flags\]/)
+  })
+
+  test('--version and -V print the version of package.json and exit 0', () => {
+    const { version } = JSON.parse(readFileSync(join(dirname(CLI_PATH), '../../package.json'), 'utf8')) as { version: string }
+    for (const arg of ['--version', '-V']) {
+      const result = cli([arg])
+      assert.deepEqual([result.status, result.stdout, result.stderr], [0, `${version}\n`, ''], arg)
+    }
   })
 
   test('help: exit 0 with the usage on stdout', () => {
@@ -187,11 +195,19 @@ describe('tuf-proxy serve: a real start', () => {
     const health = (await response.json()) as { ready?: unknown; mode?: unknown }
     assert.deepEqual([health.ready, health.mode], [true, 'hash-only'])
 
+    await proxy.waitForStderr(/\n/)
     assert.equal(await proxy.stop(), 0)
     const events = proxy.logs.map((line) => line.event)
     assert.deepEqual(events.slice(-2), ['shutting_down', 'stopped'])
     assert.equal(proxy.events('shutting_down')[0]?.signal, 'SIGTERM')
     assert.ok(proxy.logs.every((line) => line.event !== 'unparsed'), 'every stdout line is JSON')
-    assert.equal(proxy.stderr, '')
+    const { version } = JSON.parse(readFileSync(join(dirname(CLI_PATH), '../../package.json'), 'utf8')) as { version: string }
+    const index = `http://127.0.0.1:${proxy.port}/simple/`
+    assert.equal(
+      proxy.stderr,
+      `tuf-proxy ${version} listening on http://127.0.0.1:${proxy.port}/; pip: pip install --index-url ${index} PACKAGE; ` +
+        `uv: uv pip install --default-index ${index} PACKAGE (or UV_DEFAULT_INDEX=${index}); poetry: poetry source add --priority=primary tuf-proxy ${index}\n`,
+      'stderr carries the one human start line and nothing else',
+    )
   })
 })

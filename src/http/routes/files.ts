@@ -29,7 +29,7 @@ export function fileRoutes(app: Hono<AppEnv>, mirror: Mirror): void {
       request: rangeRequestOf(c.env.incoming.headers),
       lookUpAgain: () => mirror.file(project, fileName),
     })
-    c.set('served', sent)
+    c.set('served', { status: c.env.outgoing.statusCode, ...sent })
     return RESPONSE_ALREADY_SENT
   })
 }

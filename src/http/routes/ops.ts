@@ -13,7 +13,11 @@ export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps): void {
   const { mirror, metrics } = deps
   app.get('/health', (c) => {
     const health = mirror.health()
-    return c.json(health, health.ready ? 200 : 503, { 'cache-control': 'no-store' })
+    if (health.ready) return c.json(health, 200, { 'cache-control': 'no-store' })
+    // Like every error answer: the reason in the body and in X-Tuf-Proxy-Reason.
+    c.set('served', { reason: 'not_ready' })
+    const message = 'verifying mode holds no verified TUF metadata yet; see /status for the last refresh'
+    return c.json({ ...health, error: 'not_ready', message }, 503, { 'cache-control': 'no-store', 'x-tuf-proxy-reason': 'not_ready' })
   })
   app.get('/metrics', async (c) => c.body(await metrics.render(), 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }))
   app.get('/status', (c) => {

@@ -17,7 +17,7 @@ export function simpleRoutes(app: Hono<AppEnv>, pages: PageService, options: { r
   app.get('/simple', (c) => c.redirect(withQuery(c, '/simple/'), 301))
   app.get('/simple/', async (c) => {
     const format = negotiateOr406(c)
-    if (!format) return notAcceptable()
+    if (!format) return notAcceptable(c)
     return await pageResponse(c, await pages.index(format))
   })
   app.get('/simple/:project{[^/]+}', (c) => c.redirect(withQuery(c, `/simple/${encodeURIComponent(c.req.param('project'))}/`), 301))
@@ -28,7 +28,7 @@ export function simpleRoutes(app: Hono<AppEnv>, pages: PageService, options: { r
     // PEP 503: the normalized URL is canonical; other spellings redirect to it.
     if (normalized !== name) return c.redirect(withQuery(c, `/simple/${normalized}/`), 301)
     const format = negotiateOr406(c)
-    if (!format) return notAcceptable()
+    if (!format) return notAcceptable(c)
     const revalidate = options.honorClientRevalidate && asksToRevalidate(c.env.incoming.headers)
     return await pageResponse(c, await pages.project(normalized, format, { revalidate }))
   })
@@ -45,10 +45,11 @@ function negotiateOr406(c: Context<AppEnv>) {
   return c.env.incoming.url?.includes('?') ? negotiate(accept, c.req.query('format')) : negotiateAccept(accept)
 }
 
-function notAcceptable(): Response {
+function notAcceptable(c: Context<AppEnv>): Response {
+  c.set('served', { reason: 'not_acceptable' })
   return new Response(
     `${JSON.stringify({ error: 'not_acceptable', message: 'no acceptable format: this index serves application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html and text/html' })}\n`,
-    { status: 406, headers: { 'content-type': 'application/json', vary: 'Accept' } },
+    { status: 406, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', vary: 'Accept', 'x-tuf-proxy-reason': 'not_acceptable' } },
   )
 }
 

@@ -36,7 +36,7 @@ export function tufRoutes(app: Hono<AppEnv>, mirror: Mirror): void {
       request: rangeRequestOf(c.env.incoming.headers),
       lookUpAgain: () => tuf.target(path),
     })
-    c.set('served', sent)
+    c.set('served', { status: c.env.outgoing.statusCode, ...sent })
     return RESPONSE_ALREADY_SENT
   })
 }

@@ -1,6 +1,6 @@
 import { describe, test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fixedClock, Metrics, sha256Hex, type Logger } from '../../../src/base/index.js'
@@ -54,7 +54,12 @@ describe('blob store: disk full and damaged files', () => {
     assert.ok(store.has(old.sha256))
     assert.equal(store.has(used.sha256), false)
     assert.equal(metrics.value('tuf_proxy_cache_evictions_total', { reason: 'disk_full' }), 1, 'the eviction is counted under its reason')
-    assert.equal(lines.length, 0, 'a full disk that eviction cured is not an episode')
+    assert.deepEqual(
+      lines.map((line) => [line.level, line.event, line.fields]),
+      [['info', 'blob_evicted', { why: 'disk_full', sha256: used.sha256, bytes: 400, idleSeconds: 2 }]],
+      'a full disk that eviction cured is not an episode; the eviction is logged with what it freed',
+    )
+    lines.length = 0
     // A reader opened before the eviction keeps its bytes.
     assert.ok(opened)
     const buffer = Buffer.alloc(400)
@@ -75,12 +80,13 @@ describe('blob store: disk full and damaged files', () => {
     await writer.abort()
     await assert.rejects(store.putBytes(Buffer.alloc(200)), StoreFullError)
     assert.deepEqual(await readdir(join(dir, 'tmp')), [])
-    assert.deepEqual(lines.map((line) => `${line.level} ${line.event}`), ['warn store_full'], 'logged once for two refused writes')
+    const episodes = () => lines.filter((line) => line.event !== 'blob_evicted').map((line) => `${line.level} ${line.event}`)
+    assert.deepEqual(episodes(), ['warn store_full'], 'logged once for two refused writes')
     assert.equal(metrics.value('tuf_proxy_store_full_total'), 2)
     disk.capacityBytes = 1000
     const later = await store.putBytes(Buffer.from('space again'))
     assert.ok(store.has(later.sha256))
-    assert.deepEqual(lines.map((line) => `${line.level} ${line.event}`), ['warn store_full', 'info store_writable'])
+    assert.deepEqual(episodes(), ['warn store_full', 'info store_writable'])
   })
 
   test('a short write is continued, not mistaken for the whole chunk', async () => {
@@ -182,6 +188,50 @@ describe('blob store: disk full and damaged files', () => {
     const dir = await freshDir()
     await writeFile(join(dir, 'file'), 'not a directory')
     await assert.rejects(openBlobStore({ dir: join(dir, 'file'), maxBytes: 10 }), (error: unknown) => error instanceof StoreError && error.message.includes('file'))
+  })
+})
+
+describe('blob store: every eviction is logged', () => {
+  test('over the budget: one line per evicted blob with its size and how long it was unused', async () => {
+    const dir = await freshDir()
+    const clock = fixedClock(1_700_000_000_000)
+    const lines: LogLine[] = []
+    const store = await openBlobStore({ dir, maxBytes: 250, clock, logger: recordingLogger(lines) })
+    const first = await store.putBytes(Buffer.alloc(100, 1))
+    clock.advanceMs(30_000)
+    await store.putBytes(Buffer.alloc(100, 2))
+    clock.advanceMs(90_000)
+    assert.deepEqual(lines, [], 'nothing evicted while within the budget')
+    await store.putBytes(Buffer.alloc(100, 3))
+    assert.deepEqual(lines, [{ level: 'info', event: 'blob_evicted', fields: { why: 'over_budget', sha256: first.sha256, bytes: 100, idleSeconds: 120 } }])
+  })
+
+  test('a run that evicts many (a lowered budget at start): ten lines, then one line summing up the rest', async () => {
+    const dir = await freshDir()
+    const clock = fixedClock(1_700_000_000_000)
+    const filling = await openBlobStore({ dir, maxBytes: Infinity, clock })
+    const refs = []
+    for (let i = 0; i < 13; i += 1) {
+      refs.push(await filling.putBytes(Buffer.alloc(10 + i, i)))
+      clock.advanceMs(1000)
+    }
+    await filling.flush()
+    // The reopened store rebuilds its LRU order from the files' mtimes, one second apart.
+    for (const [i, ref] of refs.entries()) await utimes(blobPath(dir, ref), 1_700_000_000 + i, 1_700_000_000 + i)
+    const lines: LogLine[] = []
+    await openBlobStore({ dir, maxBytes: 30, clock, logger: recordingLogger(lines) })
+    const nowSeconds = 1_700_000_013
+    assert.deepEqual(
+      lines.slice(0, 10).map((line) => [line.event, line.fields.sha256, line.fields.bytes, line.fields.idleSeconds]),
+      refs.slice(0, 10).map((ref, i) => ['blob_evicted', ref.sha256, 10 + i, nowSeconds - (1_700_000_000 + i)]),
+    )
+    assert.deepEqual(lines.slice(10), [
+      {
+        level: 'info',
+        event: 'blobs_evicted',
+        fields: { why: 'over_budget', count: 2, bytes: 20 + 21, maxIdleSeconds: 3, minIdleSeconds: 2, detail: 'the evictions of this run past the first 10, summed up' },
+      },
+    ])
   })
 })
 
