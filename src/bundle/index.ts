@@ -14,3 +14,4 @@ export { TufVouch, type TufVouchOptions, type VouchedTarget } from './tuf-vouch.
 export { importBundle, type ImportResult, type ImportDeps, type ImportTuf, type VerifiedTrust } from './import.js'
 export { directorySource, type BundleSource } from './source.js'
 export { packBundle, openBundle } from './pack.js'
+export { makeBundleFromCache, openCacheTuf, type FromCacheDeps, type FromCacheOptions } from './from-cache.js'

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli-run.js'
 import { get } from '../helpers/http-client.js'
-import { pipInstall, requirePip } from '../helpers/pip.js'
+import { pipDownload, pipInstall, requirePip } from '../helpers/pip.js'
 import { ProxyProcess } from '../helpers/proxy-process.js'
 import { RepositorySimulator } from '../helpers/repository-simulator.js'
 import { generateKey } from '../helpers/sim-keys.js'
@@ -238,6 +238,46 @@ describe('bundles in verifying mode: TUF across the gap', () => {
     // TUF 5.7.3: a target's length and hashes.
     assert.match(result.stderr, /refused pages\/foobar\.html \(target_mismatch\): page foobar: /)
     assert.equal(countFiles(join(result.cacheDir, 'records')), 0)
+  })
+
+  test('mirror --from-cache of a verifying-mode cache re-checks it against the cache\'s TUF metadata and carries that metadata; an imported cache needs no TUF flags', pip, async () => {
+    // A cache filled online in verifying mode by a real proxy and a real client.
+    const online = await ProxyProcess.start(tufArgs(upstream, rootFile), { cacheDir: dir('cache') })
+    let sourceCache: string
+    try {
+      const downloaded = await pipDownload(`${online.url}/simple/`, 'foobar==1.1')
+      assert.equal(downloaded.status, 0, downloaded.stderr)
+      sourceCache = online.cacheDir
+      const withoutFlags = await runCli(['mirror', '--out', dir('bundle'), '--from-cache', sourceCache])
+      assert.equal(withoutFlags.code, 1)
+      assert.match(withoutFlags.stderr, /refused page foobar \(tuf_root_required\): the cache verified this page with TUF: give the TUF flags/)
+      const bundle = dir('bundle')
+      const made = await runCli(['mirror', '--out', bundle, '--from-cache', sourceCache, ...tufArgs(upstream, rootFile)])
+      assert.equal(made.code, 0, made.stderr)
+      const manifest = readManifest(bundle)
+      assert.equal(manifest.tuf?.layout, 'paths')
+      assert.deepEqual(manifest.entries.filter((entry) => entry.kind === 'file').map((entry) => entry.name), [wheel11.filename])
+      assert.ok(manifest.entries.some((entry) => entry.path === 'tuf/timestamp.json'))
+      assert.ok(!existsSync(join(bundle, 'tuf', 'root.json')), 'never a plain root.json')
+
+      const imported = await importInto(bundle)
+      assert.equal(imported.code, 0, imported.stderr)
+      // The imported cache again, as a bundle: verifying mode from the state the import recorded.
+      const again = dir('bundle')
+      const remade = await runCli(['mirror', '--out', again, '--from-cache', imported.cacheDir])
+      assert.equal(remade.code, 0, remade.stderr)
+      assert.deepEqual(readManifest(again).entries.map((entry) => entry.path).sort(), manifest.entries.map((entry) => entry.path).sort())
+      const offline = await ProxyProcess.start(['--offline'], { cacheDir: (await importInto(again)).cacheDir })
+      try {
+        const installed = await pipInstall(`${offline.url}/simple/`, 'foobar==1.1')
+        assert.equal(installed.status, 0, installed.stderr)
+        assert.deepEqual(installed.files, ['foobar', 'foobar-1.1.dist-info'])
+      } finally {
+        await offline.stop()
+      }
+    } finally {
+      await online.stop()
+    }
   })
 
   describe('expiry across the gap', () => {
