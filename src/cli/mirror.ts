@@ -214,15 +214,17 @@ async function mirrorCache(plan: MirrorPlan, cacheDir: string, onEvent: (event: 
  * @throws ConfigError for an unusable record; TrustError when the stored metadata must be refused
  */
 async function openCacheTufFor(plan: MirrorPlan, cacheDir: string): Promise<{ vouch: TufVouch; manifest: ManifestTuf; upstream: string } | undefined> {
-  const store = await openTrustStateStore({ dir: trustStateDir(cacheDir) })
   const flags = plan.settings.tuf
+  const imported = flags ? undefined : await readOfflineTrust(cacheDir)
+  // A hash-only cache's directory is left alone; a trust store is read without sweeping a running proxy's temp files.
+  if (!flags && !imported) return undefined
+  const store = await openTrustStateStore({ dir: trustStateDir(cacheDir), sweepTemps: false })
   if (flags && plan.trustedRoot) {
     const layout = flags.layout === 'paths' ? pathsLayout(flags.targetsUrl) : warehouseLayout(flags.targetsUrl, plan.settings.upstream)
     const limits = { rootMaxBytes: flags.maxRootBytes, timestampMaxBytes: flags.maxTimestampBytes, maxDelegations: flags.maxDelegations }
     const vouch = await openCacheTuf({ read: (name) => store.read(name), trustedRoot: plan.trustedRoot, layout, clock: systemClock, limits })
     return { vouch, manifest: { layout: flags.layout, metadata_url: flags.metadataUrl, targets_url: flags.targetsUrl }, upstream: plan.settings.upstream }
   }
-  const imported = await readOfflineTrust(cacheDir)
   if (!imported) return undefined
   const anchorName = `${imported.trustedRootVersion}.root.json`
   const trustedRoot = await store.read(anchorName)
