@@ -279,6 +279,10 @@ describe('bundles in verifying mode: TUF across the gap', () => {
         const installed = await pipInstall(`${offline.url}/simple/`, 'foobar==1.1')
         assert.equal(installed.status, 0, installed.stderr)
         assert.deepEqual(installed.files, ['foobar', 'foobar-1.1.dist-info'])
+        const missing = await get(`${offline.url}/simple/not-imported/`)
+        // Verifying mode offline: a project no trusted role lists is not a target at all (README says which reason when).
+        assert.equal(missing.status, 404)
+        assert.equal(missing.headers['x-tuf-proxy-reason'], 'unknown_target')
       } finally {
         await offline.stop()
       }
