@@ -1,8 +1,8 @@
 /**
  * The bundle room: verified bundles for air-gapped mirrors (issue 12). The format
  * (`manifest.json`, `files/`, `pages/`, `tuf/`), making one from the upstream, and verifying one
- * before its items are added to a cache. May import upstream/, store/, index/, policy/, mirror/
- * and base/.
+ * before its items are added to a cache. May import mirror/, tuf-client/, trust/, upstream/,
+ * store/, index/, policy/ and base/ (test/unit/architecture.test.ts).
  */
 export { BUNDLE_FORMAT, decodeManifest, encodeManifest, pageContentType, type Manifest, type ManifestEntry, type ManifestTuf, type EntryKind, type Selection } from './manifest.js'
 export { BundleRefusedError, SelectionError, PageRefusedError, type BundleProblem, type BundleProblemCode } from './errors.js'
@@ -14,3 +14,4 @@ export { TufVouch, type TufVouchOptions, type VouchedTarget } from './tuf-vouch.
 export { importBundle, type ImportResult, type ImportDeps, type ImportTuf, type VerifiedTrust } from './import.js'
 export { directorySource, type BundleSource } from './source.js'
 export { packBundle, openBundle } from './pack.js'
+export { makeBundleFromCache, openCacheTuf, type FromCacheDeps, type FromCacheOptions } from './from-cache.js'

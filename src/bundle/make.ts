@@ -48,7 +48,7 @@ export interface MakeResult {
   readonly refused: ReadonlyArray<{ readonly what: string; readonly code: string; readonly detail: string }>
 }
 
-interface FileJob {
+export interface FileJob {
   readonly kind: 'file' | 'metadata'
   readonly project: string
   readonly name: string
@@ -181,7 +181,7 @@ export async function makeBundle(options: MakeOptions, deps: MakeDeps): Promise<
 }
 
 /** PEP 658/714: the metadata file, when the page gives a digest to check it against. */
-function metadataJob(project: string, file: ProjectFile): FileJob | undefined {
+export function metadataJob(project: string, file: ProjectFile): FileJob | undefined {
   // `core-metadata: true` promises the file without a digest: it could not be verified, so it is left out (pip then reads the wheel).
   if (file.coreMetadata === false || file.coreMetadata === true || !hasStrongHash(file.coreMetadata)) return undefined
   return { kind: 'metadata', project, name: `${file.filename}.metadata`, url: `${file.url}.metadata`, hashes: file.coreMetadata, size: undefined, requiredHashes: new Map() }
@@ -251,7 +251,7 @@ async function loadVouchedPage(
  * from the target URL. In the `warehouse` layout the verified page's own digests bind it.
  * @throws IntegrityError('hash_mismatch' | 'length_mismatch') when the page and the target disagree; TrustError
  */
-async function vouchFor(job: FileJob, tuf: TufVouch | undefined): Promise<FileJob> {
+export async function vouchFor(job: FileJob, tuf: TufVouch | undefined): Promise<FileJob> {
   const target = tuf ? await tuf.file(job.url) : undefined
   if (!target) return job
   const hashes: Record<string, string> = { ...job.hashes }
@@ -268,7 +268,7 @@ async function vouchFor(job: FileJob, tuf: TufVouch | undefined): Promise<FileJo
  * The verified metadata into `tuf/`, each file atomically; files a killed earlier run left that
  * are not part of this set are removed (every file in a bundle is listed).
  */
-async function writeTufMetadata(bundle: BundleDir, tuf: TufVouch): Promise<ManifestEntry[]> {
+export async function writeTufMetadata(bundle: BundleDir, tuf: TufVouch): Promise<ManifestEntry[]> {
   const files = tuf.bundleFiles()
   const entries: ManifestEntry[] = []
   for (const name of await bundle.list('tuf')) if (!files.has(name)) await bundle.remove(`tuf/${name}`)
@@ -287,7 +287,7 @@ export function parsePage(project: string, body: Uint8Array, isJson: boolean, ur
   return page
 }
 
-function pageEntry(project: string, path: string, body: Uint8Array): ManifestEntry {
+export function pageEntry(project: string, path: string, body: Uint8Array): ManifestEntry {
   return { kind: 'page', project, name: project, size: body.byteLength, sha256: sha256Hex(body), path }
 }
 

@@ -3,14 +3,33 @@
  * serve settings, turns the selection into per-project wants, runs the bundle maker and reports
  * progress. Exit codes: 0 all verified, 1 something was refused (listed), 2 usage error.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { describeError, errorCode, systemClock } from '../base/index.js'
-import { decodeManifest, makeBundle, openBundle, packBundle, parsePylock, parseRequirements, SelectionError, TufVouch, type ProjectWants, type Selection } from '../bundle/index.js'
+import { join } from 'node:path'
+import { createJsonLogger, describeError, errorCode, systemClock } from '../base/index.js'
+import {
+  decodeManifest,
+  makeBundle,
+  makeBundleFromCache,
+  openBundle,
+  openCacheTuf,
+  packBundle,
+  parsePylock,
+  parseRequirements,
+  SelectionError,
+  TufVouch,
+  type MakeEvent,
+  type MakeResult,
+  type ManifestTuf,
+  type ProjectWants,
+  type Selection,
+} from '../bundle/index.js'
 import { ConfigError, type Settings } from '../config/index.js'
 import { isValidProjectName, normalizeName, parseSpecifierSet, SpecifierError, type Specifier } from '../index/index.js'
 import { pathsLayout, relativeTargetPath, warehouseLayout } from '../mirror/index.js'
+import { openBlobStore, openRecordStore, openTrustStateStore } from '../store/index.js'
 import { UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
+import { readOfflineTrust, trustStateDir } from './offline-trust.js'
 import { createProgress } from './progress.js'
 import { listOf, splitArgs, valueOf } from './bundle-args.js'
 import { loadSettings } from './serve.js'
@@ -22,6 +41,7 @@ const MIRROR_FLAGS = {
   project: { kind: 'list' },
   requirements: { kind: 'list' },
   pylock: { kind: 'list' },
+  'from-cache': { kind: 'list' },
   since: { kind: 'value' },
   'python-version': { kind: 'list' },
   platform: { kind: 'list' },
@@ -39,6 +59,10 @@ Selection (one or more):
   --requirements FILE    a fully pinned requirements file; --hash options are checked (repeatable)
   --pylock FILE          a PEP 751 pylock.toml: exactly the wheels and sdists it lists, its hashes
                          and sizes checked (repeatable); vcs/directory/archive sources are refused
+  --from-cache DIR       everything the tuf-proxy cache directory DIR holds, re-verified on the way out
+                         (pages against their records' digests, files against their pages' digests and,
+                         with the TUF flags or an imported TUF state, the cache's verified metadata);
+                         not combined with the other selections; safe beside a proxy running on DIR
 
 Flags:
   --out BUNDLE           the bundle directory to write (created; an interrupted run is resumed)
@@ -95,9 +119,39 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tuf-proxy mirror: ${error.message}\nRun 'tuf-proxy mirror --help' for the flags.\n`)
     return 2
   }
-  const upstream = upstreamClientFor(plan.settings)
   const progress = createProgress(process.stdout, () => Date.now())
   const startedMs = Date.now()
+  const onEvent = (event: MakeEvent) => {
+    if (event.event === 'planned') progress.planned(event.files, event.bytes)
+    else if (event.event === 'progress') progress.bytes(event.bytes)
+    else if (event.event === 'item') progress.item({ status: event.status, ...event.entry })
+    else progress.refused(event.what, event.code, event.detail)
+  }
+  const made = plan.fromCache === undefined ? await mirrorUpstream(plan, onEvent) : await mirrorCache(plan, plan.fromCache, onEvent)
+  if (typeof made === 'number') return made
+  const items = made.manifest.entries
+  const refused = [...plan.unmirrorable.map((item) => ({ what: item.origin, code: 'not_mirrorable', detail: item.detail })), ...made.refused]
+  if (plan.tarPath) {
+    await packBundle(plan.options.out, plan.tarPath, made.manifest, Math.floor(Date.now() / 1000))
+    // The staging directory stays after a refusal, so a rerun resumes from it.
+    if (refused.length === 0) await rm(plan.options.out, { recursive: true, force: true })
+  }
+  progress.done({
+    bundle: plan.tarPath ?? plan.options.out,
+    entries: items.length,
+    bytes: items.reduce((sum, entry) => sum + entry.size, 0),
+    refused: refused.length,
+    seconds: (Date.now() - startedMs) / 1000,
+  })
+  for (const refusal of refused) process.stderr.write(`tuf-proxy mirror: refused ${refusal.what} (${refusal.code}): ${refusal.detail}\n`)
+  return refused.length === 0 ? 0 : 1
+}
+
+type MirrorPlan = Awaited<ReturnType<typeof planMirror>>
+
+/** The selection fetched from the upstream. @returns the result, or the exit code when the TUF metadata was refused */
+async function mirrorUpstream(plan: MirrorPlan, onEvent: (event: MakeEvent) => void): Promise<MakeResult | number> {
+  const upstream = upstreamClientFor(plan.settings)
   try {
     let tuf: TufVouch | undefined
     try {
@@ -106,38 +160,78 @@ export async function runMirror(argv: readonly string[]): Promise<number> {
       process.stderr.write(`tuf-proxy mirror: refused the TUF metadata (${errorCode(error)}): ${describeError(error)}\nnothing was written\n`)
       return 1
     }
-    const result = await makeBundle(
-      { ...plan.options, toolVersion: `tuf-proxy ${packageVersion()}`, now: () => new Date() },
-      {
-        upstream,
-        ...(tuf ? { tuf } : {}),
-        onEvent: (event) => {
-          if (event.event === 'planned') progress.planned(event.files, event.bytes)
-          else if (event.event === 'progress') progress.bytes(event.bytes)
-          else if (event.event === 'item') progress.item({ status: event.status, ...event.entry })
-          else progress.refused(event.what, event.code, event.detail)
-        },
-      },
-    )
-    const items = result.manifest.entries
-    const refused = [...plan.unmirrorable.map((item) => ({ what: item.origin, code: 'not_mirrorable', detail: item.detail })), ...result.refused]
-    if (plan.tarPath) {
-      await packBundle(plan.options.out, plan.tarPath, result.manifest, Math.floor(Date.now() / 1000))
-      // The staging directory stays after a refusal, so a rerun resumes from it.
-      if (refused.length === 0) await rm(plan.options.out, { recursive: true, force: true })
-    }
-    progress.done({
-      bundle: plan.tarPath ?? plan.options.out,
-      entries: items.length,
-      bytes: items.reduce((sum, entry) => sum + entry.size, 0),
-      refused: refused.length,
-      seconds: (Date.now() - startedMs) / 1000,
-    })
-    for (const refusal of refused) process.stderr.write(`tuf-proxy mirror: refused ${refusal.what} (${refusal.code}): ${refusal.detail}\n`)
-    return refused.length === 0 ? 0 : 1
+    return await makeBundle({ ...plan.options, toolVersion: `tuf-proxy ${packageVersion()}`, now: () => new Date() }, { upstream, ...(tuf ? { tuf } : {}), onEvent })
   } finally {
     await upstream.close()
   }
+}
+
+/**
+ * `--from-cache DIR`: the cache's stores opened as `tuf-proxy cache` opens them (no temp sweep,
+ * no use counted), so a proxy may keep running on DIR. Verifying mode comes from the TUF flags
+ * (the cache's metadata checked from --tuf-root) or, for a cache filled by `import --tuf-root`,
+ * from the state the import recorded (checked from the importer's root it kept).
+ * @returns the result, or the exit code when the cache or its TUF metadata cannot be used
+ */
+async function mirrorCache(plan: MirrorPlan, cacheDir: string, onEvent: (event: MakeEvent) => void): Promise<MakeResult | number> {
+  if (!existsSync(join(cacheDir, 'blobs')) && !existsSync(join(cacheDir, 'records'))) {
+    process.stderr.write(`tuf-proxy mirror: --from-cache ${cacheDir}: no tuf-proxy cache there\n`)
+    return 2
+  }
+  const logger = createJsonLogger({ write: (line) => process.stderr.write(line), level: 'warn' })
+  const blobs = await openBlobStore({ dir: join(cacheDir, 'blobs'), maxBytes: Infinity, sweepTemps: false, logger })
+  const records = await openRecordStore({ dir: join(cacheDir, 'records'), sweepTemps: false, logger })
+  let tuf: { vouch: TufVouch; manifest: ManifestTuf; upstream: string } | undefined
+  try {
+    tuf = await openCacheTufFor(plan, cacheDir)
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tuf-proxy mirror: ${error.message}\n`)
+      return 2
+    }
+    process.stderr.write(`tuf-proxy mirror: refused the cache's TUF metadata (${errorCode(error)}): ${describeError(error)}\nnothing was written\n`)
+    return 1
+  }
+  const { out, selection, tags, since } = plan.options
+  return makeBundleFromCache(
+    {
+      out,
+      selection,
+      tags,
+      ...(since ? { since } : {}),
+      upstreamUrl: tuf?.upstream,
+      fallbackUpstreamUrl: plan.settings.upstream,
+      toolVersion: `tuf-proxy ${packageVersion()}`,
+      now: () => new Date(),
+      ...(tuf ? { tuf: tuf.manifest } : {}),
+    },
+    { blobs, records, ...(tuf ? { tuf: tuf.vouch } : {}), onEvent },
+  )
+}
+
+/**
+ * The cache's verified TUF state as a session: from the TUF flags, else from `import --tuf-root`'s record; undefined for a hash-only cache.
+ * @throws ConfigError for an unusable record; TrustError when the stored metadata must be refused
+ */
+async function openCacheTufFor(plan: MirrorPlan, cacheDir: string): Promise<{ vouch: TufVouch; manifest: ManifestTuf; upstream: string } | undefined> {
+  const flags = plan.settings.tuf
+  const imported = flags ? undefined : await readOfflineTrust(cacheDir)
+  // A hash-only cache's directory is left alone; a trust store is read without sweeping a running proxy's temp files.
+  if (!flags && !imported) return undefined
+  const store = await openTrustStateStore({ dir: trustStateDir(cacheDir), sweepTemps: false })
+  if (flags && plan.trustedRoot) {
+    const layout = flags.layout === 'paths' ? pathsLayout(flags.targetsUrl) : warehouseLayout(flags.targetsUrl, plan.settings.upstream)
+    const limits = { rootMaxBytes: flags.maxRootBytes, timestampMaxBytes: flags.maxTimestampBytes, maxDelegations: flags.maxDelegations }
+    const vouch = await openCacheTuf({ read: (name) => store.read(name), trustedRoot: plan.trustedRoot, layout, clock: systemClock, limits })
+    return { vouch, manifest: { layout: flags.layout, metadata_url: flags.metadataUrl, targets_url: flags.targetsUrl }, upstream: plan.settings.upstream }
+  }
+  if (!imported) return undefined
+  const anchorName = `${imported.trustedRootVersion}.root.json`
+  const trustedRoot = await store.read(anchorName)
+  if (!trustedRoot) throw new ConfigError(`--from-cache ${cacheDir}: ${anchorName}, the importer's root, is missing from ${trustStateDir(cacheDir)}; give the TUF flags with --tuf-root FILE`)
+  const layout = imported.layout === 'paths' ? pathsLayout(imported.targetsUrl) : warehouseLayout(imported.targetsUrl, imported.upstream)
+  const vouch = await openCacheTuf({ read: (name) => store.read(name), trustedRoot, layout, clock: systemClock, limits: {} })
+  return { vouch, manifest: { layout: imported.layout, metadata_url: imported.metadataUrl, targets_url: imported.targetsUrl }, upstream: imported.upstream }
 }
 
 /**
@@ -216,7 +310,11 @@ async function planMirror(argv: readonly string[]) {
     for (const [project, files] of lock.files) wantsOf(project).locked.push(...files)
     unmirrorable.push(...lock.unsupported)
   }
-  if (wants.size === 0 && unmirrorable.length === 0) throw new ConfigError('nothing selected: give --project SPEC, --requirements FILE or --pylock FILE')
+  const fromCache = listOf(args, 'from-cache')
+  if (fromCache.length > 1) throw new ConfigError('give --from-cache once: a bundle holds one cache')
+  // One source per bundle: its pages are the cache's or the upstream's, never two versions of one.
+  if (fromCache.length > 0 && (wants.size > 0 || unmirrorable.length > 0)) throw new ConfigError('--from-cache is not combined with --project, --requirements or --pylock; make two bundles')
+  if (wants.size === 0 && unmirrorable.length === 0 && fromCache.length === 0) throw new ConfigError('nothing selected: give --project SPEC, --requirements FILE, --pylock FILE or --from-cache DIR')
   const pythonVersions = listOf(args, 'python-version')
   for (const version of pythonVersions) if (!/^\d+\.\d+$/.test(version)) throw new ConfigError(`--python-version must be X.Y, got ${JSON.stringify(version)}`)
   const platforms = listOf(args, 'platform')
@@ -226,7 +324,7 @@ async function planMirror(argv: readonly string[]) {
     projects,
     requirements: requirementFiles,
     pylock: pylockFiles,
-    fromCache: [],
+    fromCache,
     pythonVersions,
     platforms,
     onlyBinary,
@@ -239,6 +337,7 @@ async function planMirror(argv: readonly string[]) {
     trustedRoot,
     tarPath,
     unmirrorable,
+    fromCache: fromCache[0],
     options: {
       out: tarPath ? `${out}.parts` : out,
       upstreamUrl: settings.upstream,

@@ -88,6 +88,8 @@ export async function buildOfflineTufMirror(deps: Omit<TufModeDeps, 'tuf'> & { r
     keepRootHistory: true,
     // What the import verified is the state in force; no refresh ever replaces it.
     trustLocalMetadata: true,
+    // A stored role that does not verify (expired) is the answer: the offline client could only fail.
+    isOffline: true,
   })
   const layout = offline.layout === 'paths' ? pathsLayout(offline.targetsUrl) : warehouseLayout(offline.targetsUrl, offline.upstream)
   const mirror = new TufMirror(

@@ -47,7 +47,8 @@ export class OfflineExpiredError extends ProxyError {
     message: string,
     readonly role: string,
     readonly expires: string,
+    options?: { cause?: unknown },
   ) {
-    super(message)
+    super(message, options)
   }
 }

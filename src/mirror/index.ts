@@ -22,3 +22,4 @@ export { PolicyLog, type Refusal, type Collision } from './sources/policy-log.js
 export type { Source, SourcePage, SourceNames } from './sources/source.js'
 export { PolicyRefusalError } from '../policy/index.js'
 export { FolderSource } from './sources/folder-source.js'
+export { listCachedPages, cachedFileSha256, type CachedPageRecord } from './cache-export.js'

@@ -96,7 +96,9 @@ export class TufMirror implements TufFrontend {
     // They too wait for a due refresh, or a client would miss the root that signs what follows.
     if (/^(\d+\.)?root\.json$/.test(name)) await this.#awaitDueRefresh()
     else await this.#current()
-    const bytes = await this.deps.session.verifiedMetadata(name)
+    const bytes = await this.deps.session.verifiedMetadata(name).catch((error: unknown) => {
+      throw this.#offlineExpiry(error)
+    })
     if (!bytes) throw new NotFoundError(`no verified metadata named ${JSON.stringify(name)}`)
     return bytes
   }
@@ -157,6 +159,8 @@ export class TufMirror implements TufFrontend {
       { role: 'timestamp', ...status.timestamp },
       { role: 'snapshot', ...status.snapshot },
       { role: 'targets', ...status.targets },
+      // A stored role refused at open for its expiry is not in the status: named all the same.
+      ...this.deps.session.storedRolesExpired(),
     ]
     let expired: { role: string; version: number | undefined; expires: string } | undefined
     for (const { role, version, expires } of roles) {
@@ -165,12 +169,17 @@ export class TufMirror implements TufFrontend {
     }
     const graceSeconds = Math.round(graceMs / 1000)
     if (!expired) return { graceSeconds, isServingPastExpiry: false }
-    const isServingPastExpiry = nowMs < parseExpires(expired.expires) + graceMs
-    const what = `the ${expired.role} metadata${expired.version === undefined ? '' : ` (version ${expired.version})`} expired at ${expired.expires}`
-    const warning = isServingPastExpiry
-      ? `serving past expiry: ${what}; --offline-grace ${formatDuration(graceSeconds)} allows it until ${new Date(parseExpires(expired.expires) + graceMs).toISOString()}. Import a newer bundle.`
-      : `${what}${graceMs > 0 ? `, more than the --offline-grace of ${formatDuration(graceSeconds)} ago` : ''}; an offline mirror cannot refresh it: import a newer bundle, or accept serving past expiry with --offline-grace DURATION`
-    return { graceSeconds, expired, isServingPastExpiry, warning }
+    return { graceSeconds, expired, ...offlineExpiryWarning(expired, graceMs, nowMs) }
+  }
+
+  /**
+   * Offline: a role the lookup needed whose stored copy has expired (a delegated role, TUF
+   * 5.6.5) answers as an expired top-level role does, naming it; any other error is unchanged.
+   */
+  #offlineExpiry(error: unknown): unknown {
+    if (!this.options.offline || !(error instanceof ExpiredMetadataError) || !error.expiredRole) return error
+    const { warning } = offlineExpiryWarning(error.expiredRole, this.options.offline.graceMs, this.deps.clock.nowMs())
+    return new OfflineExpiredError(warning, error.expiredRole.role, error.expiredRole.expires, { cause: error })
   }
 
   /**
@@ -186,8 +195,10 @@ export class TufMirror implements TufFrontend {
     try {
       found = await this.deps.session.lookupTarget(path)
     } catch (error) {
-      this.deps.drops.recordRefusal(error, { what: 'metadata', url: path })
-      throw error
+      const offlineExpired = this.#offlineExpiry(error)
+      // An expired role of an imported state is the operator's to renew, not an upstream's drop.
+      if (offlineExpired === error) this.deps.drops.recordRefusal(error, { what: 'metadata', url: path })
+      throw offlineExpired
     }
     if (!found) throw new TrustError('unknown_target', `no trusted role lists the target ${JSON.stringify(path)}`)
     return found
@@ -345,6 +356,20 @@ export class TufMirror implements TufFrontend {
     if (roles.some((role) => role === undefined)) return undefined
     return Math.min(parseExpires(status.rootExpires), ...roles.map((role) => parseExpires(role?.expires ?? '')))
   }
+}
+
+/**
+ * The offline server's words for an expired role: serving within `--offline-grace`, or refusing
+ * past it (the 503 body and /status say the same).
+ */
+function offlineExpiryWarning(expired: { role: string; version?: number | undefined; expires: string }, graceMs: number, nowMs: number): { isServingPastExpiry: boolean; warning: string } {
+  const graceSeconds = Math.round(graceMs / 1000)
+  const isServingPastExpiry = nowMs < parseExpires(expired.expires) + graceMs
+  const what = `the ${expired.role} metadata${expired.version === undefined ? '' : ` (version ${expired.version})`} expired at ${expired.expires}`
+  const warning = isServingPastExpiry
+    ? `serving past expiry: ${what}; --offline-grace ${formatDuration(graceSeconds)} allows it until ${new Date(parseExpires(expired.expires) + graceMs).toISOString()}. Import a newer bundle.`
+    : `${what}${graceMs > 0 ? `, more than the --offline-grace of ${formatDuration(graceSeconds)} ago` : ''}; an offline mirror cannot refresh it: import a newer bundle, or accept serving past expiry with --offline-grace DURATION`
+  return { isServingPastExpiry, warning }
 }
 
 /** Resolves when `work` settles or after `ms`, whichever is first; `work` goes on regardless. */

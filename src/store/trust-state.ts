@@ -65,15 +65,17 @@ export function trustFileName(name: string): string {
  * not be a symlink (it is replaced, see cache-dirs.ts), so the sweep never reaches elsewhere.
  * @throws {StoreError} when the directory cannot be created or read.
  */
-export async function openTrustStateStore(options: { dir: string; logger?: Logger }): Promise<TrustStateStore> {
+export async function openTrustStateStore(options: { dir: string; logger?: Logger; sweepTemps?: boolean }): Promise<TrustStateStore> {
   const { dir } = options
+  // False for a reader beside a running proxy (`mirror --from-cache`): its temp files are writes in progress.
+  const sweepTemps = options.sweepTemps ?? true
   let current: string | undefined
   try {
     await mkdir(dirname(dir), { recursive: true })
     await ensureRealDir(dir, options.logger ?? silentLogger)
-    await removeStaleTemps(dir)
+    if (sweepTemps) await removeStaleTemps(dir)
     current = await readCurrent(dir)
-    if (current !== undefined) await removeStaleTemps(join(dir, current))
+    if (current !== undefined && sweepTemps) await removeStaleTemps(join(dir, current))
   } catch (error) {
     throw toStoreError(error, `opening the trust state in ${dir}`)
   }

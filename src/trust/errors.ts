@@ -54,8 +54,18 @@ export class EqualVersionError extends BadVersionError {
   }
 }
 
+/** Which role expired, and when: for messages that must name it (the offline server's 503). */
+export interface ExpiredRole {
+  readonly role: string
+  readonly version: number
+  readonly expires: string
+}
+
 export class ExpiredMetadataError extends TrustError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly expiredRole?: ExpiredRole,
+  ) {
     super('expired', message)
   }
 }

@@ -9,6 +9,7 @@ export {
   BadVersionError,
   EqualVersionError,
   ExpiredMetadataError,
+  type ExpiredRole,
   LengthOrHashMismatchError,
   MalformedMetadataError,
   RepositoryError,

@@ -149,7 +149,7 @@ export class TrustedSet {
   updateTimestamp(bytes: Uint8Array): Timestamp {
     if (this.#snapshot) throw new Error('cannot update timestamp after snapshot')
     // TUF 5.3.10: the final root must not be expired
-    if (isExpired(this.#root, this.nowMs)) throw new ExpiredMetadataError(`root version ${this.#root.version} expired at ${this.#root.expires}`)
+    if (isExpired(this.#root, this.nowMs)) throw new ExpiredMetadataError(`root version ${this.#root.version} expired at ${this.#root.expires}`, { role: 'root', version: this.#root.version, expires: this.#root.expires })
     checkSize('timestamp', bytes, this.limits.timestampMaxBytes)
     const envelope = decodeEnvelope(bytes)
     const next = decodeTimestamp(envelope.signed)
@@ -238,7 +238,7 @@ export class TrustedSet {
     // TUF 5.6.4: the version snapshot lists (a mismatch is a mix-and-match)
     if (next.version !== meta.version) throw new BadVersionError(`${name} version ${next.version} is not the version ${meta.version} snapshot lists`, 'mix_and_match')
     // TUF 5.6.5
-    if (isExpired(next, this.nowMs)) throw new ExpiredMetadataError(`${name} version ${next.version} expired at ${next.expires}`)
+    if (isExpired(next, this.nowMs)) throw new ExpiredMetadataError(`${name} version ${next.version} expired at ${next.expires}`, { role, version: next.version, expires: next.expires })
     let byDelegator = this.#targets.get(role)
     if (!byDelegator) this.#targets.set(role, (byDelegator = new Map()))
     byDelegator.set(delegator, next)
@@ -282,5 +282,5 @@ export class TrustedSet {
 }
 
 function expired(role: string, metadata: SignedCommon): ExpiredMetadataError {
-  return new ExpiredMetadataError(`${role} version ${metadata.version} expired at ${metadata.expires}`)
+  return new ExpiredMetadataError(`${role} version ${metadata.version} expired at ${metadata.expires}`, { role, version: metadata.version, expires: metadata.expires })
 }

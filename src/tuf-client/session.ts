@@ -23,6 +23,7 @@ import type { Clock } from '../base/index.js'
 import {
   EqualVersionError,
   ExpiredMetadataError,
+  type ExpiredRole,
   KeyCache,
   RepositoryError,
   TrustError,
@@ -84,6 +85,12 @@ export interface TufSessionOptions {
    * state is behind the repository (off by default, for the same reason as keepRootHistory).
    */
   readonly keepNewestTimestamp?: boolean
+  /**
+   * Never fetch (an air-gapped mirror's imported state): a role is loaded from the store or not
+   * at all, and a stored role that does not verify (an expired one included, TUF 5.6.5) is the
+   * lookup's error rather than a reason to download it again.
+   */
+  readonly isOffline?: boolean
 }
 
 /** A target's verified info, and until when the roles that vouch for it are all unexpired. */
@@ -158,6 +165,8 @@ export class TufSession {
   #generation = 0
   #refreshing: Promise<void> | undefined
   #lastRefreshEpochMs: number | undefined
+  /** top-level roles whose stored copy was refused at open because it had expired */
+  readonly #expiredAtOpen: ExpiredRole[] = []
 
   private constructor(options: TufSessionOptions, limits: TrustLimits, rootBytes: Uint8Array, set: TrustedSet) {
     this.#options = options
@@ -297,6 +306,11 @@ export class TufSession {
     if (step.value === undefined) return undefined
     await this.#loadLazily(state, { role, delegator: step.value })
     return this.verifiedBytes(name)
+  }
+
+  /** Top-level roles whose stored copy was refused at open because it had expired (so they are not in `status()`). */
+  storedRolesExpired(): readonly ExpiredRole[] {
+    return this.#expiredAtOpen
   }
 
   /** Versions, expiries and thresholds of the trusted metadata, for a status page. */
@@ -481,8 +495,11 @@ export class TufSession {
     const local = await this.#readLocal(plainName)
     let bytes: Uint8Array
     let fetched = false
-    if (local && tryTrust(() => set.updateDelegatedTargets(local, role, delegator))) {
+    let localRefusal: TrustError | undefined
+    if (local && tryTrustNoting(() => set.updateDelegatedTargets(local, role, delegator), undefined, (error) => (localRefusal = error))) {
       bytes = local
+    } else if (this.#options.isOffline) {
+      throw localRefusal ?? new RepositoryError(`${plainName} is not stored, and an offline session fetches nothing`)
     } else if (!mayFetch) {
       throw new RepositoryError(`cannot load ${role}: the repository has moved past the verified state in force, to a state that did not verify, and serves only its newest ${plainName}`)
     } else {
@@ -535,6 +552,8 @@ export class TufSession {
     const [timestamp, snapshot, targets] = await Promise.all(TOP_LEVEL_NAMES.map((name) => this.#readLocal(name)))
     // Each step verifies against the one before: a stored mix (a crash between two writes of
     // a store without writeSet) stops here and is never served.
+    // An expired stored role is remembered, so an offline mirror can name it (TUF 5.4.4, 5.5.6, 5.6.5).
+    const tryTrust = (step: () => unknown) => tryTrustNoting(step, (expired) => this.#expiredAtOpen.push(expired))
     if (!timestamp || !tryTrust(() => set.updateTimestamp(timestamp))) return
     served.set('timestamp.json', timestamp)
     state.files.set('timestamp.json', timestamp)
@@ -614,12 +633,19 @@ export class TufSession {
 
 /** Runs one engine step on local bytes: a refusal only means the local copy is not usable. */
 function tryTrust(step: () => unknown): boolean {
+  return tryTrustNoting(step, undefined)
+}
+
+/** tryTrust, telling `onExpired` which role had expired when that was the refusal, and `onRefused` any refusal. */
+function tryTrustNoting(step: () => unknown, onExpired: ((expired: ExpiredRole) => void) | undefined, onRefused?: (error: TrustError) => void): boolean {
   try {
     step()
     return true
   } catch (error) {
-    if (error instanceof TrustError) return false
-    throw error
+    if (!(error instanceof TrustError)) throw error
+    if (error instanceof ExpiredMetadataError && error.expiredRole) onExpired?.(error.expiredRole)
+    onRefused?.(error)
+    return false
   }
 }
 

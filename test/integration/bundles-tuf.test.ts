@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli-run.js'
 import { get } from '../helpers/http-client.js'
-import { pipInstall, requirePip } from '../helpers/pip.js'
+import { pipDownload, pipInstall, requirePip } from '../helpers/pip.js'
 import { ProxyProcess } from '../helpers/proxy-process.js'
 import { RepositorySimulator } from '../helpers/repository-simulator.js'
 import { generateKey } from '../helpers/sim-keys.js'
@@ -76,10 +76,9 @@ describe('bundles in verifying mode: TUF across the gap', () => {
   /** a bundle of FooBar 1.0 (timestamp version N), and one of 1.0 and 1.1 (a later timestamp) */
   let older: string
   let newer: string
-  /** a second repository whose timestamp expires SHORT_EXPIRY_MS after the start: bundle, imported cache, expiry */
-  const expiring = new RepositorySimulator()
-  let expiringUpstream: TufUpstream
-  let expiringCache: string
+  /** repositories whose timestamp, top-level targets or delegated role expires SHORT_EXPIRY_MS after the start, each mirrored and imported */
+  const expiringUpstreams: TufUpstream[] = []
+  const expiringCaches = new Map<string, string>()
   let expiresAtMs: number
 
   const tufArgs = (repository: TufUpstream, root: string) => [
@@ -93,22 +92,30 @@ describe('bundles in verifying mode: TUF across the gap', () => {
     return copy
   }
 
-  before(async () => {
-    // Started first: its clock runs while the other tests do.
-    expiresAtMs = Date.now() + SHORT_EXPIRY_MS
+  /** A repository whose `role` expires at expiresAtMs, mirrored and imported into a cache before then. */
+  const expiringCache = async (role: string) => {
+    const expiring = new RepositorySimulator()
     expiring.addDelegation('targets', { name: 'unclaimed', paths: ANY_PROJECT, keys: [generateKey()] })
-    expiringUpstream = await TufUpstream.start(expiring)
+    const expiringUpstream = await TufUpstream.start(expiring)
+    expiringUpstreams.push(expiringUpstream)
     expiringUpstream.publishProject('unclaimed', 'FooBar', [wheel10])
-    expiring.expire('timestamp', expiresAtMs)
+    expiring.expire(role, expiresAtMs)
     expiringUpstream.publish()
     const expiringRoot = join(dir('root'), 'root.json')
     writeFileSync(expiringRoot, expiring.trustedRoot())
     const expiringBundle = dir('expiring')
     const made = await runCli(['mirror', '--out', expiringBundle, ...tufArgs(expiringUpstream, expiringRoot), '--project', 'foobar'])
     assert.equal(made.code, 0, made.stderr)
-    expiringCache = dir('cache')
-    const imported = await runCli(['import', expiringBundle, '--cache-dir', expiringCache, '--tuf-root', expiringRoot])
-    assert.equal(imported.code, 0, `import must finish before the timestamp expires: ${imported.stderr}`)
+    const cacheDir = dir('cache')
+    const imported = await runCli(['import', expiringBundle, '--cache-dir', cacheDir, '--tuf-root', expiringRoot])
+    assert.equal(imported.code, 0, `import must finish before the ${role} expires: ${imported.stderr}`)
+    expiringCaches.set(role, cacheDir)
+  }
+
+  before(async () => {
+    // Started first: their clock runs while the other tests do.
+    expiresAtMs = Date.now() + SHORT_EXPIRY_MS
+    await Promise.all(['timestamp', 'targets', 'unclaimed'].map(expiringCache))
 
     sim.addDelegation('targets', { name: 'unclaimed', paths: ANY_PROJECT, keys: [generateKey()] })
     upstream = await TufUpstream.start(sim)
@@ -128,7 +135,7 @@ describe('bundles in verifying mode: TUF across the gap', () => {
 
   after(async () => {
     await upstream?.stop()
-    await expiringUpstream?.stop()
+    for (const expiring of expiringUpstreams) await expiring.stop()
     for (const made of dirs) rmSync(made, { recursive: true, force: true })
   })
 
@@ -240,6 +247,50 @@ describe('bundles in verifying mode: TUF across the gap', () => {
     assert.equal(countFiles(join(result.cacheDir, 'records')), 0)
   })
 
+  test('mirror --from-cache of a verifying-mode cache re-checks it against the cache\'s TUF metadata and carries that metadata; an imported cache needs no TUF flags', pip, async () => {
+    // A cache filled online in verifying mode by a real proxy and a real client.
+    const online = await ProxyProcess.start(tufArgs(upstream, rootFile), { cacheDir: dir('cache') })
+    let sourceCache: string
+    try {
+      const downloaded = await pipDownload(`${online.url}/simple/`, 'foobar==1.1')
+      assert.equal(downloaded.status, 0, downloaded.stderr)
+      sourceCache = online.cacheDir
+      const withoutFlags = await runCli(['mirror', '--out', dir('bundle'), '--from-cache', sourceCache])
+      assert.equal(withoutFlags.code, 1)
+      assert.match(withoutFlags.stderr, /refused page foobar \(tuf_root_required\): the cache verified this page with TUF: give the TUF flags/)
+      const bundle = dir('bundle')
+      const made = await runCli(['mirror', '--out', bundle, '--from-cache', sourceCache, ...tufArgs(upstream, rootFile)])
+      assert.equal(made.code, 0, made.stderr)
+      const manifest = readManifest(bundle)
+      assert.equal(manifest.tuf?.layout, 'paths')
+      assert.deepEqual(manifest.entries.filter((entry) => entry.kind === 'file').map((entry) => entry.name), [wheel11.filename])
+      assert.ok(manifest.entries.some((entry) => entry.path === 'tuf/timestamp.json'))
+      assert.ok(!existsSync(join(bundle, 'tuf', 'root.json')), 'never a plain root.json')
+
+      const imported = await importInto(bundle)
+      assert.equal(imported.code, 0, imported.stderr)
+      // The imported cache again, as a bundle: verifying mode from the state the import recorded.
+      const again = dir('bundle')
+      const remade = await runCli(['mirror', '--out', again, '--from-cache', imported.cacheDir])
+      assert.equal(remade.code, 0, remade.stderr)
+      assert.deepEqual(readManifest(again).entries.map((entry) => entry.path).sort(), manifest.entries.map((entry) => entry.path).sort())
+      const offline = await ProxyProcess.start(['--offline'], { cacheDir: (await importInto(again)).cacheDir })
+      try {
+        const installed = await pipInstall(`${offline.url}/simple/`, 'foobar==1.1')
+        assert.equal(installed.status, 0, installed.stderr)
+        assert.deepEqual(installed.files, ['foobar', 'foobar-1.1.dist-info'])
+        const missing = await get(`${offline.url}/simple/not-imported/`)
+        // Verifying mode offline: a project no trusted role lists is not a target at all (README says which reason when).
+        assert.equal(missing.status, 404)
+        assert.equal(missing.headers['x-tuf-proxy-reason'], 'unknown_target')
+      } finally {
+        await offline.stop()
+      }
+    } finally {
+      await online.stop()
+    }
+  })
+
   describe('expiry across the gap', () => {
     before(async () => {
       // Waiting for the real clock to pass the signed expiry is the behaviour under test, not synchronisation.
@@ -248,7 +299,7 @@ describe('bundles in verifying mode: TUF across the gap', () => {
     })
 
     test('past the timestamp\'s expiry the offline server answers 503 naming the role and when it expired, and /status says the same', async () => {
-      const proxy = await ProxyProcess.start(['--offline'], { cacheDir: expiringCache })
+      const proxy = await ProxyProcess.start(['--offline'], { cacheDir: expiringCaches.get('timestamp') ?? '' })
       try {
         const expires = new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z')
         const page = await get(`${proxy.url}/simple/foobar/`)
@@ -269,8 +320,47 @@ describe('bundles in verifying mode: TUF across the gap', () => {
       }
     })
 
+    for (const { role, name } of [
+      { role: 'targets', name: 'the top-level targets role' },
+      { role: 'unclaimed', name: 'a delegated role' },
+    ]) {
+      test(`past the expiry of ${name} the offline server answers 503 naming it (TUF 5.6.5), not 502`, async () => {
+        const proxy = await ProxyProcess.start(['--offline'], { cacheDir: expiringCaches.get(role) ?? '' })
+        try {
+          const expires = new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z')
+          for (const path of ['/simple/foobar/', `/files/foobar/${wheel10.filename}`]) {
+            const answer = await get(`${proxy.url}${path}`)
+            assert.equal(answer.status, 503, `${path}: ${answer.text}`)
+            assert.equal(answer.headers['x-tuf-proxy-reason'], 'offline_metadata_expired')
+            const body = JSON.parse(answer.text) as { error: string; message: string }
+            assert.match(body.message, new RegExp(`the ${role} metadata \\(version \\d+\\) expired at ${expires}; an offline mirror cannot refresh it: import a newer bundle`))
+          }
+          if (role === 'targets') {
+            // A top-level role: /status and the start-up warning name it too.
+            const status = JSON.parse((await get(`${proxy.url}/status`, { accept: 'application/json' })).text) as StatusJson
+            assert.equal(status.trust?.offline?.expired?.role, 'targets')
+            assert.equal(status.trust?.offline?.expired?.expires, expires)
+            assert.equal(proxy.logs.find((line) => line.event === 'offline_trust')?.expiredRole, 'targets')
+          }
+        } finally {
+          await proxy.stop()
+        }
+      })
+    }
+
+    test(`--offline-grace serves past the expiry of a delegated role too`, pip, async () => {
+      const proxy = await ProxyProcess.start(['--offline', '--offline-grace', '1d'], { cacheDir: expiringCaches.get('unclaimed') ?? '' })
+      try {
+        const installed = await pipInstall(`${proxy.url}/simple/`, 'foobar==1.0')
+        assert.equal(installed.status, 0, installed.stderr)
+        assert.deepEqual(installed.files, ['foobar', 'foobar-1.0.dist-info'])
+      } finally {
+        await proxy.stop()
+      }
+    })
+
     test('--offline-grace serves past expiry, with a warning at start and on /status', pip, async () => {
-      const proxy = await ProxyProcess.start(['--offline', '--offline-grace', '1d'], { cacheDir: expiringCache })
+      const proxy = await ProxyProcess.start(['--offline', '--offline-grace', '1d'], { cacheDir: expiringCaches.get('timestamp') ?? '' })
       try {
         const warning = proxy.logs.find((line) => line.event === 'offline_trust')
         assert.equal(warning?.level, 'warn')
