@@ -6,6 +6,8 @@ export {
   type BlobReader,
   type BlobWriter,
   type WriteChunk,
+  type Flight,
+  type LeaderState,
   openBlobStore,
 } from './blobs.js'
 export { type RecordStore, openRecordStore } from './records.js'

@@ -1,0 +1,131 @@
+/**
+ * Several proxy processes on one cache directory (independent `serve` processes here; workers of
+ * `--workers N` in workers.test.ts): a cold file is downloaded once across all of them, a leader
+ * killed with kill -9 mid-download is taken over by a follower whose clients still get the exact
+ * upstream bytes, and the byte budget holds with several writers.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import type { ServerResponse } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { FakeUpstream } from '../helpers/fake-upstream.js'
+import { get } from '../helpers/http-client.js'
+import { ProxyProcess } from '../helpers/proxy-process.js'
+import { bulkBytes } from '../helpers/wheels.js'
+
+/** Bytes of every committed blob under the cache directory. */
+function committedBytes(cacheDir: string): number {
+  const root = join(cacheDir, 'blobs', 'blobs')
+  let total = 0
+  for (const prefix of readdirSync(root)) for (const name of readdirSync(join(root, prefix))) total += statSync(join(root, prefix, name)).size
+  return total
+}
+
+async function startPair(upstream: FakeUpstream, args: string[] = []): Promise<{ a: ProxyProcess; b: ProxyProcess; cacheDir: string; stop(): Promise<void> }> {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'tuf-proxy-shared-'))
+  const a = await ProxyProcess.start(['--upstream', upstream.simpleUrl, ...args], { cacheDir })
+  const b = await ProxyProcess.start(['--upstream', upstream.simpleUrl, ...args], { cacheDir })
+  return {
+    a,
+    b,
+    cacheDir,
+    async stop() {
+      await a.kill()
+      await b.kill()
+      rmSync(cacheDir, { recursive: true, force: true })
+    },
+  }
+}
+
+describe('two independent serve processes on one cache directory', () => {
+  let upstream: FakeUpstream
+  before(async () => {
+    upstream = await new FakeUpstream().start()
+    upstream.format = 'json'
+  })
+  after(() => upstream.stop())
+
+  test('50 clients across both processes for one cold file cause one upstream request, and all get its bytes', async (t) => {
+    const file = { filename: 'shared-1.0-py3-none-any.whl', bytes: bulkBytes(3 * 1024 * 1024, 21) }
+    upstream.addProject('shared', [file], 1)
+    const pair = await startPair(upstream)
+    t.after(() => pair.stop())
+    // Both processes know the page first, so the file requests race each other, not the page.
+    await get(`${pair.a.url}/simple/shared/`)
+    await get(`${pair.b.url}/simple/shared/`)
+    const path = `/files/${file.filename}`
+    upstream.delay(path, 200)
+    t.after(() => upstream.delay(path, 0))
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => get(`${(i % 2 === 0 ? pair.a : pair.b).url}/files/shared/${file.filename}`)))
+    for (const response of responses) {
+      assert.equal(response.status, 200)
+      assert.ok(response.body.equals(file.bytes))
+    }
+    assert.equal(upstream.hits(path), 1, 'one upstream request across both processes')
+  })
+
+  test('the leader killed with kill -9 mid-download: the follower takes the lock over and its clients get the exact bytes', async (t) => {
+    const file = { filename: 'takeover-1.0-py3-none-any.whl', bytes: bulkBytes(2 * 1024 * 1024, 22) }
+    upstream.addProject('takeover', [file], 1)
+    const path = `/files/${file.filename}`
+    // The first upstream request sends half the file and then hangs; later ones send it whole.
+    let served = 0
+    const hung: ServerResponse[] = []
+    upstream.route(path, (_req, res) => {
+      served += 1
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.bytes.byteLength) })
+      if (served === 1) {
+        res.write(file.bytes.subarray(0, file.bytes.byteLength / 2))
+        hung.push(res)
+      } else res.end(file.bytes)
+    })
+    t.after(() => hung.forEach((res) => res.destroy()))
+    const pair = await startPair(upstream)
+    t.after(() => pair.stop())
+    await get(`${pair.a.url}/simple/takeover/`)
+    await get(`${pair.b.url}/simple/takeover/`)
+    const leaderClient = request(`${pair.a.url}/files/takeover/${file.filename}`).then(
+      async (response) => {
+        await response.body.dump().catch(() => undefined)
+      },
+      () => undefined,
+    )
+    while (served === 0) await new Promise((resolve) => setImmediate(resolve))
+    // The follower's clients get their headers once bytes flow from the leader's temporary blob.
+    const followers = await Promise.all(Array.from({ length: 5 }, () => request(`${pair.b.url}/files/takeover/${file.filename}`)))
+    for (const response of followers) assert.equal(response.statusCode, 200)
+    assert.equal(served, 1, 'the follower did not go to the upstream while the leader lived')
+    await pair.a.kill()
+    await leaderClient
+    const bodies = await Promise.all(followers.map(async (response) => Buffer.from(await response.body.arrayBuffer())))
+    for (const body of bodies) assert.ok(body.equals(file.bytes), 'a follower client got the exact upstream bytes')
+    assert.equal(served, 2, 'the follower fetched the file again after the takeover')
+    assert.ok(pair.b.logs.some((line) => line.event === 'lock_taken_over'), 'the takeover was logged')
+    const again = await get(`${pair.b.url}/files/takeover/${file.filename}`)
+    assert.equal(again.headers['x-cache'], 'HIT')
+  })
+
+  test('with a small budget and both processes writing, the cache keeps its budget and every client gets whole files', async (t) => {
+    const size = 300 * 1024
+    const files = Array.from({ length: 8 }, (_, i) => ({ filename: `budget_${i}-1.0-py3-none-any.whl`, bytes: bulkBytes(size, 40 + i) }))
+    upstream.addProject('budget', files, 1)
+    const pair = await startPair(upstream, ['--cache-max-bytes', '1M'])
+    t.after(() => pair.stop())
+    await get(`${pair.a.url}/simple/budget/`)
+    await get(`${pair.b.url}/simple/budget/`)
+    // Each process alone commits 1.2 MB: over the budget only together, which neither sees by itself.
+    const responses = await Promise.all(files.map((file, i) => get(`${(i % 2 === 0 ? pair.a : pair.b).url}/files/budget/${file.filename}`)))
+    responses.forEach((response, i) => {
+      assert.equal(response.status, 200)
+      assert.ok(response.body.equals(files[i]?.bytes ?? Buffer.alloc(0)))
+    })
+    // Commits and the eviction scans after them finish after the responses: wait for the disk to settle.
+    const budget = 1024 * 1024
+    const deadlineMs = Date.now() + 10_000
+    while (committedBytes(pair.cacheDir) > budget && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.ok(committedBytes(pair.cacheDir) <= budget, `${committedBytes(pair.cacheDir)} bytes committed, over the ${budget}-byte budget`)
+  })
+})
