@@ -15,6 +15,7 @@ import { installLastWords } from './last-words.js'
 import { createLineWriter } from './line-writer.js'
 import { packageVersion } from './package-version.js'
 import { buildTufMirror } from './tuf-mode.js'
+import { isWorker, leaveCluster, runPrimary, workerCount, workerId, workerLink } from './cluster.js'
 
 /** The longest window over which the upstream body rate floor is averaged. */
 const RATE_WINDOW_MAX_MS = 10_000
@@ -69,10 +70,13 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const logger = createJsonLogger({ write: out.write, level: settings.logLevel, unfiltered: LIFECYCLE_EVENTS })
   let inFlight: () => ReturnType<Listening['inFlight']> = () => []
   installLastWords({ logger, writer: out, inFlight: () => inFlight() })
+  const workers = workerCount(settings.workers)
+  if (workers > 1 && !isWorker()) return runPrimary({ workers, logger, flush: out.flush })
   try {
     return await serve(settings, { logger, metrics, flush: out.flush, onListening: (listening) => (inFlight = listening.inFlight) })
   } catch (error) {
     logger.error('startup_failed', { detail: describeError(error) })
+    leaveCluster()
     return 1
   }
 }
@@ -140,7 +144,9 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     upstreamReports: () => health.reports(),
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
-  const { app, hotPath } = createApp({ mirror, metrics, logger, clock, about: { version: packageVersion(), startedAtMs } })
+  const link = isWorker() ? workerLink() : undefined
+  const { app, hotPath, statusReport } = createApp({ mirror, metrics, logger, clock, about: { version: packageVersion(), startedAtMs }, ...(link ? { whole: link.whole } : {}) })
+  link?.answerWith({ metrics: () => metrics.render(), status: statusReport })
   const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, clock })
   onListening(listening)
   // The signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as
@@ -158,6 +164,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
         .finally(() => {
           // Written out, however slow the reader, by the exit flush (last-words.ts).
           logger.info('stopped')
+          link?.close()
           resolve(0)
         })
     }
@@ -170,6 +177,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     upstream: maskUrl(settings.upstream),
     cacheDir: settings.cacheDir,
     mode: mirror.health().mode,
+    ...(link ? { worker: workerId() } : {}),
   })
   flush()
   return stopped

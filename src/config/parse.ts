@@ -101,6 +101,16 @@ function toHost(flag: string, raw: RawValue, text: string): string {
   return text.toLowerCase()
 }
 
+/** More would only add processes contending for the same cores and cache directory. */
+const MAX_WORKERS = 256
+
+function toWorkers(raw: RawValue): number | 'auto' {
+  const value = typeof raw.value === 'number' ? String(raw.value) : toText('workers', raw)
+  if (value === 'auto') return 'auto'
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_WORKERS) fail('workers', raw, `must be a number of processes from 1 to ${MAX_WORKERS}, or auto, got ${JSON.stringify(value)}`)
+  return Number(value)
+}
+
 /** The highest-precedence raw value of an option, if any layer sets it. */
 function pick(layers: readonly RawLayer[], flag: OptionFlag): RawValue | undefined {
   for (let i = layers.length - 1; i >= 0; i--) {
@@ -190,6 +200,7 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
             maxDelegations: tufMaxDelegations,
           }
         : undefined,
+    workers: get('workers', (raw) => toWorkers(raw)) ?? 1,
   }
   return Object.freeze(settings)
 }

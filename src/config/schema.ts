@@ -40,6 +40,7 @@ export const OPTIONS = [
   { flag: 'tuf-max-root-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest root.json accepted (default 512K)' },
   { flag: 'tuf-max-timestamp-bytes', kind: 'bytes', valueName: 'N', min: 1, help: 'largest timestamp.json accepted (default 16K)' },
   { flag: 'tuf-max-delegations', kind: 'int', valueName: 'N', min: 1, help: 'most delegated roles visited for one target (default 32)' },
+  { flag: 'workers', kind: 'string', valueName: 'N|auto', help: 'server processes sharing the port and the cache directory; auto = one per core (default 1)' },
 ] as const satisfies readonly OptionSpec[]
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag']
@@ -78,6 +79,8 @@ export interface Settings {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** present in verifying mode */
   readonly tuf: TufSettings | undefined
+  /** worker processes (node:cluster); 'auto' is one per core, resolved at start */
+  readonly workers: number | 'auto'
 }
 
 export const DEFAULTS = {

@@ -9,20 +9,21 @@ import type { AppEnv } from '../app.js'
 import { renderStatusHtml } from '../status-page.js'
 import { buildStatusReport, type StatusDeps } from '../status-report.js'
 
-export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps): void {
+/** `whole`: with several workers, the whole server's reports (see AppDeps.whole); the HTML page shows this worker's. */
+export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps, whole?: { metrics(): Promise<string>; status(): Promise<unknown> }): void {
   const { mirror, metrics } = deps
   app.get('/health', (c) => {
     const health = mirror.health()
     return c.json(health, health.ready ? 200 : 503, { 'cache-control': 'no-store' })
   })
-  app.get('/metrics', (c) =>
-    c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }),
+  app.get('/metrics', async (c) =>
+    c.body(whole ? await whole.metrics() : metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }),
   )
-  app.get('/status', (c) => {
+  app.get('/status', async (c) => {
     const accept = c.req.header('accept') ?? ''
     const isHtml = c.req.query('format') === 'html' || (accept.includes('text/html') && c.req.query('format') !== 'json')
     const headers = { 'cache-control': 'no-store', vary: 'Accept' }
-    if (!isHtml) return c.json(buildStatusReport(deps), 200, headers)
+    if (!isHtml) return c.json(whole ? await whole.status() : buildStatusReport(deps), 200, headers)
     // The page must come up whatever part of the report fails: it is where an operator looks
     // when something is wrong. The renderer guards each section; this guards building the report.
     try {

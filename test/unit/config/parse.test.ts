@@ -60,6 +60,7 @@ describe('defaults', () => {
       maxFileBytes: 20 * 1024 ** 3,
       logLevel: 'info',
       tuf: undefined,
+      workers: 1,
     })
     assert.equal(DEFAULTS.port, settings.port)
   })
@@ -298,4 +299,18 @@ describe('errors name the option, its source and the value, word for word', () =
   for (const { name, layers, message } of cases) {
     test(name, () => rejects(layers, message))
   }
+})
+
+describe('workers', () => {
+  test('a number of processes, or auto (resolved to the cores at start)', () => {
+    assert.equal(flags({ workers: '4' }).workers, 4)
+    assert.equal(flags({ workers: 'auto' }).workers, 'auto')
+    assert.equal(parse(layer({ workers: 2 }, 'config.yaml')).workers, 2)
+  })
+
+  test('zero, a fraction or a word is refused with the option named', () => {
+    rejects([layer({ workers: '0' })], '--workers: must be a number of processes from 1 to 256, or auto, got "0"')
+    rejects([layer({ workers: '1.5' })], '--workers: must be a number of processes from 1 to 256, or auto, got "1.5"')
+    rejects([layer({ workers: 'many' }, 'TUF_PROXY_WORKERS')], '--workers (from TUF_PROXY_WORKERS): must be a number of processes from 1 to 256, or auto, got "many"')
+  })
 })
