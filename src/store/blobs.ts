@@ -33,6 +33,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { lstatSync } from 'node:fs'
 import { lstat, mkdir, open, readdir, rename, rm, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Clock, type Logger, type Metrics, sha256Hex, silentLogger, systemClock } from '../base/index.js'
 import { type BlobReader, type BlobRef, type BlobWriter, defaultWriteChunk, DiskBlobWriter, FileBlobReader, type WriteChunk } from './blob-writer.js'
 import { ensureRealDir } from './cache-dirs.js'
@@ -109,6 +110,8 @@ const TEMP_NAME = /^([0-9a-f]{8})-([0-9]+)-[0-9a-f]{24}\.part$/
 const MEMBER_PREFIX = 'member-'
 /** How long the list of live processes sharing the directory is reused before it is read again. */
 const PEERS_RECHECK_MS = 1_000
+/** How often a process waiting for another's eviction scan looks whether the lock is free (a poll: no cross-process wake-up). */
+const EVICT_LOCK_POLL_MS = 50
 
 function checkDigest(sha256: string): void {
   if (!DIGEST.test(sha256)) throw new TypeError(`not a lower-case hex SHA-256 digest: ${JSON.stringify(sha256).slice(0, 80)}`)
@@ -381,8 +384,12 @@ class DiskBlobStore implements BlobStore {
       while (scan.again) {
         scan.again = false
         const lock = await this.#locks.tryAcquire('evict')
-        // Another process is scanning; the commits it cannot see yet will ask again.
-        if (!lock) break
+        if (!lock) {
+          // Another process is scanning, perhaps from a listing made before this commit: scan after it.
+          await sleep(EVICT_LOCK_POLL_MS)
+          scan.again = true
+          continue
+        }
         try {
           const found = await this.#readDisk()
           const diskMtimeMs = new Map(found.map((blob) => [blob.sha256, blob.mtimeMs]))

@@ -2,11 +2,12 @@
  * Several proxy processes on one cache directory (independent `serve` processes here; workers of
  * `--workers N` in workers.test.ts): a cold file is downloaded once across all of them, a leader
  * killed with kill -9 mid-download is taken over by a follower whose clients still get the exact
- * upstream bytes, and the byte budget holds with several writers.
+ * upstream bytes, and the byte budget holds with several writers. In verifying mode one process
+ * refreshes the TUF metadata at a time and the other adopts the stored set.
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import type { ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +15,8 @@ import { request } from 'undici'
 import { FakeUpstream } from '../helpers/fake-upstream.js'
 import { get } from '../helpers/http-client.js'
 import { ProxyProcess } from '../helpers/proxy-process.js'
+import { RepositorySimulator } from '../helpers/repository-simulator.js'
+import { TufUpstream } from '../helpers/tuf-upstream.js'
 import { bulkBytes } from '../helpers/wheels.js'
 
 /** Bytes of every committed blob under the cache directory. */
@@ -104,8 +107,11 @@ describe('two independent serve processes on one cache directory', () => {
     for (const body of bodies) assert.ok(body.equals(file.bytes), 'a follower client got the exact upstream bytes')
     assert.equal(served, 2, 'the follower fetched the file again after the takeover')
     assert.ok(pair.b.logs.some((line) => line.event === 'lock_taken_over'), 'the takeover was logged')
-    const again = await get(`${pair.b.url}/files/takeover/${file.filename}`)
-    assert.equal(again.headers['x-cache'], 'HIT')
+    // Clients get the bytes once verified; the commit follows. Then the follower serves the file from its cache.
+    let again = await get(`${pair.b.url}/files/takeover/${file.filename}`)
+    while (again.headers['x-cache'] !== 'HIT') again = await get(`${pair.b.url}/files/takeover/${file.filename}`)
+    assert.ok(again.body.equals(file.bytes))
+    assert.equal(served, 2, 'served from the cache the follower committed')
   })
 
   test('with a small budget and both processes writing, the cache keeps its budget and every client gets whole files', async (t) => {
@@ -122,10 +128,42 @@ describe('two independent serve processes on one cache directory', () => {
       assert.equal(response.status, 200)
       assert.ok(response.body.equals(files[i]?.bytes ?? Buffer.alloc(0)))
     })
-    // Commits and the eviction scans after them finish after the responses: wait for the disk to settle.
+    // Commits and the eviction scans after them finish after the responses: wait until every
+    // download is committed (no temporary blob, no download lock left) and the disk is in budget.
     const budget = 1024 * 1024
+    const blobsDir = join(pair.cacheDir, 'blobs')
+    const isSettled = () =>
+      readdirSync(join(blobsDir, 'tmp')).length === 0 && !readdirSync(join(blobsDir, 'locks')).some((name) => name.startsWith('flight-')) && committedBytes(pair.cacheDir) <= budget
     const deadlineMs = Date.now() + 10_000
-    while (committedBytes(pair.cacheDir) > budget && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20))
+    while (!isSettled() && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20))
     assert.ok(committedBytes(pair.cacheDir) <= budget, `${committedBytes(pair.cacheDir)} bytes committed, over the ${budget}-byte budget`)
+  })
+})
+
+describe('verifying mode: two serve processes on one cache directory', () => {
+  test('one refreshes the TUF metadata while the other waits, then adopts the stored set (verified) without asking the repository', async (t) => {
+    const sim = new RepositorySimulator({ consistentSnapshot: true })
+    const upstream = await TufUpstream.start(sim)
+    t.after(() => upstream.stop())
+    upstream.publish()
+    const dir = mkdtempSync(join(tmpdir(), 'tuf-proxy-shared-tuf-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const rootFile = join(dir, 'root.json')
+    writeFileSync(rootFile, sim.trustedRoot())
+    const cacheDir = join(dir, 'cache')
+    const args = ['--upstream', upstream.simpleUrl, '--tuf-root', rootFile, '--tuf-metadata-url', upstream.metadataUrl, '--tuf-targets-url', upstream.targetsUrl, '--tuf-refresh', '1h']
+    const timestampPath = `${new URL(upstream.metadataUrl).pathname}timestamp.json`
+    // The first refresh holds its lock for as long as the repository takes to answer.
+    upstream.server.delay(timestampPath, 2_000)
+    const a = await ProxyProcess.start(args, { cacheDir })
+    t.after(() => a.kill())
+    while (upstream.server.hits(timestampPath) === 0) await new Promise((resolve) => setImmediate(resolve))
+    const b = await ProxyProcess.start(args, { cacheDir })
+    t.after(() => b.kill())
+    const lastRefresh = async (proxy: ProxyProcess) => ((await (await fetch(`${proxy.url}/status`)).json()) as { trust?: { lastRefresh?: string } }).trust?.lastRefresh
+    while ((await lastRefresh(a)) === undefined || (await lastRefresh(b)) === undefined) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(upstream.server.hits(timestampPath), 1, 'the second process took the timestamp from the stored set')
+    const roles = async (proxy: ProxyProcess) => ((await (await fetch(`${proxy.url}/status`)).json()) as { trust: { roles: unknown } }).trust.roles
+    assert.deepEqual(await roles(b), await roles(a), 'both trust the same verified set')
   })
 })
