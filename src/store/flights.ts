@@ -10,6 +10,7 @@
  * Owns the flight's lock and the leader's temporary blob as seen by others; not the download.
  */
 import { basename, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { BlobReader, BlobWriter } from './blob-writer.js'
 import { FileBlobReader } from './blob-writer.js'
 import type { HeldLock, LockFiles } from './locks.js'
@@ -31,6 +32,8 @@ export interface Flight {
   leaderState(): Promise<LeaderState>
   /** Follower: tries to become the leader (the lock is free or stale); true on success. */
   takeOver(): Promise<boolean>
+  /** Follower: resolves once the leader let go of the lock or died (for work that leaves no temporary blob, e.g. a page). */
+  waitForLeader(): Promise<void>
   /** Lets go of the lock if this process leads; idempotent. */
   release(): Promise<void>
 }
@@ -41,6 +44,9 @@ export interface FlightDeps {
   /** the temporary path of a writer this store created */
   readonly tmpPathOf: (writer: BlobWriter) => string | undefined
 }
+
+/** How often a follower waiting for a leader to finish looks at its lock (a poll: no cross-process wake-up). */
+const WAIT_POLL_MS = 20
 
 /** The file name part a lock may name: a temp blob of this store (see blobs.ts), never a path. */
 const TEMP_NAME = /^[0-9a-f]{8}-[0-9]+-[0-9a-f]{24}\.part$/
@@ -73,6 +79,9 @@ export async function joinFlight(name: string, deps: FlightDeps): Promise<Flight
     async takeOver() {
       held ??= await deps.locks.tryAcquire(name)
       return held !== undefined
+    },
+    async waitForLeader() {
+      while (await deps.locks.isLive(name)) await sleep(WAIT_POLL_MS)
     },
     async release() {
       await held?.release()

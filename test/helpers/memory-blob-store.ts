@@ -258,6 +258,7 @@ class MemoryBlobStore implements BlobStore {
       openLeaderReader: async () => undefined,
       leaderState: async () => 'ended',
       takeOver: async () => true,
+      waitForLeader: async () => undefined,
       release: async () => undefined,
     }
   }

@@ -70,6 +70,21 @@ describe('two independent serve processes on one cache directory', () => {
     assert.equal(upstream.hits(path), 1, 'one upstream request across both processes')
   })
 
+  test('50 clients across both processes for one cold page cause one upstream request, and all get the same page', async (t) => {
+    upstream.addProject('shared-page', [{ filename: 'shared_page-1.0-py3-none-any.whl', bytes: bulkBytes(1024, 23) }], 7)
+    const pair = await startPair(upstream)
+    t.after(() => pair.stop())
+    const path = '/simple/shared-page/'
+    upstream.delay(path, 200)
+    t.after(() => upstream.delay(path, 0))
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => get(`${(i % 2 === 0 ? pair.a : pair.b).url}/simple/shared-page/`, { accept: 'application/vnd.pypi.simple.v1+json' })))
+    for (const response of responses) {
+      assert.equal(response.status, 200)
+      assert.equal(response.text, responses[0]?.text)
+    }
+    assert.equal(upstream.hits(path), 1, 'one upstream request across both processes')
+  })
+
   test('the leader killed with kill -9 mid-download: the follower takes the lock over and its clients get the exact bytes', async (t) => {
     const file = { filename: 'takeover-1.0-py3-none-any.whl', bytes: bulkBytes(2 * 1024 * 1024, 22) }
     upstream.addProject('takeover', [file], 1)
