@@ -7,7 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import type { ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -152,6 +153,33 @@ describe('two independent serve processes on one cache directory', () => {
     const deadlineMs = Date.now() + 10_000
     while (!isSettled() && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20))
     assert.ok(committedBytes(pair.cacheDir) <= budget, `${committedBytes(pair.cacheDir)} bytes committed, over the ${budget}-byte budget`)
+  })
+
+  test('a blob one process is serving to a slow client and another process evicts: the client still gets every byte', async (t) => {
+    const bigBytes = bulkBytes(16 * 1024 * 1024, 50)
+    const big = { filename: 'served-1.0-py3-none-any.whl', bytes: bigBytes, sha256: createHash('sha256').update(bigBytes).digest('hex') }
+    const fillers = Array.from({ length: 3 }, (_, i) => ({ filename: `filler_${i}-1.0-py3-none-any.whl`, bytes: bulkBytes(4 * 1024 * 1024, 51 + i) }))
+    upstream.addProject('served', [{ filename: big.filename, bytes: big.bytes }], 1)
+    upstream.addProject('filler', fillers, 1)
+    const pair = await startPair(upstream, ['--cache-max-bytes', '20M'])
+    t.after(() => pair.stop())
+    const bigUrl = `${pair.a.url}/files/served/${big.filename}`
+    let cached = await get(bigUrl)
+    while (cached.headers['x-cache'] !== 'HIT') cached = await get(bigUrl)
+    // The slow client: headers received, body not read, so the process keeps the blob open.
+    const slow = await request(bigUrl)
+    assert.equal(slow.headers['x-cache'], 'HIT')
+    // The other process commits newer files past the budget: the served blob is the least recently used.
+    for (const filler of fillers) {
+      const response = await get(`${pair.b.url}/files/filler/${filler.filename}`)
+      assert.ok(response.body.equals(filler.bytes))
+    }
+    const bigBlob = join(pair.cacheDir, 'blobs', 'blobs', big.sha256.slice(0, 2), big.sha256)
+    const deadlineMs = Date.now() + 10_000
+    while (existsSync(bigBlob) && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.equal(existsSync(bigBlob), false, 'the served blob was evicted')
+    const body = Buffer.from(await slow.body.arrayBuffer())
+    assert.ok(body.equals(big.bytes), 'the slow client got the whole file, unchanged')
   })
 })
 
