@@ -39,6 +39,7 @@ import { type BlobReader, type BlobRef, type BlobWriter, defaultWriteChunk, Disk
 import { ensureRealDir } from './cache-dirs.js'
 import { CorruptBlobError, errnoCode, type StoreFullError, toStoreError } from './errors.js'
 import { LruIndex } from './eviction.js'
+import { PeerWatch, readCommittedBlobs } from './shared-directory.js'
 import { type Flight, joinFlight } from './flights.js'
 import { HOST_TAG, isAlive, type LockFiles, openLockFiles } from './locks.js'
 
@@ -107,9 +108,6 @@ const DIGEST = /^[0-9a-f]{64}$/
 const PREFIX = /^[0-9a-f]{2}$/
 /** `<host hash>-<pid>-<random>.part`: whose temp file it is, so a start removes only those of dead processes. */
 const TEMP_NAME = /^([0-9a-f]{8})-([0-9]+)-[0-9a-f]{24}\.part$/
-const MEMBER_PREFIX = 'member-'
-/** How long the list of live processes sharing the directory is reused before it is read again. */
-const PEERS_RECHECK_MS = 1_000
 /** How often a process waiting for another's eviction scan looks whether the lock is free (a poll: no cross-process wake-up). */
 const EVICT_LOCK_POLL_MS = 50
 
@@ -135,7 +133,7 @@ class DiskBlobStore implements BlobStore {
   readonly #locks: LockFiles
   readonly #staleMs: number
   readonly #tempPaths = new WeakMap<BlobWriter, string>()
-  #peers = { hasPeers: false, checkedAtMs: -Infinity }
+  readonly #peers: PeerWatch
   /** a shared eviction scan is running; `again` asks for one more after it */
   #scan: { again: boolean } | undefined
   readonly #touchIntervalMs: number
@@ -159,6 +157,7 @@ class DiskBlobStore implements BlobStore {
     this.#logger = options.logger ?? silentLogger
     this.#staleMs = options.staleMs ?? 10_000
     this.#locks = openLockFiles({ dir: join(options.dir, 'locks'), clock: this.#clock, logger: this.#logger, staleMs: this.#staleMs })
+    this.#peers = new PeerWatch({ locks: this.#locks, dir: join(options.dir, 'locks'), clock: this.#clock })
   }
 
   get totalBytes(): number {
@@ -197,8 +196,7 @@ class DiskBlobStore implements BlobStore {
       for (const name of await readdir(this.#tmpDir)) {
         if (await this.#isDeadTemp(name)) await rm(join(this.#tmpDir, name), { force: true, recursive: true })
       }
-      // This process's presence, held (heartbeat) for its lifetime: others see it and keep the shared budget by scanning.
-      await this.#locks.tryAcquire(`${MEMBER_PREFIX}${HOST_TAG}-${process.pid}`)
+      await this.#peers.join()
       const found: Array<{ sha256: string; size: number; mtimeMs: number }> = []
       for (const prefix of await readdir(this.#blobsDir)) {
         if (!PREFIX.test(prefix)) continue
@@ -344,28 +342,8 @@ class DiskBlobStore implements BlobStore {
     }
     this.#index.set(sha256, size, nowMs)
     this.#evict(sha256)
-    if (this.maxBytes !== Infinity && (await this.#hasPeers())) this.#inBackground(this.#sharedEviction())
+    if (this.maxBytes !== Infinity && (await this.#peers.hasPeers())) this.#inBackground(this.#sharedEviction())
     return this.#ref(sha256, size)
-  }
-
-  /** Whether other live processes share the directory (their presence locks), re-read at most once a second. */
-  async #hasPeers(): Promise<boolean> {
-    const nowMs = this.#clock.nowMs()
-    if (nowMs - this.#peers.checkedAtMs < PEERS_RECHECK_MS) return this.#peers.hasPeers
-    const mine = `${MEMBER_PREFIX}${HOST_TAG}-${process.pid}.lock`
-    const names = await readdir(join(this.#options.dir, 'locks')).catch(() => [])
-    let hasPeers = false
-    for (const name of names) {
-      if (!name.startsWith(MEMBER_PREFIX) || !name.endsWith('.lock') || name === mine) continue
-      if (await this.#locks.isLive(name.slice(0, -'.lock'.length))) {
-        hasPeers = true
-        break
-      }
-      // A dead process's presence lock would make every later check read it again.
-      await unlink(join(this.#options.dir, 'locks', name)).catch(() => undefined)
-    }
-    this.#peers = { hasPeers, checkedAtMs: nowMs }
-    return hasPeers
   }
 
   /**
@@ -391,7 +369,7 @@ class DiskBlobStore implements BlobStore {
           continue
         }
         try {
-          const found = await this.#readDisk()
+          const found = await readCommittedBlobs(this.#blobsDir)
           const diskMtimeMs = new Map(found.map((blob) => [blob.sha256, blob.mtimeMs]))
           for (const blob of found) if (!this.#index.has(blob.sha256)) this.#index.set(blob.sha256, blob.size, blob.mtimeMs).persistedAccessMs = blob.mtimeMs
           for (const sha256 of this.#index.keys()) if (!diskMtimeMs.has(sha256) && !this.#pendingDeletes.has(sha256)) this.#index.delete(sha256)
@@ -409,18 +387,6 @@ class DiskBlobStore implements BlobStore {
     } finally {
       this.#scan = undefined
     }
-  }
-
-  /** Every committed blob on disk with its size and mtime (its last persisted use). */
-  async #readDisk(): Promise<Array<{ sha256: string; size: number; mtimeMs: number }>> {
-    const found: Array<{ sha256: string; size: number; mtimeMs: number }> = []
-    for (const prefix of await readdir(this.#blobsDir)) {
-      if (!PREFIX.test(prefix)) continue
-      const names = (await readdir(join(this.#blobsDir, prefix)).catch(() => [])).filter((name) => DIGEST.test(name) && name.startsWith(prefix))
-      const stats = await Promise.all(names.map(async (name) => ({ name, info: await lstat(this.#path(name)).catch(() => undefined) })))
-      for (const { name, info } of stats) if (info?.isFile()) found.push({ sha256: name, size: info.size, mtimeMs: info.mtimeMs })
-    }
-    return found
   }
 
   #evict(keep: string | undefined): void {
