@@ -36,6 +36,8 @@ type Message =
   | { readonly tufProxy: 'collected'; readonly id: number; readonly body: unknown }
   | { readonly tufProxy: 'report'; readonly id: number; readonly kind: Kind }
   | { readonly tufProxy: 'reported'; readonly id: number; readonly body: unknown }
+  /** a worker serves, its signal handlers installed: from here SIGTERM drains it */
+  | { readonly tufProxy: 'ready'; readonly id: number; readonly host: string; readonly port: number }
 
 function asMessage(value: unknown): Message | undefined {
   if (typeof value !== 'object' || value === null || !('tufProxy' in value) || !('id' in value) || typeof value.id !== 'number') return undefined
@@ -69,7 +71,7 @@ export const workerId = (): string | undefined => (cluster.isWorker ? String(clu
  * The worker's side: answers the primary's requests for its own reports, and asks the primary
  * for the whole server's.
  */
-export function workerLink(): { whole: WholeServer; answerWith(local: LocalReports): void; close(): void } {
+export function workerLink(): { whole: WholeServer; answerWith(local: LocalReports): void; ready(address: { host: string; port: number }): void; close(): void } {
   let nextId = 0
   const waiting = new Map<number, (body: unknown) => void>()
   let local: LocalReports | undefined
@@ -100,6 +102,7 @@ export function workerLink(): { whole: WholeServer; answerWith(local: LocalRepor
       status: () => ask('status'),
     },
     answerWith: (reports) => void (local = reports),
+    ready: ({ host, port }) => void process.send?.({ tufProxy: 'ready', id: 0, host, port } satisfies Message),
     close: leaveCluster,
   }
 }
@@ -123,6 +126,7 @@ export function runPrimary({ workers, logger, flush }: PrimaryDeps): Promise<num
   let nextReportId = 0
   const reports = new Map<number, { parts: Array<WorkerPart<unknown>>; expected: number; done: () => void }>()
   let stopping = false
+  let onReady: (worker: Worker, address: { host: string; port: number }) => void = () => undefined
 
   const fork = () => {
     const worker = cluster.fork()
@@ -169,6 +173,7 @@ export function runPrimary({ workers, logger, flush }: PrimaryDeps): Promise<num
   cluster.on('message', (worker, value: unknown) => {
     const message = asMessage(value)
     if (message?.tufProxy === 'collect') void answer(worker, message.id, message.kind)
+    else if (message?.tufProxy === 'ready') onReady(worker, message)
     else if (message?.tufProxy === 'reported') {
       const pending = reports.get(message.id)
       if (!pending) return
@@ -193,14 +198,16 @@ export function runPrimary({ workers, logger, flush }: PrimaryDeps): Promise<num
     }
     let exitCode = 0
     let hasAnnounced = false
-    cluster.on('listening', (worker, address) => {
+    // Not cluster's 'listening' event: it comes before the worker installs its SIGTERM handler,
+    // and a SIGTERM in between would kill the worker undrained.
+    onReady = (worker, address) => {
       listeningIds.add(worker.id)
       if (listeningIds.size === workers && !hasAnnounced) {
         hasAnnounced = true
-        logger.info('listening', { host: address.address, port: address.port, workers })
+        logger.info('listening', { host: address.host, port: address.port, workers })
         flush()
       }
-    })
+    }
     cluster.on('exit', (worker, code, signal) => {
       const hasListened = listeningIds.delete(worker.id)
       const livedMs = Date.now() - (startedAtMs.get(worker.id) ?? 0)

@@ -179,6 +179,7 @@ async function serve(settings: Settings, { logger, metrics, flush, onListening }
     mode: mirror.health().mode,
     ...(link ? { worker: workerId() } : {}),
   })
+  link?.ready({ host: listening.address.address, port: listening.address.port })
   flush()
   return stopped
 }

@@ -42,7 +42,7 @@ export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
   mkdirSync(locksDir, { recursive: true })
   const metadataBaseUrl = tuf.metadataUrl.endsWith('/') ? tuf.metadataUrl : `${tuf.metadataUrl}/`
   const shared = sharedRefresh({
-    locks: openLockFiles({ dir: locksDir, clock: deps.clock, logger: deps.logger }),
+    locks: openLockFiles({ dir: locksDir, logger: deps.logger }),
     store,
     metadataBaseUrl,
     upstream: { fetch: async (url, maxBytes) => (await deps.upstream.getBytes(url, { maxBytes })).body },

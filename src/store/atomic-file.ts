@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { lstat, open, readdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { toStoreError } from './errors.js'
-import { HOST_TAG, isAlive } from './locks.js'
+import { HOST_TAG, isAlive, wallClockMs } from './locks.js'
 
 const OWNED_TEMP = /^\.([0-9a-f]{8})-([0-9]+)-[0-9a-f]{16}\.tmp$/
 /** A temp file of another host's writer untouched this long is a crashed writer's (writes take milliseconds). */
@@ -53,6 +53,6 @@ async function isAbandoned(dir: string, name: string): Promise<boolean> {
   if (!owner) return true
   if (owner[1] === HOST_TAG) return Number(owner[2]) === process.pid || !isAlive(Number(owner[2]))
   const info = await lstat(join(dir, name)).catch(() => undefined)
-  return info !== undefined && Date.now() - info.mtimeMs > FOREIGN_TEMP_STALE_MS
+  return info !== undefined && wallClockMs() - info.mtimeMs > FOREIGN_TEMP_STALE_MS
 }
 

@@ -41,7 +41,7 @@ import { CorruptBlobError, errnoCode, type StoreFullError, toStoreError } from '
 import { LruIndex } from './eviction.js'
 import { PeerWatch, readCommittedBlobs } from './shared-directory.js'
 import { type Flight, joinFlight } from './flights.js'
-import { HOST_TAG, isAlive, type LockFiles, openLockFiles } from './locks.js'
+import { HOST_TAG, isAlive, type LockFiles, openLockFiles, wallClockMs } from './locks.js'
 
 export type { BlobReader, BlobRef, BlobWriter, WriteChunk } from './blob-writer.js'
 export type { Flight, LeaderState } from './flights.js'
@@ -156,7 +156,7 @@ class DiskBlobStore implements BlobStore {
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? silentLogger
     this.#staleMs = options.staleMs ?? 10_000
-    this.#locks = openLockFiles({ dir: join(options.dir, 'locks'), clock: this.#clock, logger: this.#logger, staleMs: this.#staleMs })
+    this.#locks = openLockFiles({ dir: join(options.dir, 'locks'), logger: this.#logger, staleMs: this.#staleMs })
     this.#peers = new PeerWatch({ locks: this.#locks, dir: join(options.dir, 'locks'), clock: this.#clock })
   }
 
@@ -227,7 +227,7 @@ class DiskBlobStore implements BlobStore {
       if (pid === process.pid || !isAlive(pid)) return true
     }
     const info = await lstat(join(this.#tmpDir, name)).catch(() => undefined)
-    return info !== undefined && (!match || this.#clock.nowMs() - info.mtimeMs > this.#staleMs)
+    return info !== undefined && (!match || wallClockMs() - info.mtimeMs > this.#staleMs)
   }
 
   get(sha256: string): BlobRef | undefined {

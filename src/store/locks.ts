@@ -20,7 +20,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { link, open, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import type { Clock, Logger } from '../base/index.js'
+import type { Logger } from '../base/index.js'
 import { errnoCode } from './errors.js'
 
 export interface LockHolder {
@@ -51,13 +51,19 @@ export interface HeldLock {
 
 export interface LockFilesOptions {
   readonly dir: string
-  readonly clock: Clock
   readonly logger: Logger
   /** How often a holder touches its lock; default 2 000. */
   readonly heartbeatMs?: number
   /** A lock whose heartbeat is older than this is stale; default 10 000. */
   readonly staleMs?: number
 }
+
+/**
+ * Lock and temp file times are the kernel's wall clock, which every process sharing the
+ * directory reads alike: they are set and judged with it, never with an injected Clock (another
+ * process does not share that, and a file's creation time is the kernel's anyway).
+ */
+export const wallClockMs = (): number => Date.now()
 
 const HOST = hostname()
 /** A short tag of this host for file names (temp files name their writer: host tag and pid). */
@@ -87,7 +93,7 @@ export function isAlive(pid: number): boolean {
 }
 
 export function openLockFiles(options: LockFilesOptions): LockFiles {
-  const { dir, clock, logger } = options
+  const { dir, logger } = options
   const heartbeatMs = options.heartbeatMs ?? 2_000
   const staleMs = options.staleMs ?? 10_000
   const pathOf = (name: string) => join(dir, `${name}.lock`)
@@ -104,7 +110,7 @@ export function openLockFiles(options: LockFilesOptions): LockFiles {
   }
 
   const isStale = (found: { holder: LockHolder | undefined; mtimeMs: number }): boolean => {
-    if (clock.nowMs() - found.mtimeMs > staleMs) return true
+    if (wallClockMs() - found.mtimeMs > staleMs) return true
     const holder = found.holder
     return holder !== undefined && holder.host === HOST && holder.pid !== process.pid && !isAlive(holder.pid)
   }
@@ -123,7 +129,7 @@ export function openLockFiles(options: LockFilesOptions): LockFiles {
         logger.warn('lock_lost', { lock: name, detail: 'another process took this lock over after its heartbeat went stale' })
         return
       }
-      const nowSeconds = clock.nowMs() / 1000
+      const nowSeconds = wallClockMs() / 1000
       await utimes(path, nowSeconds, nowSeconds).catch(() => undefined)
       if (touchToo) await utimes(touchToo, nowSeconds, nowSeconds).catch(() => undefined)
     }

@@ -114,6 +114,6 @@ describe('--workers', () => {
   test('SIGTERM stops every worker and then the primary, with exit code 0', async () => {
     const proxy = await startWorkers(upstream, 2)
     assert.equal(await proxy.stop(), 0)
-    assert.equal(proxy.logs.filter((line) => line.event === 'stopped').length, 3, 'two workers and the primary stopped')
+    assert.equal(proxy.logs.filter((line) => line.event === 'stopped').length, 3, `two workers and the primary stopped: ${JSON.stringify(proxy.logs.filter((line) => line.event !== 'request'))} ${proxy.stderr}`)
   })
 })

@@ -4,7 +4,6 @@ import { spawnSync } from 'node:child_process'
 import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fixedClock } from '../../../src/base/index.js'
 import { openLockFiles } from '../../../src/store/index.js'
 
 function recorder(): { events: string[]; logger: { log(): void; info(event: string): void; warn(event: string): void; error(): void } } {
@@ -22,7 +21,7 @@ describe('lock files shared by processes', () => {
   test('a lock is exclusive until released, and its file names the holder', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'tuf-proxy-locks-'))
     t.after(() => rm(dir, { recursive: true, force: true }))
-    const locks = openLockFiles({ dir, clock: fixedClock(Date.now()), logger: recorder().logger })
+    const locks = openLockFiles({ dir, logger: recorder().logger })
     const held = await locks.tryAcquire('x')
     assert.ok(held)
     assert.equal(await locks.tryAcquire('x'), undefined)
@@ -40,7 +39,7 @@ describe('lock files shared by processes', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tuf-proxy-locks-'))
     t.after(() => rm(dir, { recursive: true, force: true }))
     const { events, logger } = recorder()
-    const locks = openLockFiles({ dir, clock: fixedClock(Date.now()), logger })
+    const locks = openLockFiles({ dir, logger })
     await writeFile(join(dir, 'x.lock'), JSON.stringify({ pid: deadPid(), host: hostname(), token: 'dead' }))
     assert.equal(await locks.isLive('x'), false)
     const held = await locks.tryAcquire('x')
@@ -53,15 +52,13 @@ describe('lock files shared by processes', () => {
   test('another host\'s lock is taken over only once its heartbeat is older than the stale time', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'tuf-proxy-locks-'))
     t.after(() => rm(dir, { recursive: true, force: true }))
-    const nowMs = Date.now()
-    const clock = fixedClock(nowMs)
-    const locks = openLockFiles({ dir, clock, logger: recorder().logger, staleMs: 10_000 })
+    const locks = openLockFiles({ dir, logger: recorder().logger, staleMs: 10_000 })
     const path = join(dir, 'x.lock')
     // A pid that means nothing here: the holder runs in another container.
     await writeFile(path, JSON.stringify({ pid: 1, host: `${hostname()}-elsewhere`, token: 'remote' }))
-    await utimes(path, nowMs / 1000, nowMs / 1000)
     assert.equal(await locks.tryAcquire('x'), undefined, 'a fresh heartbeat keeps it')
-    clock.advanceMs(10_001)
+    const beatSeconds = (Date.now() - 10_001) / 1000
+    await utimes(path, beatSeconds, beatSeconds)
     const held = await locks.tryAcquire('x')
     assert.ok(held, 'a stale heartbeat lets it go')
     await held.release()
@@ -71,7 +68,7 @@ describe('lock files shared by processes', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tuf-proxy-locks-'))
     t.after(() => rm(dir, { recursive: true, force: true }))
     const { events, logger } = recorder()
-    const locks = openLockFiles({ dir, clock: fixedClock(Date.now()), logger, heartbeatMs: 5 })
+    const locks = openLockFiles({ dir, logger, heartbeatMs: 5 })
     const held = await locks.tryAcquire('x')
     assert.ok(held)
     await writeFile(join(dir, 'x.lock'), JSON.stringify({ pid: process.pid, host: hostname(), token: 'newer' }))
