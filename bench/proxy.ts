@@ -27,6 +27,8 @@ export interface ProxyOptions {
   readonly logLevel: LogLevel
   /** extra node flags, e.g. --cpu-prof */
   readonly nodeFlags?: readonly string[]
+  /** `--workers N` (default: the CLI's, 1); with more, start waits until every worker listens */
+  readonly workers?: number
 }
 
 export class BenchProxy {
@@ -59,6 +61,7 @@ export class BenchProxy {
       options.upstreamUrl,
       '--log-level',
       options.logLevel,
+      ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
     ]
     const out = openSync(options.logPath, 'w')
     const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } })
@@ -68,6 +71,7 @@ export class BenchProxy {
       const port = chosenPort || (await listeningPort(options.logPath, isAlive))
       const origin = `http://127.0.0.1:${port}`
       await waitForHttp(`${origin}/health`, 15_000, isAlive)
+      if ((options.workers ?? 1) > 1) await allWorkersListening(options.logPath, isAlive)
       return new BenchProxy(child, origin, options.logPath)
     } catch (error) {
       child.kill('SIGKILL')
@@ -107,6 +111,15 @@ export class BenchProxy {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000)
     await exited(this.child)
     clearTimeout(timer)
+  }
+}
+
+/** The primary's `listening` line (it names the number of workers) follows every worker's. */
+async function allWorkersListening(logPath: string, isAlive: () => boolean): Promise<void> {
+  const deadlineMs = Date.now() + 15_000
+  while (!readFileSync(logPath, 'utf8').split('\n').some((line) => line.includes('"event":"listening"') && line.includes('"workers":'))) {
+    if (!isAlive() || Date.now() > deadlineMs) throw new Error('the workers did not all listen')
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
 

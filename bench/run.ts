@@ -7,7 +7,7 @@
  * Then the TUF benchmarks at PEP 458 scale (tuf-engine.ts against tuf-js, verifying-overhead.ts
  * against the hash-only proxy), each with its own table.
  *
- * Flags (for investigation): `--sections page,file,cold,cold16,rss,simple,proxpi,tuf,verifying,mirror`
+ * Flags (for investigation): `--sections page,file,cold,cold16,rss,simple,proxpi,workers,tuf,verifying,mirror`
  * runs a subset; `--cpu-prof DIR` runs the HTTP proxies under `node --cpu-prof` with profiles
  * written to DIR; `--proxpi DIR` (or PROXPI_SRC) names a proxpi checkout for the comparison (see
  * proxpi.ts).
@@ -39,8 +39,9 @@ import { run as runTufEngine } from './tuf-engine.js'
 import { formatRows } from './tuf-rows.js'
 import { run as runVerifyingOverhead } from './verifying-overhead.js'
 import { measureMirror } from './mirror.js'
+import { measureWorkers } from './workers.js'
 
-const SECTIONS = ['page', 'file', 'cold', 'cold16', 'rss', 'simple', 'proxpi', 'tuf', 'verifying', 'mirror'] as const
+const SECTIONS = ['page', 'file', 'cold', 'cold16', 'rss', 'simple', 'proxpi', 'workers', 'tuf', 'verifying', 'mirror'] as const
 type Section = (typeof SECTIONS)[number]
 
 const PAGE_FILES = 40
@@ -54,6 +55,8 @@ const CONCURRENT_COLD_FILE_BYTES = 20 * 1024 * 1024
 /** issue 12: a bundle of this many files of this size */
 const MIRROR_FILES = 40
 const MIRROR_FILE_BYTES = 5 * 1024 * 1024
+/** --workers 1 vs 2: this many different cold files at once per proxy */
+const WORKERS_COLD_FILES = 8
 
 function parseFlags(argv: readonly string[]): { sections: ReadonlySet<Section>; cpuProfDir: string | undefined; proxpiDir: string | undefined } {
   let sections: ReadonlySet<Section> = new Set(SECTIONS)
@@ -108,7 +111,13 @@ async function main(): Promise<void> {
       sections.has('proxpi') && !noProxpiWhy ? Array.from({ length: 2 * COLD_ROUNDS }, (_unused, i) => project(`bench-proxpi-${i + 1}`, [FILE_BYTES], 600 + i)).flat() : []
     const swarmFile = sections.has('rss') ? project('bench-swarm', [SWARM_FILE_BYTES], 300) : []
     const listBytes = sections.has('simple') ? writeProjectList(wwwDir) : 0
-    const mirrorFiles = sections.has('mirror') ? project('bench-mirror', Array.from({ length: MIRROR_FILES }, () => MIRROR_FILE_BYTES), 700) : []
+    const mirrorFiles = sections.has('mirror') ? project('bench-mirror', Array.from({ length: MIRROR_FILES }, () => MIRROR_FILE_BYTES), 800) : []
+    const workersColdFiles = new Map(
+      [1, 2].map((workers) => [
+        workers,
+        sections.has('workers') ? Array.from({ length: WORKERS_COLD_FILES }, (_unused, i) => project(`bench-workers${workers}-${i + 1}`, [CONCURRENT_COLD_FILE_BYTES], 700 + 10 * workers + i)).flat() : [],
+      ]),
+    )
     const fixturesMs = performance.now() - startedMs
 
     const upstream = await startStaticServer({ tempDir, wwwDir, port: upstreamPort })
@@ -116,9 +125,10 @@ async function main(): Promise<void> {
     const { generator, description: generatorDescription } = pickGenerator()
     const context: BenchContext = { generator, upstream, wwwDir, notes: [] }
     let proxyCount = 0
-    const startProxy = async (logLevel: LogLevel, cacheName?: string): Promise<BenchProxy> => {
+    const startProxy = async (logLevel: LogLevel, cacheName?: string, workers?: number): Promise<BenchProxy> => {
       proxyCount += 1
       const proxy = await BenchProxy.start({
+        ...(workers === undefined ? {} : { workers }),
         upstreamUrl: `${upstream.origin}/simple/`,
         cacheDir: join(tempDir, cacheName ?? `cache-${proxyCount}`),
         logPath: join(tempDir, `proxy-${proxyCount}.log`),
@@ -160,6 +170,15 @@ async function main(): Promise<void> {
         stops.unshift(() => proxpi.stop())
         rows.push(...(await measureProxpi(context, { proxy: await startProxy('info'), proxpi, pageProject: 'bench-page', cachedFile: cachedFile[0], coldFiles: proxpiColdFiles })))
       }
+    }
+    if (sections.has('workers')) {
+      rows.push(
+        ...(await measureWorkers(context, {
+          startProxy: (workers) => startProxy('info', `cache-workers-${workers}`, workers),
+          pageProject: 'bench-page',
+          coldFiles: (workers) => workersColdFiles.get(workers) ?? [],
+        })),
+      )
     }
     if (sections.has('rss') && swarmFile[0]) rows.push(...(await measureSwarmRss(context, () => startProxy('info', 'cache-swarm'), 'log info', swarmFile[0])))
     if (sections.has('mirror')) {

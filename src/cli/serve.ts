@@ -19,6 +19,7 @@ import { buildOfflineTufMirror, buildTufMirror } from './tuf-mode.js'
 import { upstreamClientFor } from './upstream-client.js'
 import { buildReleasePolicy, buildSourceRouter } from './sources-mode.js'
 import { startLine } from './start-line.js'
+import { isWorker, leaveCluster, runPrimary, workerCount, workerId, workerLink } from './cluster.js'
 
 /** nginx-style max_fails / fail_timeout, per origin: after failures of this many different URLs with no success between, that host is skipped for a while. */
 const BREAKER_MAX_FAILS = 3
@@ -95,10 +96,13 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   }
   let inFlight: () => ReturnType<Listening['inFlight']> = () => []
   installLastWords({ logger, writer: out, inFlight: () => inFlight() })
+  const workers = workerCount(settings.workers)
+  if (workers > 1 && !isWorker()) return runPrimary({ workers, logger, flush: out.flush })
   try {
     return await serve(settings, { logger, metrics, adminToken, flush: out.flush, onListening: (listening) => (inFlight = listening.inFlight) })
   } catch (error) {
     logger.error('startup_failed', { detail: describeError(error) })
+    leaveCluster()
     return 1
   }
 }
@@ -189,7 +193,8 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
   const admin = adminToken && { token: adminToken.token, cache: new CacheAdmin({ blobs, records, pages, logger }), pages }
-  const { app, hotPath } = createApp({
+  const link = isWorker() ? workerLink() : undefined
+  const { app, hotPath, statusReport } = createApp({
     mirror,
     metrics,
     logger,
@@ -198,7 +203,9 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
     about: { version: packageVersion(), startedAtMs },
     admin,
     honorClientRevalidate: settings.honorClientRevalidate,
+    ...(link ? { whole: link.whole } : {}),
   })
+  link?.answerWith({ metrics: () => metrics.render(), status: statusReport })
   const listening = await listen(app, hotPath, { host: settings.host, port: settings.port, monotonicMs: systemMonotonicMs })
   onListening(listening)
   // The signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as
@@ -220,6 +227,8 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
         // --upstream-deadline (undici's close() waits for running requests). Abandoning is safe:
         // blobs and records go to temp files renamed when complete, and a start sweeps temp files.
         upstream.close().catch((error: unknown) => logger.error('shutdown_failed', { detail: describeError(error) }))
+        // A worker's channel to the primary would keep the event loop, and so the process, alive.
+        link?.close()
         // Written out, however slow the reader, by the exit flush (last-words.ts).
         process.once('beforeExit', () => logger.info('stopped'))
         setTimeout(() => {
@@ -243,7 +252,9 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
     mode: mirror.health().mode,
     offline: settings.offline,
     proxy: settings.proxy.source === '' ? undefined : proxyLogFields(settings.proxy),
+    ...(link ? { worker: workerId() } : {}),
   })
+  link?.ready({ host: listening.address.address, port: listening.address.port })
   flush()
   // Offline, there is nothing to check and nothing may be asked.
   if (!settings.offline) {

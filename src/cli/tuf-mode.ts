@@ -2,15 +2,16 @@
  * Builds verifying mode from its settings: the persisted trust state, the TUF session fed by the
  * upstream client, the repository layout, and the TufMirror that pages, files and /tuf/ go through.
  */
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Clock, Logger, Metrics } from '../base/index.js'
 import { ConfigError, type Settings, type TufSettings } from '../config/index.js'
 import { pathsLayout, relativeTargetPath, TufMirror, warehouseLayout, type DropLog, type Files } from '../mirror/index.js'
 import { trustStateDir, type OfflineTrust } from './offline-trust.js'
 import { TufSession } from '../tuf-client/index.js'
-import { openTrustStateStore, type BlobStore } from '../store/index.js'
+import { openLockFiles, openTrustStateStore, type BlobStore } from '../store/index.js'
 import { UpstreamHttpError, type UpstreamClient } from '../upstream/index.js'
+import { sharedRefresh } from './shared-refresh.js'
 
 export interface TufModeDeps {
   readonly settings: Settings
@@ -37,9 +38,20 @@ export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
     throw new ConfigError(`--upstream ${settings.upstream} is not below --tuf-targets-url ${tuf.targetsUrl}: with --tuf-layout paths, pages are targets under the targets base`)
   }
   const store = await openTrustStateStore({ dir: join(settings.cacheDir, 'tuf', 'metadata'), logger: deps.logger })
+  // Processes sharing the cache directory refresh one at a time and adopt each other's result.
+  const locksDir = join(settings.cacheDir, 'tuf', 'locks')
+  mkdirSync(locksDir, { recursive: true })
+  const metadataBaseUrl = tuf.metadataUrl.endsWith('/') ? tuf.metadataUrl : `${tuf.metadataUrl}/`
+  const shared = sharedRefresh({
+    locks: openLockFiles({ dir: locksDir, logger: deps.logger }),
+    store,
+    metadataBaseUrl,
+    upstream: { fetch: async (url, maxBytes) => (await deps.upstream.getBytes(url, { maxBytes })).body },
+    logger: deps.logger,
+  })
   const session = await TufSession.open({
-    metadataBaseUrl: tuf.metadataUrl,
-    fetcher: { fetch: async (url, maxBytes) => (await deps.upstream.getBytes(url, { maxBytes })).body },
+    metadataBaseUrl,
+    fetcher: shared.fetcher,
     store,
     clock: deps.clock,
     limits: { rootMaxBytes: tuf.maxRootBytes, timestampMaxBytes: tuf.maxTimestampBytes, maxDelegations: tuf.maxDelegations },
@@ -57,7 +69,7 @@ export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
   const mirror = new TufMirror(
     // A request waits for a due refresh as long as one upstream request may take.
     { layout, refreshSeconds: tuf.refreshSeconds, refreshWaitMs: settings.upstreamDeadlineMs, maxPageBytes: settings.maxPageBytes },
-    { session, upstream: deps.upstream, files: deps.files, blobs: deps.blobs, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, drops: deps.drops },
+    { session, upstream: deps.upstream, files: deps.files, blobs: deps.blobs, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, drops: deps.drops, exclusiveRefresh: shared.exclusive },
   )
   mirror.start()
   return mirror

@@ -138,6 +138,16 @@ function proxySettings(flagged: { url: string; source: string } | undefined, env
   return { http: http.url, https: https.url, noProxy, source }
 }
 
+/** More would only add processes contending for the same cores and cache directory. */
+const MAX_WORKERS = 256
+
+function toWorkers(raw: RawValue): number | 'auto' {
+  const value = typeof raw.value === 'number' ? String(raw.value) : toText('workers', raw)
+  if (value === 'auto') return 'auto'
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_WORKERS) fail('workers', raw, `must be a number of processes from 1 to ${MAX_WORKERS}, or auto, got ${JSON.stringify(value)}`)
+  return Number(value)
+}
+
 /** The highest-precedence raw value of an option, if any layer sets it. */
 function pick(layers: readonly RawLayer[], flag: OptionFlag): RawValue | undefined {
   for (let i = layers.length - 1; i >= 0; i--) {
@@ -243,6 +253,7 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
     honorClientRevalidate: get('honor-client-revalidate', (raw) => toBool('honor-client-revalidate', raw)) ?? false,
     proxy,
     offlineGraceSeconds: seconds('offline-grace') ?? 0,
+    workers: get('workers', (raw) => toWorkers(raw)) ?? 1,
     ...(sourcesSettings.sources || sourcesSettings.policy ? { routing: sourcesSettings } : {}),
   }
   // Offline, the verified TUF state and where it came from are the import's (tuf-proxy import --tuf-root).

@@ -47,6 +47,7 @@ export const OPTIONS = [
   { flag: 'honor-client-revalidate', kind: 'bool', help: 'revalidate a project page upstream when the client sends Cache-Control: no-cache or Pragma: no-cache (default off)' },
   { flag: 'upstream-proxy', kind: 'url', valueName: 'URL', help: 'HTTP proxy for every upstream request, http://[user:password@]host:port; overrides HTTPS_PROXY and HTTP_PROXY, NO_PROXY still applies (default: those variables)' },
   { flag: 'offline-grace', kind: 'duration', valueName: 'DURATION', min: 0, help: 'with --offline and an imported TUF state: keep serving this long past the expiry of its metadata, with a warning (default 0: refuse with 503 once expired)' },
+  { flag: 'workers', kind: 'string', valueName: 'N|auto', help: 'server processes sharing the port and the cache directory; auto = one per core (default 1)' },
 ] as const satisfies readonly OptionSpec[]
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag']
@@ -99,6 +100,8 @@ export interface Settings {
    * single --upstream is served exactly as without them
    */
   readonly routing?: SourcesSettings
+  /** worker processes (node:cluster); 'auto' is one per core, resolved at start */
+  readonly workers: number | 'auto'
 }
 
 /**

@@ -15,7 +15,7 @@ import { fileRoutes } from './routes/files.js'
 import { opsRoutes } from './routes/ops.js'
 import { simpleRoutes } from './routes/simple.js'
 import { tufRoutes } from './routes/tuf.js'
-import type { About } from './status-report.js'
+import { buildStatusReport, type About, type StatusReport } from './status-report.js'
 import { TrafficWindow } from './traffic.js'
 
 /**
@@ -43,10 +43,15 @@ export interface AppDeps {
   readonly admin?: AdminApi | undefined
   /** revalidate a project page upstream when the client sends `Cache-Control: no-cache` (client-revalidate.ts) */
   readonly honorClientRevalidate?: boolean
+  /**
+   * With several worker processes, the whole server's /metrics text and /status JSON (gathered
+   * from every worker by the primary); without, each answers with this process's own.
+   */
+  readonly whole?: { metrics(): Promise<string>; status(): Promise<unknown> }
 }
 
 /** The hono app, and the hot path that answers fresh cached pages before it (see hot-pages.ts). */
-export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath } {
+export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath; statusReport: () => StatusReport } {
   const app = new Hono<AppEnv>({ strict: true })
   const traffic = new TrafficWindow(deps.clock.nowMs())
   const requestLog = createRequestLog({ ...deps, traffic })
@@ -57,7 +62,8 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath 
   simpleRoutes(app, deps.mirror.pages, { honorClientRevalidate })
   fileRoutes(app, deps.mirror)
   tufRoutes(app, deps.mirror)
-  opsRoutes(app, { mirror: deps.mirror, metrics: deps.metrics, clock: deps.clock, traffic, about: deps.about ?? { version: 'unknown', startedAtMs: deps.clock.nowMs() } })
+  const statusDeps = { mirror: deps.mirror, metrics: deps.metrics, clock: deps.clock, traffic, about: deps.about ?? { version: 'unknown', startedAtMs: deps.clock.nowMs() } }
+  opsRoutes(app, statusDeps, deps.whole)
   app.get('/', (c) => c.redirect('/simple/', 302))
   app.notFound((c) => {
     const path = c.req.path
@@ -71,7 +77,7 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; hotPath: HotPath 
     c.set('served', { reason: errorCode(error) })
     return response
   })
-  return { app, hotPath: hotPages({ pages: deps.mirror.pages, monotonicMs: deps.monotonicMs, requestLog, honorClientRevalidate }) }
+  return { app, hotPath: hotPages({ pages: deps.mirror.pages, monotonicMs: deps.monotonicMs, requestLog, honorClientRevalidate }), statusReport: () => buildStatusReport(statusDeps) }
 }
 
 /** Methods a route may be registered for; HEAD is answered wherever GET is (hono runs the GET route). */

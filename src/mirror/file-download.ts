@@ -21,9 +21,10 @@
  */
 import { describeError, errorCode, maskUrl, type Logger } from '../base/index.js'
 import { createDigestVerifier, type DigestEvidence } from '../policy/index.js'
-import { StoreError, StoreFullError, type BlobReader, type BlobRef, type BlobStore, type BlobWriter } from '../store/index.js'
-import type { UpstreamClient, UpstreamStream } from '../upstream/index.js'
+import { StoreError, StoreFullError, type BlobReader, type BlobRef, type BlobStore, type BlobWriter, type Flight } from '../store/index.js'
+import type { UpstreamClient } from '../upstream/index.js'
 import type { DropLog } from './drops.js'
+import { type ByteSource, followLeader } from './flight-follow.js'
 import { Signal } from './signal.js'
 import type { WriteBehindBudget } from './write-behind.js'
 
@@ -60,6 +61,16 @@ export interface DownloadRequest {
   readonly maxBytes: number
   /** called with the committed blob, e.g. to record it */
   readonly onCommitted?: (ref: BlobRef) => Promise<void>
+  /** this download's place among processes sharing the cache: lead it, or follow another's (flight-follow.ts) */
+  readonly flight?: SharedFlight
+}
+
+export interface SharedFlight {
+  readonly flight: Flight
+  /** a reader of the committed blob, when the evidence names it and it is stored */
+  readonly openCommitted: () => Promise<BlobReader | undefined>
+  /** the committed blob's length, when the evidence names it and it is stored */
+  readonly committedSize: () => number | undefined
 }
 
 type State = 'connecting' | 'running' | 'verified' | 'failed'
@@ -153,7 +164,7 @@ export class Download {
   async #run(): Promise<BlobRef> {
     const { url, evidence, maxBytes } = this.request
     let writer: BlobWriter | undefined
-    let response: UpstreamStream | undefined
+    let response: ByteSource | undefined
     let flusher: Promise<void> | undefined
     let flushError: { error: unknown } | undefined
     /** Drops the writer after the store refused the bytes; any other failure is rethrown. */
@@ -164,10 +175,31 @@ export class Download {
       flushError = undefined
       this.#notify()
     }
+    const shared = this.request.flight
+    /** Names the temporary blob in the flight's lock, so that other processes can follow it. */
+    const announce = async () => {
+      if (!writer || !shared) return
+      await shared.flight.announce(writer).catch((error: unknown) => {
+        this.deps.logger.warn('lock_failed', { url: maskUrl(url), detail: describeError(error), effect: 'other processes will download this file again' })
+      })
+    }
     try {
-      response = await this.deps.upstream.getStream(url, { maxBytes })
+      response =
+        shared && !shared.flight.isLeader
+          ? followLeader({
+              flight: shared.flight,
+              expectedSize: evidence.expectedSize,
+              openCommitted: shared.openCommitted,
+              committedSize: shared.committedSize,
+              lead: async () => {
+                await announce()
+                return this.deps.upstream.getStream(url, { maxBytes })
+              },
+            })
+          : await this.deps.upstream.getStream(url, { maxBytes })
       if (this.size === undefined) this.size = response.contentLength
       writer = await this.#createWriter(evidence).catch((error: unknown) => void goUncached(error))
+      if (shared?.flight.isLeader) await announce()
       this.#state = 'running'
       this.#notify()
       const verifier = createDigestVerifier(evidence)
@@ -237,6 +269,8 @@ export class Download {
       }
       throw error
     } finally {
+      // After the commit: a follower that sees the lock go finds the committed blob.
+      await shared?.flight.release().catch(() => undefined)
       this.#notify()
       this.#release()
     }

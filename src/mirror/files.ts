@@ -4,13 +4,13 @@
  * info in verifying mode), and commit. Files are immutable, so a cached blob is served without
  * asking the upstream again.
  */
-import { hashesToCheck, maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
+import { describeError, hashesToCheck, maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
 import { decideFile, type DigestEvidence, type FilePolicyOptions } from '../policy/index.js'
 import type { BlobReader, BlobRef, BlobStore, RecordStore } from '../store/index.js'
 import type { UpstreamClient } from '../upstream/index.js'
 import { SingleFlight } from './coalesce.js'
 import type { DropLog } from './drops.js'
-import { DEFAULT_WRITE_BEHIND_BYTES, Download } from './file-download.js'
+import { DEFAULT_WRITE_BEHIND_BYTES, Download, type SharedFlight } from './file-download.js'
 import { WriteBehindBudget } from './write-behind.js'
 
 export interface FileTarget {
@@ -102,12 +102,22 @@ export class Files {
     const result = await this.#lookups.run(key, async () => {
       const again = await this.#cached(target)
       if (again) return this.#hit(again)
+      const flight = await this.#joinFlight(key, target)
+      if (flight?.flight.isLeader) {
+        // Another process may have committed the file between the lookup and the lock.
+        const committed = await this.#cached(target)
+        if (committed) {
+          await flight.flight.release()
+          return this.#hit(committed)
+        }
+      }
       const download = new Download(
         {
           url: target.url,
           evidence: decision.evidence,
           maxBytes: Math.min(this.options.maxFileBytes, target.evidence.expectedSize ?? Infinity),
           onCommitted: (ref) => this.#remember(target, ref),
+          ...(flight ? { flight } : {}),
         },
         { ...this.deps, writeBehind: this.#writeBehind },
       )
@@ -120,6 +130,30 @@ export class Files {
     })
     this.#count(result.cache)
     return result
+  }
+
+  /**
+   * This download's flight among the processes sharing the cache directory; undefined when the
+   * lock cannot be taken (the download then runs here alone, still verified).
+   */
+  async #joinFlight(key: string, target: FileTarget): Promise<SharedFlight | undefined> {
+    let flight
+    try {
+      flight = await this.deps.blobs.flight(key)
+    } catch (error) {
+      this.deps.logger.warn('lock_failed', { url: maskUrl(target.url), detail: describeError(error), effect: 'other processes may download this file too' })
+      return undefined
+    }
+    const sha256 = target.evidence.hashes.sha256?.toLowerCase()
+    const committed = () => (sha256 && /^[0-9a-f]{64}$/.test(sha256) ? this.deps.blobs.get(sha256) : undefined)
+    return {
+      flight,
+      openCommitted: async () => {
+        const ref = committed()
+        return ref ? this.deps.blobs.openBlob(ref) : undefined
+      },
+      committedSize: () => committed()?.size,
+    }
   }
 
   #hit(ref: BlobRef): FileResult {

@@ -28,7 +28,7 @@ import {
 } from '../index/index.js'
 import { IndexFormatError } from '../index/index.js'
 import { StaleUpstreamError, checkSerial, isFresh, negativeStaleAtMs, staleAtMs } from '../policy/index.js'
-import type { BlobStore, RecordStore } from '../store/index.js'
+import type { BlobStore, Flight, RecordStore } from '../store/index.js'
 import { SingleFlight } from './coalesce.js'
 import type { DropLog } from './drops.js'
 import { NotFoundError } from './errors.js'
@@ -382,10 +382,37 @@ export class SimplePages {
         return { entry: known.entry, cache: 'STALE' as const, failure: malformed.error }
       }
       this.#malformed.delete(key)
-      return this.#revalidate(key, known.entry, known.serial)
+      if (known.entry !== undefined && this.#isServable(known.entry, this.deps.clock.nowMs())) return this.#revalidate(key, known.entry, known.serial)
+      const shared = await this.#joinOtherProcesses(key)
+      if (shared.adopted) return { entry: shared.adopted, cache: 'MISS' as const }
+      try {
+        return await this.#revalidate(key, known.entry, known.serial)
+      } finally {
+        await shared.flight?.release()
+      }
     })
     this.#count(result.cache)
     return result
+  }
+
+  /**
+   * Single-flight across the processes sharing the cache directory (store/flights.ts): the first
+   * to fetch or revalidate a page leads; the others wait for it and then take the page it stored,
+   * re-parsed and re-checked from the stored bytes (the same path as a restart), when it is
+   * fresh; otherwise they fetch it themselves.
+   */
+  async #joinOtherProcesses(key: string): Promise<{ flight?: Flight; adopted?: Entry }> {
+    let flight: Flight
+    try {
+      flight = await this.deps.blobs.flight(`page\n${this.#recordNamespace}\n${key}`)
+    } catch (error) {
+      this.deps.logger.warn('lock_failed', { url: maskUrl(this.#url(key)), detail: describeError(error), effect: 'other processes may fetch this page too' })
+      return {}
+    }
+    if (flight.isLeader) return { flight }
+    await flight.waitForLeader()
+    const loaded = await this.#load(key)
+    return loaded.entry !== undefined && this.#isServable(loaded.entry, this.deps.clock.nowMs()) ? { adopted: loaded.entry } : {}
   }
 
   /**

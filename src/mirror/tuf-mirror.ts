@@ -54,6 +54,11 @@ export interface TufMirrorDeps {
   readonly logger: Logger
   readonly metrics: Metrics
   readonly drops: DropLog
+  /**
+   * Runs a refresh so that one process sharing the cache directory refreshes at a time (see
+   * cli/shared-refresh.ts); without it, the refresh simply runs.
+   */
+  readonly exclusiveRefresh?: (refresh: () => Promise<void>) => Promise<void>
 }
 
 const REFRESH_METRIC = 'tuf_proxy_tuf_refresh_total'
@@ -332,7 +337,8 @@ export class TufMirror implements TufFrontend {
     this.#refreshing ??= (async () => {
       this.#lastAttemptMs = this.deps.clock.nowMs()
       try {
-        await this.deps.session.refresh()
+        const refresh = () => this.deps.session.refresh()
+        await (this.deps.exclusiveRefresh ? this.deps.exclusiveRefresh(refresh) : refresh())
         this.#lastSuccessMs = this.deps.clock.nowMs()
         this.#lastError = undefined
         this.#validUntilMs = this.#computeValidUntil()

@@ -14,20 +14,37 @@
  * a write still refused is a StoreFullError, counted and logged once per episode (the episode
  * ends with the next successful commit).
  *
- * One process per cache directory: opening deletes every temp file, so a second process sharing
- * the directory would lose its in-progress writes. Symlinks inside the directory are never
- * followed (see cache-dirs.ts); a symlink where a blob should be is not a blob.
+ * Several processes may share the directory (cluster workers, or `serve` processes on one
+ * volume). Temp names carry the host, pid and 96 random bits and are created with O_EXCL, so
+ * they never collide; a start removes only temp files of dead processes (this host's, by pid; any
+ * host's once untouched for the stale time: a downloading leader's heartbeat touches its temp
+ * file). A blob committed by another process is found on disk at its first lookup here. A cold
+ * blob is downloaded by one process at a time (`flight`, flights.ts). Each process's LRU index
+ * sees its own commits and lookups; while other live processes share the directory, the budget is
+ * kept by an eviction scan of the disk after commits, run by one process at a time (a lock), with
+ * recency from each blob's persisted mtime. Eviction never breaks a blob another process is
+ * serving: that process holds an open descriptor, and POSIX unlink leaves an open file's data
+ * readable until it is closed (so plain unlink is enough, no rename or grace period); a process
+ * whose lookup found a blob just before it was unlinked gets no reader and looks up again.
+ * Symlinks inside the directory are never followed (see cache-dirs.ts); a symlink where a blob
+ * should be is not a blob.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { lstatSync } from 'node:fs'
 import { lstat, mkdir, open, readdir, rename, rm, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Clock, type Logger, type Metrics, sha256Hex, silentLogger, systemClock } from '../base/index.js'
 import { type BlobReader, type BlobRef, type BlobWriter, defaultWriteChunk, DiskBlobWriter, FileBlobReader, type WriteChunk } from './blob-writer.js'
 import { ensureRealDir } from './cache-dirs.js'
 import { CorruptBlobError, errnoCode, type StoreFullError, toStoreError } from './errors.js'
 import { LruIndex, type EvictedEntry } from './eviction.js'
+import { PeerWatch, readCommittedBlobs } from './shared-directory.js'
+import { type Flight, joinFlight } from './flights.js'
+import { HOST_TAG, isAlive, type LockFiles, openLockFiles, wallClockMs } from './locks.js'
 
 export type { BlobReader, BlobRef, BlobWriter, WriteChunk } from './blob-writer.js'
+export type { Flight, LeaderState } from './flights.js'
 
 export interface BlobStoreOptions {
   readonly dir: string
@@ -49,6 +66,8 @@ export interface BlobStoreOptions {
    * downloads in progress.
    */
   readonly sweepTemps?: boolean
+  /** A lock or temp file untouched for this long belongs to a dead process (default 10 000). */
+  readonly staleMs?: number
 }
 
 /** A stored blob as the index knows it, for listings (`tuf-proxy cache`, `/-/cache`). */
@@ -84,6 +103,12 @@ export interface BlobStore {
    * was evicted or removed since. Close it when done. @throws {StoreError}
    */
   openBlob(ref: BlobRef): Promise<BlobReader | undefined>
+  /**
+   * Joins the download of one blob across every process sharing the directory: the first
+   * process leads, the others follow its temporary blob (flights.ts). `key` names the download
+   * (any string; it is hashed). Release the flight when the download ends. @throws {StoreError}
+   */
+  flight(key: string): Promise<Flight>
   delete(sha256: string): Promise<void>
   /**
    * Makes the named committed blobs durable in one pass: each file's data, then the directories
@@ -111,6 +136,10 @@ const DIGEST = /^[0-9a-f]{64}$/
 const PREFIX = /^[0-9a-f]{2}$/
 /** Evictions of one run logged one line each; the rest of the run gets one summary line. */
 const EVICTION_LINES_MAX = 10
+/** `<host hash>-<pid>-<random>.part`: whose temp file it is, so a start removes only those of dead processes. */
+const TEMP_NAME = /^([0-9a-f]{8})-([0-9]+)-[0-9a-f]{24}\.part$/
+/** How often a process waiting for another's eviction scan looks whether the lock is free (a poll: no cross-process wake-up). */
+const EVICT_LOCK_POLL_MS = 50
 
 function checkDigest(sha256: string): void {
   if (!DIGEST.test(sha256)) throw new TypeError(`not a lower-case hex SHA-256 digest: ${JSON.stringify(sha256).slice(0, 80)}`)
@@ -131,6 +160,12 @@ class DiskBlobStore implements BlobStore {
   readonly maxBytes: number
   readonly #blobsDir: string
   readonly #tmpDir: string
+  readonly #locks: LockFiles
+  readonly #staleMs: number
+  readonly #tempPaths = new WeakMap<BlobWriter, string>()
+  readonly #peers: PeerWatch
+  /** a shared eviction scan is running; `again` asks for one more after it */
+  #scan: { again: boolean } | undefined
   readonly #touchIntervalMs: number
   readonly #options: BlobStoreOptions
   readonly #clock: Clock
@@ -152,6 +187,9 @@ class DiskBlobStore implements BlobStore {
     this.#logger = options.logger ?? silentLogger
     options.metrics?.declareCounter(EVICTIONS_METRIC, EVICTIONS_HELP)
     options.metrics?.declareCounter(FULL_METRIC, FULL_HELP)
+    this.#staleMs = options.staleMs ?? 10_000
+    this.#locks = openLockFiles({ dir: join(options.dir, 'locks'), logger: this.#logger, staleMs: this.#staleMs })
+    this.#peers = new PeerWatch({ locks: this.#locks, dir: join(options.dir, 'locks'), clock: this.#clock })
   }
 
   get totalBytes(): number {
@@ -184,10 +222,16 @@ class DiskBlobStore implements BlobStore {
       await mkdir(this.#options.dir, { recursive: true })
       await ensureRealDir(this.#blobsDir, this.#logger)
       await ensureRealDir(this.#tmpDir, this.#logger)
-      // Partials of a crashed or killed process are never served: nothing in tmp/ survives a start.
-      // rm() removes a symlink found here, not what it points to.
+      await ensureRealDir(join(this.#options.dir, 'locks'), this.#logger)
+      // Partials of a crashed or killed process are never served, and are removed here; those of
+      // live processes sharing the directory are theirs. rm() removes a symlink, not its target.
+      // A command that only inspects the directory (`tuf-proxy cache`) neither sweeps nor joins
+      // the processes serving from it.
       if (this.#options.sweepTemps ?? true) {
-        for (const name of await readdir(this.#tmpDir)) await rm(join(this.#tmpDir, name), { force: true, recursive: true })
+        for (const name of await readdir(this.#tmpDir)) {
+          if (await this.#isDeadTemp(name)) await rm(join(this.#tmpDir, name), { force: true, recursive: true })
+        }
+        await this.#peers.join()
       }
       const found: Array<{ sha256: string; size: number; mtimeMs: number }> = []
       for (const prefix of await readdir(this.#blobsDir)) {
@@ -211,10 +255,21 @@ class DiskBlobStore implements BlobStore {
     return this
   }
 
+  /** Whether temp file `name` belongs to no live writer: this process's own from before, a dead pid of this host, or untouched for the stale time. */
+  async #isDeadTemp(name: string): Promise<boolean> {
+    const match = TEMP_NAME.exec(name)
+    if (match && match[1] === HOST_TAG) {
+      const pid = Number(match[2])
+      if (pid === process.pid || !isAlive(pid)) return true
+    }
+    const info = await lstat(join(this.#tmpDir, name)).catch(() => undefined)
+    return info !== undefined && (!match || wallClockMs() - info.mtimeMs > this.#staleMs)
+  }
+
   get(sha256: string): BlobRef | undefined {
     checkDigest(sha256)
     const nowMs = this.#clock.nowMs()
-    const entry = this.#index.touch(sha256, nowMs)
+    const entry = this.#index.touch(sha256, nowMs) ?? this.#foundOnDisk(sha256, nowMs)
     if (!entry) return undefined
     if (nowMs - entry.persistedAccessMs >= this.#touchIntervalMs) {
       entry.persistedAccessMs = nowMs
@@ -227,6 +282,24 @@ class DiskBlobStore implements BlobStore {
       )
     }
     return this.#ref(sha256, entry.size)
+  }
+
+  /**
+   * A blob another process sharing the directory committed: taken into this index. One lstat,
+   * only on a miss, which is followed by an upstream fetch anyway.
+   */
+  #foundOnDisk(sha256: string, nowMs: number): ReturnType<LruIndex['touch']> {
+    let info
+    try {
+      info = lstatSync(this.#path(sha256))
+    } catch {
+      return undefined
+    }
+    if (!info.isFile()) return undefined
+    this.#prefixDirs.add(sha256.slice(0, 2))
+    const entry = this.#index.set(sha256, info.size, nowMs)
+    entry.persistedAccessMs = info.mtimeMs
+    return entry
   }
 
   has(sha256: string): boolean {
@@ -246,14 +319,14 @@ class DiskBlobStore implements BlobStore {
 
   async createWriter(options: { verifiedSha256?: string | undefined } = {}): Promise<BlobWriter> {
     if (options.verifiedSha256 !== undefined) checkDigest(options.verifiedSha256)
-    const tmpPath = join(this.#tmpDir, `${randomBytes(12).toString('hex')}.part`)
+    const tmpPath = join(this.#tmpDir, `${HOST_TAG}-${process.pid}-${randomBytes(12).toString('hex')}.part`)
     let handle
     try {
       handle = await open(tmpPath, 'wx')
     } catch (error) {
       throw toStoreError(error, `creating a temp file in ${this.#tmpDir}`)
     }
-    return new DiskBlobWriter({
+    const writer = new DiskBlobWriter({
       tmpPath,
       handle,
       writeChunk: this.#options.writeChunk ?? defaultWriteChunk,
@@ -264,6 +337,20 @@ class DiskBlobStore implements BlobStore {
       makeRoom: (bytes) => this.#makeRoom(bytes),
       onFull: (error) => this.#noteFull(error),
     })
+    this.#tempPaths.set(writer, tmpPath)
+    return writer
+  }
+
+  async flight(key: string): Promise<Flight> {
+    try {
+      return await joinFlight(`flight-${createHash('sha256').update(key).digest('hex')}`, {
+        locks: this.#locks,
+        tmpDir: this.#tmpDir,
+        tmpPathOf: (writer) => this.#tempPaths.get(writer),
+      })
+    } catch (error) {
+      throw toStoreError(error, `taking a download lock in ${join(this.#options.dir, 'locks')}`)
+    }
   }
 
   /** Evicts least recently used blobs totalling at least `bytes` and waits until they are unlinked. */
@@ -303,7 +390,54 @@ class DiskBlobStore implements BlobStore {
     }
     this.#index.set(sha256, size, nowMs)
     this.#evict(sha256)
+    if (this.maxBytes !== Infinity && (await this.#peers.hasPeers())) this.#inBackground(this.#sharedEviction())
     return this.#ref(sha256, size)
+  }
+
+  /**
+   * Keeps the budget over the whole directory: one process at a time (the `evict` lock) reads
+   * every blob's size and mtime, takes blobs other processes committed into its index, and evicts
+   * the least recently used down to the budget. Commits during a scan ask for one more after it.
+   */
+  async #sharedEviction(): Promise<void> {
+    if (this.#scan) {
+      this.#scan.again = true
+      return
+    }
+    const scan = { again: true }
+    this.#scan = scan
+    try {
+      while (scan.again) {
+        scan.again = false
+        const lock = await this.#locks.tryAcquire('evict')
+        if (!lock) {
+          // Another process is scanning, perhaps from a listing made before this commit: scan after it.
+          await sleep(EVICT_LOCK_POLL_MS)
+          scan.again = true
+          continue
+        }
+        try {
+          const found = await readCommittedBlobs(this.#blobsDir)
+          const diskMtimeMs = new Map(found.map((blob) => [blob.sha256, blob.mtimeMs]))
+          for (const blob of found) if (!this.#index.has(blob.sha256)) this.#index.set(blob.sha256, blob.size, blob.mtimeMs).persistedAccessMs = blob.mtimeMs
+          for (const sha256 of this.#index.keys()) if (!diskMtimeMs.has(sha256) && !this.#pendingDeletes.has(sha256)) this.#index.delete(sha256)
+          // Recency is each blob's newest known use: this process's, or the mtime others persisted.
+          const order = this.#index.keys().map((sha256) => ({ sha256, accessMs: Math.max(this.#index.peek(sha256)?.lastAccessMs ?? 0, diskMtimeMs.get(sha256) ?? 0) }))
+          order.sort((a, b) => a.accessMs - b.accessMs)
+          for (const { sha256, accessMs } of order) this.#index.touch(sha256, accessMs)
+          const victims = this.#index.evictOver(this.maxBytes)
+          this.#countEvictions('budget', victims.length)
+          this.#logEvictions(victims, 'over_budget')
+          await Promise.all(victims.map((victim) => this.#unlink(victim.key)))
+        } finally {
+          await lock.release()
+        }
+      }
+    } catch (error) {
+      this.#logger.warn('store_eviction_failed', { dir: this.#options.dir, code: errnoCode(error) ?? 'unknown' })
+    } finally {
+      this.#scan = undefined
+    }
   }
 
   #evict(keep: string | undefined): void {

@@ -20,8 +20,14 @@ export async function ensureRealDir(path: string, logger: Logger): Promise<void>
     info = await lstat(path)
   } catch (error) {
     if (errnoCode(error) !== 'ENOENT') throw error
-    await mkdir(path)
-    return
+    try {
+      await mkdir(path)
+      return
+    } catch (mkdirError) {
+      // Another process sharing the cache directory created it first: check what it made.
+      if (errnoCode(mkdirError) !== 'EEXIST') throw mkdirError
+      info = await lstat(path)
+    }
   }
   if (info.isDirectory()) return
   if (!info.isSymbolicLink()) {

@@ -7,8 +7,11 @@ export {
   type BlobReader,
   type BlobWriter,
   type WriteChunk,
+  type Flight,
+  type LeaderState,
   openBlobStore,
 } from './blobs.js'
 export { type RecordStore, type StoredRecord, openRecordStore } from './records.js'
 export { type TrustStateStore, openTrustStateStore, trustFileName } from './trust-state.js'
 export { writeFileAtomic, removeStaleTemps, isTempName } from './atomic-file.js'
+export { type LockFiles, type HeldLock, openLockFiles } from './locks.js'

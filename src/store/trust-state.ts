@@ -34,6 +34,12 @@ export interface TrustStateStore {
    */
   writeSet(files: ReadonlyMap<string, Uint8Array>): Promise<void>
   remove(name: string): Promise<void>
+  /**
+   * The file as in the set in force on disk now, which another process sharing the directory
+   * may have put there since this store opened (`read` keeps to the set this store knows).
+   * Bytes to verify before any use, like every stored file. @throws {StoreError}
+   */
+  readInForce(name: string): Promise<Uint8Array | undefined>
 }
 
 const ROOT_NAME = /^(\d+\.)?root\.json$/
@@ -124,6 +130,21 @@ export async function openTrustStateStore(options: { dir: string; logger?: Logge
       }
       current = next
       await removeOldSets(dir, next)
+    },
+    async readInForce(name) {
+      let inForce: string | undefined
+      try {
+        inForce = await readCurrent(dir)
+      } catch (error) {
+        throw toStoreError(error, `reading ${join(dir, CURRENT_FILE)}`)
+      }
+      const path = join(ROOT_NAME.test(name) || inForce === undefined ? dir : join(dir, inForce), trustFileName(name))
+      try {
+        return await readFile(path)
+      } catch (error) {
+        if (errnoCode(error) === 'ENOENT') return undefined
+        throw toStoreError(error, `reading ${path}`)
+      }
     },
     async remove(name) {
       const path = join(dirOf(name), trustFileName(name))

@@ -13,7 +13,7 @@
  */
 import { sha256Hex, systemClock, type Clock } from '../../src/base/index.js'
 import { LruIndex } from '../../src/store/eviction.js'
-import { CorruptBlobError, StoreError, StoreFullError, type BlobInfo, type BlobReader, type BlobRef, type BlobStore, type BlobWriter } from '../../src/store/index.js'
+import { CorruptBlobError, StoreError, StoreFullError, type BlobInfo, type BlobReader, type BlobRef, type BlobStore, type BlobWriter, type Flight } from '../../src/store/index.js'
 import { enospc } from './full-disk.js'
 
 interface StoredBlob {
@@ -262,6 +262,19 @@ class MemoryBlobStore implements BlobStore {
   async syncBlobs(): Promise<void> {}
 
   async flush(): Promise<void> {}
+
+  /** One process and no shared directory: nobody else downloads, so this process always leads. */
+  async flight(): Promise<Flight> {
+    return {
+      isLeader: true,
+      announce: async () => undefined,
+      openLeaderReader: async () => undefined,
+      leaderState: async () => 'ended',
+      takeOver: async () => true,
+      waitForLeader: async () => undefined,
+      release: async () => undefined,
+    }
+  }
 
   adopt(sha256: string, bytes: Uint8Array): BlobRef {
     const nowMs = this.clock.nowMs()

@@ -9,7 +9,8 @@ import type { AppEnv } from '../app.js'
 import { renderStatusHtml } from '../status-page.js'
 import { buildStatusReport, type StatusDeps } from '../status-report.js'
 
-export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps): void {
+/** `whole`: with several workers, the whole server's reports (see AppDeps.whole); the HTML page shows this worker's. */
+export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps, whole?: { metrics(): Promise<string>; status(): Promise<unknown> }): void {
   const { mirror, metrics } = deps
   app.get('/health', (c) => {
     const health = mirror.health()
@@ -19,12 +20,14 @@ export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps): void {
     const message = 'verifying mode holds no verified TUF metadata yet; see /status for the last refresh'
     return c.json({ ...health, error: 'not_ready', message }, 503, { 'cache-control': 'no-store', 'x-tuf-proxy-reason': 'not_ready' })
   })
-  app.get('/metrics', async (c) => c.body(await metrics.render(), 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }))
-  app.get('/status', (c) => {
+  app.get('/metrics', async (c) =>
+    c.body(whole ? await whole.metrics() : await metrics.render(), 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }),
+  )
+  app.get('/status', async (c) => {
     const accept = c.req.header('accept') ?? ''
     const isHtml = c.req.query('format') === 'html' || (accept.includes('text/html') && c.req.query('format') !== 'json')
     const headers = { 'cache-control': 'no-store', vary: 'Accept' }
-    if (!isHtml) return c.json(buildStatusReport(deps), 200, headers)
+    if (!isHtml) return c.json(whole ? await whole.status() : buildStatusReport(deps), 200, headers)
     // The page must come up whatever part of the report fails: it is where an operator looks
     // when something is wrong. The renderer guards each section; this guards building the report.
     try {

@@ -65,6 +65,7 @@ describe('defaults', () => {
       honorClientRevalidate: false,
       proxy: { http: '', https: '', noProxy: '', source: '' },
       offlineGraceSeconds: 0,
+      workers: 1,
     })
     assert.equal(DEFAULTS.port, settings.port)
   })
@@ -337,5 +338,19 @@ describe('upstream proxy: --upstream-proxy, else HTTPS_PROXY / HTTP_PROXY, and N
   test('a bad proxy is named with its source, the password masked', () => {
     assert.throws(() => proxyOf([], { HTTPS_PROXY: 'socks5://u:secret@proxy:1080' }), { message: 'HTTPS_PROXY: must be an http:// or https:// proxy URL, got "socks5://u:***@proxy:1080"' })
     rejects([layer({ 'upstream-proxy': 'http://u:secret@bad host' })], '--upstream-proxy: is not a URL: "http://u:***@bad host"')
+  })
+})
+
+describe('workers', () => {
+  test('a number of processes, or auto (resolved to the cores at start)', () => {
+    assert.equal(flags({ workers: '4' }).workers, 4)
+    assert.equal(flags({ workers: 'auto' }).workers, 'auto')
+    assert.equal(parse(layer({ workers: 2 }, 'config.yaml')).workers, 2)
+  })
+
+  test('zero, a fraction or a word is refused with the option named', () => {
+    rejects([layer({ workers: '0' })], '--workers: must be a number of processes from 1 to 256, or auto, got "0"')
+    rejects([layer({ workers: '1.5' })], '--workers: must be a number of processes from 1 to 256, or auto, got "1.5"')
+    rejects([layer({ workers: 'many' }, 'TUF_PROXY_WORKERS')], '--workers (from TUF_PROXY_WORKERS): must be a number of processes from 1 to 256, or auto, got "many"')
   })
 })

@@ -81,7 +81,9 @@ test('a page checked under generation g but stored after g+1 was adopted is chec
     return body
   })
   const first = pages.project('bar', 'text-html') // looked up under generation 1, its download held
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  // Wait for the download to reach the gate (the page's cross-process lock is taken on disk first).
+  const deadlineMs = Date.now() + 5_000
+  while (gate === undefined && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 5))
   assert.ok(gate, 'the page download is in flight')
   await release('2.0')
   gate()
