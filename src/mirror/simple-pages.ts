@@ -461,7 +461,7 @@ export class SimplePages {
   #checkProjectPage(key: string, page: ProjectPage): ProjectPage {
     const url = this.#url(key)
     // A page that names another project must not be served for this one (a confused or hostile upstream).
-    if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${url} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
+    if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${maskUrl(url)} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
     const files = page.files.filter((file) => {
       if (isSafeFileName(file.filename) && this.options.isAllowedUrl(file.url)) return true
       this.deps.logger.warn('link_refused', { url: maskUrl(url), file: file.filename, link: maskUrl(file.url), reason: isSafeFileName(file.filename) ? 'host_not_allowed' : 'unsafe_file_name' })
