@@ -89,9 +89,12 @@ export const silentLogger: Logger = { log() {}, info() {}, warn() {}, error() {}
 export function maskUrl(url: string): string {
   // The authority ends at the first '/', '?' or '#' (RFC 3986 §3.2); userinfo runs to its LAST
   // '@', as WHATWG URL parses it, so a raw '@' in a password is masked too, and an '@' in the
-  // query of a path-less URL is not mistaken for userinfo.
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_match, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':')
-    return colon === -1 ? `${scheme}***@` : `${scheme}${userinfo.slice(0, colon)}:***@`
+  // query of a path-less URL is not mistaken for userinfo. Text that does not parse as a URL is
+  // what a config error quotes: there a raw '/', '?' or '#' in a password would end the authority
+  // early, so the userinfo is taken to run to the last '@' of the whole text.
+  const userinfo = URL.canParse(url) ? /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i : /^([a-z][a-z0-9+.-]*:\/\/)(.*)@/is
+  return url.replace(userinfo, (_match, scheme: string, info: string) => {
+    const colon = info.indexOf(':')
+    return colon === -1 ? `${scheme}***@` : `${scheme}${info.slice(0, colon)}:***@`
   })
 }

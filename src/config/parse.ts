@@ -120,7 +120,8 @@ function proxyFromEnv(env: Readonly<Record<string, string | undefined>>, name: '
       url = undefined
     }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
-      throw new ConfigError(`${key}: must be an http:// or https:// proxy URL, got ${JSON.stringify(maskUrl(value))}`)
+      // Masked as the URL it was read as: a value without a scheme would not be masked at all.
+      throw new ConfigError(`${key}: must be an http:// or https:// proxy URL, got ${JSON.stringify(maskUrl(withScheme))}`)
     }
     return { url: url.href, source: key }
   }

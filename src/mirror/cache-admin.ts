@@ -96,13 +96,8 @@ export class CacheAdmin {
 
   /** Every project with a stored page record, with what the cache holds of it. @throws {StoreError} */
   async list(): Promise<CacheListing> {
-    const names = new Set<string>()
-    for (const namespace of Object.values(PAGE_RECORD_NAMESPACES)) {
-      // '' is the project list's record, not a project.
-      for (const { key } of await this.deps.records.list(namespace)) if (key !== '') names.add(key)
-    }
     const projects: CachedProject[] = []
-    for (const project of [...names].sort()) {
+    for (const project of await this.#projectNames()) {
       const found = await this.project(project)
       if (found) projects.push(found)
     }
@@ -127,15 +122,20 @@ export class CacheAdmin {
 
   /**
    * Removes a project's pages and files from the store, their records, and what memory holds of
-   * its page: the next request fetches and verifies everything again.
+   * its page: the next request fetches and verifies everything again. A blob or file record that
+   * another project's page lists too is left: the store is content-addressed, and the digests a
+   * page lists are the upstream's to choose, so an untrusted page could otherwise name another
+   * project's files (or an imported one an offline mirror cannot fetch again) for deletion.
    * @param project a PEP 503 normalized name
    * @throws {StoreError}
    */
   async purge(project: string): Promise<PurgeResult> {
     const { pages, slots } = await this.#collect(project)
+    const others = await this.#listedByOthers(project)
     let bytes = 0
     let files = 0
     const removeBlob = async (sha256: string): Promise<boolean> => {
+      if (others.digests.has(sha256)) return false
       const info = this.deps.blobs.peek(sha256)
       if (!info) return false
       await this.deps.blobs.delete(sha256)
@@ -146,7 +146,7 @@ export class CacheAdmin {
       const recorded = await this.#recordedSha256(slot.url)
       let isRemoved = false
       for (const sha256 of new Set([slot.sha256, recorded])) if (sha256 !== undefined && (await removeBlob(sha256))) isRemoved = true
-      if (recorded !== undefined) await this.deps.records.delete(FILE_RECORD_NAMESPACE, slot.url)
+      if (recorded !== undefined && !others.urls.has(slot.url)) await this.deps.records.delete(FILE_RECORD_NAMESPACE, slot.url)
       if (isRemoved) files += 1
     }
     for (const page of pages) {
@@ -179,6 +179,32 @@ export class CacheAdmin {
       }
       yield { sha256: blob.sha256, size: blob.size, isIntact: false, reason, actualSha256, isRemoved: options.repair, recordsRemoved }
     }
+  }
+
+  /** Every project with a stored page record, sorted. */
+  async #projectNames(): Promise<string[]> {
+    const names = new Set<string>()
+    for (const namespace of Object.values(PAGE_RECORD_NAMESPACES)) {
+      // '' is the project list's record, not a project.
+      for (const { key } of await this.deps.records.list(namespace)) if (key !== '') names.add(key)
+    }
+    return [...names].sort()
+  }
+
+  /** The blobs (page bodies, listed and recorded files) and file URLs of every project but `project`. */
+  async #listedByOthers(project: string): Promise<{ digests: Set<string>; urls: Set<string> }> {
+    const digests = new Set<string>()
+    const urls = new Set<string>()
+    for (const other of await this.#projectNames()) {
+      if (other === project) continue
+      const { pages, slots } = await this.#collect(other)
+      for (const page of pages) digests.add(page.sha256)
+      for (const slot of slots) {
+        urls.add(slot.url)
+        for (const sha256 of [slot.sha256, await this.#recordedSha256(slot.url)]) if (sha256 !== undefined) digests.add(sha256)
+      }
+    }
+    return { digests, urls }
   }
 
   /** The project's page records (with their bodies' state) and the files its pages list. */

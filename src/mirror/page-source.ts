@@ -3,6 +3,7 @@
  * conditional requests; verifying mode (tuf-pages.ts) substitutes a source that only yields bytes
  * TUF metadata vouches for. Either way the caller parses and caches the result.
  */
+import { maskUrl } from '../base/index.js'
 import type { UpstreamClient } from '../upstream/index.js'
 import { UpstreamHttpError } from '../upstream/index.js'
 import { NotFoundError } from './errors.js'
@@ -63,7 +64,8 @@ export function httpPageSource(upstream: UpstreamClient, maxPageBytes: number): 
         }
       } catch (error) {
         if (error instanceof UpstreamHttpError && (error.status === 404 || error.status === 410)) {
-          throw new NotFoundError(`the upstream has no page at ${url}`, { cause: error })
+          // The message reaches the client: an index URL's credentials must not.
+          throw new NotFoundError(`the upstream has no page at ${maskUrl(url)}`, { cause: error })
         }
         throw error
       }

@@ -516,7 +516,7 @@ export class SimplePages {
   #checkProjectPage(key: string, page: ProjectPage): ProjectPage {
     const url = this.#url(key)
     // A page that names another project must not be served for this one (a confused or hostile upstream).
-    if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${url} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
+    if (normalizeName(page.name) !== key) throw new IndexFormatError(`the page at ${maskUrl(url)} is for project ${JSON.stringify(page.name)}, not ${JSON.stringify(key)}`)
     // PEP 792: a quarantined project's files are not to be installed. The page (and its marker)
     // is served without them, so no file of it is resolved - cached ones included.
     if (isQuarantined(page) && page.files.length > 0) {

@@ -242,7 +242,7 @@ export class TufMirror implements TufFrontend {
     const path = this.options.layout.fileTarget(listed.url)
     if (path === undefined) {
       if (this.options.layout.name === 'warehouse') return boundByVerifiedPage(listed, fileName)
-      throw new NotFoundError(`${listed.url} is not below the TUF targets base, so nothing can verify it`)
+      throw new NotFoundError(`${maskUrl(listed.url)} is not below the TUF targets base, so nothing can verify it`)
     }
     try {
       return this.#fileTarget((await this.targetInfo(path)).info)

@@ -226,6 +226,39 @@ describe('admin API with --admin-token-file', () => {
   })
 })
 
+describe('a purge leaves what other projects list', () => {
+  let upstream: FakeUpstream
+  let proxy: ProxyProcess
+  const wheel = buildWheel('demo-pkg', '1.0')
+  const decoy = buildWheel('evil-pkg', '1.0')
+  before(async () => {
+    upstream = await new FakeUpstream().start()
+    upstream.addProject('demo-pkg', [{ filename: wheel.filename, bytes: wheel.bytes }], 1)
+    // The upstream is not trusted: its page for evil-pkg names demo-pkg's wheel by its digest.
+    upstream.addProject('evil-pkg', [{ filename: decoy.filename, bytes: decoy.bytes, hashes: { sha256: wheel.sha256 } }], 1)
+    proxy = await ProxyProcess.start(['--upstream', upstream.simpleUrl, '--admin-token-file', tokenFile('token-shared', TOKEN), '--index-ttl', '1h'])
+  })
+  after(async () => {
+    await proxy.dispose()
+    await upstream.stop()
+  })
+
+  test("DELETE /-/cache/<project> does not remove a blob another project's page lists", async () => {
+    assert.equal((await call('HEAD', `${proxy.url}/files/demo-pkg/${wheel.filename}`)).status, 200)
+    assert.equal((await get(`${proxy.url}/simple/evil-pkg/`)).status, 200)
+    assert.ok(blobDigests(proxy.cacheDir).includes(wheel.sha256))
+    const fileHits = upstream.hits(`/files/${wheel.filename}`)
+    const purged = await call('DELETE', `${proxy.url}/-/cache/evil-pkg`, bearer)
+    assert.equal(purged.status, 200, purged.text)
+    assert.deepEqual([purged.json.project, purged.json.pages, purged.json.files], ['evil-pkg', 1, 0])
+    assert.ok(blobDigests(proxy.cacheDir).includes(wheel.sha256), "demo-pkg's wheel is still on disk")
+    const file = await get(`${proxy.url}/files/demo-pkg/${wheel.filename}`)
+    assert.equal(file.status, 200)
+    assert.equal(file.headers['x-cache'], 'HIT')
+    assert.equal(upstream.hits(`/files/${wheel.filename}`), fileHits, 'not fetched again')
+  })
+})
+
 describe('--admin-token-file checks at start', () => {
   function serve(path: string) {
     const result = spawnSync(process.execPath, [CLI_PATH, 'serve', '--port', '0', '--upstream', 'http://127.0.0.1:9/simple/', '--cache-dir', join(dir, 'cache'), '--admin-token-file', path], {

@@ -140,6 +140,23 @@ describe('upstream through an HTTP proxy', () => {
     assert.ok(!envRun.stderr.includes(PASSWORD))
   })
 
+  test('a proxy password with an unencoded / ? or # (so the URL does not parse) is still not shown in the config error', () => {
+    // WHATWG URL ends the authority at the first '/', '?' or '#', so such a password reads as a
+    // port and path; the error must mask up to the last '@' all the same.
+    for (const secret of [`s3cr/${PASSWORD}`, `s3cr?${PASSWORD}`, `s3cr#${PASSWORD}`]) {
+      const run = spawnSync(process.execPath, [CLI_PATH, 'serve', '--upstream-proxy', `http://alice:${secret}@proxy.example:3128`], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } })
+      assert.equal(run.status, 2, run.stderr)
+      assert.match(run.stderr, /--upstream-proxy: is not a URL: "http:\/\/alice:\*\*\*@proxy\.example:3128"/)
+      assert.ok(!run.stderr.includes(PASSWORD), run.stderr)
+      for (const value of [`http://alice:${secret}@proxy.example:3128`, `alice:${secret}@proxy.example:3128`]) {
+        const envRun = spawnSync(process.execPath, [CLI_PATH, 'serve', '--port', '1'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HTTPS_PROXY: value } })
+        assert.equal(envRun.status, 2, envRun.stderr)
+        assert.match(envRun.stderr, /HTTPS_PROXY: must be an http:\/\/ or https:\/\/ proxy URL, got "(http:\/\/)?alice:\*\*\*@proxy\.example:3128"/)
+        assert.ok(!envRun.stderr.includes(PASSWORD), envRun.stderr)
+      }
+    }
+  })
+
   test('a plain-http upstream through HTTP_PROXY is forwarded in absolute form, without CONNECT', async (t) => {
     const proxy = await startProxy(t)
     const mirror = await ProxyProcess.start(['--upstream', plain.simpleUrl], { env: { HTTP_PROXY: proxy.url() } })

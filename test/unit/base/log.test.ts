@@ -19,6 +19,8 @@ describe('maskUrl', () => {
     ['the scheme is matched case-insensitively', 'HTTP://u:p@h/', 'HTTP://u:***@h/'],
     ['a port after the host is kept', 'http://u:p@127.0.0.1:3141/root/', 'http://u:***@127.0.0.1:3141/root/'],
     ['not a URL', 'just text with a:b@c', 'just text with a:b@c'],
+    ['a password with a raw / that keeps the URL from parsing', 'http://alice:s3cr/et@proxy:3128', 'http://alice:***@proxy:3128'],
+    ['a password with a raw ? or # that keeps the URL from parsing', 'http://alice:s3cr?et#x@proxy:3128/', 'http://alice:***@proxy:3128/'],
   ]
   for (const [name, input, want] of rows) {
     test(name, () => {
@@ -28,8 +30,8 @@ describe('maskUrl', () => {
 
   test('no masked output still contains the secret', () => {
     for (const [, input] of rows) {
-      if (input.includes('s3cret') || input.includes('tok3n') || input.includes('p@ss')) {
-        assert.ok(!/s3cret|tok3n|p@ss/.test(maskUrl(input)), input)
+      if (/s3cr|tok3n|p@ss/.test(input)) {
+        assert.ok(!/s3cr|tok3n|p@ss/.test(maskUrl(input)), input)
       }
     }
   })
