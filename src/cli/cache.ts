@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createJsonLogger, describeError } from '../base/index.js'
 import { isValidProjectName, normalizeName } from '../index/index.js'
-import { CacheAdmin, projectReport, type CachedProject } from '../mirror/index.js'
+import { CacheAdmin, pageSpacesOf, projectReport, type CachedProject } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
 import { defaultCacheDir } from './serve.js'
 
@@ -95,7 +95,7 @@ export async function runCache(argv: readonly string[]): Promise<number> {
   try {
     const blobs = await openBlobStore({ dir: join(cacheDir, 'blobs'), maxBytes: Infinity, sweepTemps: false, logger })
     const records = await openRecordStore({ dir: join(cacheDir, 'records'), sweepTemps: false, logger })
-    const admin = new CacheAdmin({ blobs, records, logger })
+    const admin = new CacheAdmin({ blobs, records, pageSpaces: pageSpacesOf([]), logger })
     switch (invocation.command) {
       case 'list':
         return await list(admin, invocation.isJson, out)
