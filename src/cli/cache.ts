@@ -1,21 +1,24 @@
 /**
- * `tuf-proxy cache list|purge PROJECT|verify [--repair] [--cache-dir DIR] [--json]`: the cache
- * directory seen and cleaned from the command line (the admin API does the same on a running
- * proxy). Output is for people on a terminal and JSON lines otherwise (or with --json).
+ * `tuf-proxy cache list|purge PROJECT [--forget-owner]|verify [--repair] [--cache-dir DIR] [--json]`:
+ * the cache directory seen and cleaned from the command line (the admin API does the same on a
+ * running proxy). Output is for people on a terminal and JSON lines otherwise (or with --json).
+ * The pages of every source found in the directory (`sources:`: one records namespace each) are
+ * listed and purged, with each project's owning source.
  *
  * It may run beside a proxy that uses the same directory: it opens the stores without sweeping
  * their temp files (downloads in progress) and counts no use of any blob. A purge or a repair
  * removes files under the running proxy, which then fetches them again; pages the proxy holds in
- * memory stay until their TTL, so on a running proxy the admin API's purge is the one to use.
+ * memory stay until their TTL, and owners it knows until it restarts, so on a running proxy the
+ * admin API's purge is the one to use.
  *
  * Exit status: 0 done; 1 `verify` found a blob whose bytes do not match its address (repaired or
  * not), or the directory could not be read; 2 bad usage or no cache directory there.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { createJsonLogger, describeError } from '../base/index.js'
 import { isValidProjectName, normalizeName } from '../index/index.js'
-import { CacheAdmin, projectReport, type CachedProject } from '../mirror/index.js'
+import { CacheAdmin, pageSpacesOf, projectReport, type CachedProject } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
 import { defaultCacheDir } from './serve.js'
 
@@ -23,13 +26,16 @@ const USAGE = `Usage: tuf-proxy cache <command> [--cache-dir DIR] [--json]
 
 Commands:
   list               the cached projects: their pages and files, sizes and last use
-  purge PROJECT      remove a project's pages and files (fetched and verified again when next asked for)
+  purge PROJECT      remove a project's pages (of every source) and files (fetched and verified again when
+                     next asked for); with sources:, its owning source is kept unless --forget-owner
   verify [--repair]  re-hash every blob and report those whose bytes no longer match their address;
                      --repair removes them and the records that point at them
 
 Options:
   --cache-dir DIR    the proxy's cache directory (default: TUF_PROXY_CACHE_DIR, else <user cache dir>/tuf-proxy)
   --json             JSON lines, also the default when stdout is not a terminal
+  --forget-owner     with purge: forget which source owns the project too, so the next request asks
+                     the sources again in order (how a project moves to another source)
 
 Exit status: 0 done; 1 verify found a damaged blob, or the cache could not be read; 2 bad usage.
 `
@@ -40,6 +46,7 @@ interface Invocation {
   readonly cacheDir: string
   readonly isJson: boolean
   readonly repair: boolean
+  readonly forgetOwner: boolean
 }
 
 class UsageError extends Error {}
@@ -49,11 +56,13 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv, isTty: boolean):
   let cacheDir: string | undefined
   let isJson = !isTty
   let repair = false
+  let forgetOwner = false
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? ''
     if (arg === '--help' || arg === '-h') return 'help'
     else if (arg === '--json') isJson = true
     else if (arg === '--repair') repair = true
+    else if (arg === '--forget-owner') forgetOwner = true
     else if (arg === '--cache-dir' || arg.startsWith('--cache-dir=')) {
       cacheDir = arg === '--cache-dir' ? argv[++i] : arg.slice('--cache-dir='.length)
       if (cacheDir === undefined || cacheDir === '' || cacheDir.startsWith('--')) throw new UsageError('--cache-dir needs a directory')
@@ -68,8 +77,9 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv, isTty: boolean):
     throw new UsageError(command === 'purge' ? 'purge takes one project name' : `unexpected argument ${JSON.stringify(rest[0])}`)
   }
   if (repair && command !== 'verify') throw new UsageError('--repair goes with verify')
+  if (forgetOwner && command !== 'purge') throw new UsageError('--forget-owner goes with purge')
   const envDir = env.TUF_PROXY_CACHE_DIR?.trim()
-  return { command, project: rest[0], cacheDir: cacheDir ?? (envDir ? envDir : defaultCacheDir(env)), isJson, repair }
+  return { command, project: rest[0], cacheDir: cacheDir ?? (envDir ? envDir : defaultCacheDir(env)), isJson, repair, forgetOwner }
 }
 
 export async function runCache(argv: readonly string[]): Promise<number> {
@@ -95,12 +105,12 @@ export async function runCache(argv: readonly string[]): Promise<number> {
   try {
     const blobs = await openBlobStore({ dir: join(cacheDir, 'blobs'), maxBytes: Infinity, sweepTemps: false, logger })
     const records = await openRecordStore({ dir: join(cacheDir, 'records'), sweepTemps: false, logger })
-    const admin = new CacheAdmin({ blobs, records, logger })
+    const admin = new CacheAdmin({ blobs, records, pageSpaces: pageSpacesOf(recordNamespaces(join(cacheDir, 'records'))), logger })
     switch (invocation.command) {
       case 'list':
         return await list(admin, invocation.isJson, out)
       case 'purge':
-        return await purge(admin, invocation.project ?? '', invocation.isJson, out)
+        return await purge(admin, { name: invocation.project ?? '', forgetOwner: invocation.forgetOwner, isJson: invocation.isJson }, out)
       case 'verify':
         return await verify(admin, invocation.repair, invocation.isJson, out)
     }
@@ -118,9 +128,11 @@ async function list(admin: CacheAdmin, isJson: boolean, out: (line: string) => v
   }
   if (listing.projects.length === 0) out('no project is cached')
   else {
+    // The owner column only where ownership is recorded (a cache used with sources:).
+    const hasOwners = listing.projects.some((project) => project.owner !== undefined)
     const rows = [
-      ['PROJECT', 'PAGES', 'FILES', 'SIZE', 'LAST USED'],
-      ...listing.projects.map((project) => [project.project, String(project.pages.length), String(project.files.length), humanBytes(project.bytes), lastUsed(project)]),
+      ['PROJECT', ...(hasOwners ? ['OWNER'] : []), 'PAGES', 'FILES', 'SIZE', 'LAST USED'],
+      ...listing.projects.map((project) => [project.project, ...(hasOwners ? [project.owner ?? '-'] : []), String(project.pages.length), String(project.files.length), humanBytes(project.bytes), lastUsed(project)]),
     ]
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0))) ?? []
     for (const row of rows) out(row.map((cell, i) => cell.padEnd((widths[i] ?? 0) + 2)).join('').trimEnd())
@@ -129,15 +141,26 @@ async function list(admin: CacheAdmin, isJson: boolean, out: (line: string) => v
   return 0
 }
 
-async function purge(admin: CacheAdmin, name: string, isJson: boolean, out: (line: string) => void): Promise<number> {
+async function purge(admin: CacheAdmin, request: { name: string; forgetOwner: boolean; isJson: boolean }, out: (line: string) => void): Promise<number> {
+  const { name, forgetOwner, isJson } = request
   if (!isValidProjectName(name)) {
     process.stderr.write(`tuf-proxy cache: ${JSON.stringify(name)} is not a valid project name\n`)
     return 2
   }
-  const result = await admin.purge(normalizeName(name))
+  const result = await admin.purge(normalizeName(name), { forgetOwner })
   if (isJson) out(JSON.stringify(result))
-  else out(`purged ${result.project}: ${plural(result.pages, 'page')}, ${plural(result.files, 'file')}, ${humanBytes(result.bytes)}`)
+  else out(`purged ${result.project}: ${plural(result.pages, 'page')}, ${plural(result.files, 'file')}, ${humanBytes(result.bytes)}${result.ownerForgotten === undefined ? '' : `; owner ${result.ownerForgotten} forgotten`}`)
   return 0
+}
+
+/** The records namespaces in the cache's records directory (one per source with sources:); none when it is missing. */
+function recordNamespaces(recordsDir: string): string[] {
+  try {
+    return readdirSync(recordsDir)
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return []
+    throw error
+  }
 }
 
 async function verify(admin: CacheAdmin, repair: boolean, isJson: boolean, out: (line: string) => void): Promise<number> {

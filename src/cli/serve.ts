@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { createJsonLogger, describeError, maskUrl, Metrics, systemClock, systemMonotonicMs, type Clock, type Logger } from '../base/index.js'
 import { ConfigError, parseArgv, parseSettings, readConfigFile, readEnv, usage, type Settings } from '../config/index.js'
 import { createApp, listen, type Listening } from '../http/index.js'
-import { CacheAdmin, DropLog, Files, httpPageSource, Mirror, PAGE_RECORD_NAMESPACES, SimplePages, type TufMirror } from '../mirror/index.js'
+import { CacheAdmin, DropLog, Files, httpPageSource, Mirror, PAGE_RECORD_NAMESPACES, pageSpacesOf, SimplePages, type TufMirror } from '../mirror/index.js'
 import { openBlobStore, openRecordStore } from '../store/index.js'
 import { checkUpstream, createOfflineClient, createUpstreamHealth, withHealthBreaker, withRequestMetrics } from '../upstream/index.js'
 import { readAdminToken, type AdminToken } from './admin-token.js'
@@ -174,9 +174,10 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
   // /health reports the first index's breaker (the one --upstream without sources:).
   const indexUrl = settings.routing?.sources?.find((source) => source.kind === 'index')?.url ?? settings.upstream
   const upstreamLabel = settings.routing?.sources ? settings.routing.sources.map((source) => `${source.name}=${source.kind === 'index' ? maskUrl(source.url) : source.path}`).join(' ') : settings.upstream
-  const router = settings.routing
+  const sourcesMode = settings.routing
     ? await buildSourceRouter({ settings, routing: settings.routing, upstream, isAllowedUrl: (url) => isAllowed(upstream, url), blobs, records, files, clock, logger, metrics, drops })
     : undefined
+  const router = sourcesMode?.router
   const mirror = new Mirror({
     upstreamUrl: upstreamLabel,
     router,
@@ -192,7 +193,18 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
     isOffline: settings.offline,
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
   })
-  const admin = adminToken && { token: adminToken.token, cache: new CacheAdmin({ blobs, records, pages, logger }), pages }
+  const admin = adminToken && {
+    token: adminToken.token,
+    cache: new CacheAdmin({
+      blobs,
+      records,
+      // With sources (or a policy), the router's pages are the ones in use; else the one upstream's.
+      pageSpaces: pageSpacesOf([], sourcesMode ? sourcesMode.pagesByNamespace : new Map([[tuf ? PAGE_RECORD_NAMESPACES.verifying : PAGE_RECORD_NAMESPACES.hashOnly, pages]])),
+      ...(sourcesMode ? { ownership: sourcesMode.ownership, router: sourcesMode.router } : {}),
+      logger,
+    }),
+    refresh: sourcesMode ? (project: string) => sourcesMode.router.refresh(project) : async (project: string) => ({ source: undefined, refresh: await pages.refresh(project) }),
+  }
   const link = isWorker() ? workerLink() : undefined
   const { app, hotPath, statusReport } = createApp({
     mirror,

@@ -15,6 +15,7 @@ import {
   SimplePages,
   SourceRouter,
   httpPageSource,
+  sourcePageNamespace,
   type DropLog,
   type Files,
   type Source,
@@ -47,36 +48,43 @@ export function buildReleasePolicy(options: ReleasePolicyOptions): ReleasePolicy
   }
 }
 
-export async function buildSourceRouter(deps: SourcesModeDeps): Promise<SourceRouter> {
+/** The router, with what the admin API acts on: each remote index's pages by records namespace, and the ownership records. */
+export interface SourcesMode {
+  readonly router: SourceRouter
+  readonly pagesByNamespace: ReadonlyMap<string, SimplePages>
+  readonly ownership: OwnershipRecords
+}
+
+export async function buildSourceRouter(deps: SourcesModeDeps): Promise<SourcesMode> {
   const { settings, routing, clock, logger, metrics } = deps
   const policy = routing.policy ? buildReleasePolicy(routing.policy) : undefined
   const configured = routing.sources ?? [{ name: 'upstream', kind: 'index', url: settings.upstream, isPublic: false } as const]
   const sources: Source[] = []
+  const pagesByNamespace = new Map<string, SimplePages>()
   for (const source of configured) {
     if (source.kind === 'folder') {
       sources.push(await FolderSource.open({ name: source.name, dir: source.path, logger }))
       continue
     }
+    // One upstream keeps its pages where they were; several get a namespace each.
+    const recordNamespace = routing.sources ? sourcePageNamespace(source.name) : 'page'
     const pages = new SimplePages(
-      {
-        upstreamUrl: source.url,
-        indexTtlSeconds: settings.indexTtlSeconds,
-        isAllowedUrl: deps.isAllowedUrl,
-        // One upstream keeps its pages where they were; several get a namespace each.
-        recordNamespace: routing.sources ? `source-${source.name}` : 'page',
-      },
+      { upstreamUrl: source.url, indexTtlSeconds: settings.indexTtlSeconds, isAllowedUrl: deps.isAllowedUrl, recordNamespace },
       { source: httpPageSource(deps.upstream, settings.maxPageBytes), blobs: deps.blobs, records: deps.records, clock, logger, metrics, drops: deps.drops },
     )
+    pagesByNamespace.set(recordNamespace, pages)
     sources.push(new IndexSource(source.name, source.isPublic, { pages, files: deps.files }))
   }
-  return new SourceRouter({
+  const ownership = new OwnershipRecords({ records: deps.records, logger })
+  const router = new SourceRouter({
     sources,
     routes: routing.routes,
     policy,
-    ownership: new OwnershipRecords({ records: deps.records, logger }),
+    ownership,
     firstSeen: new FirstSeen({ records: deps.records, logger }),
     policyLog: new PolicyLog({ logger, metrics, nowMs: clock.nowMs }),
     clock,
     logger,
   })
+  return { router, pagesByNamespace, ownership }
 }

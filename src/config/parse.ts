@@ -261,11 +261,6 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
   if (settings.offline && settings.tuf) {
     throw new ConfigError('--offline does not take the verifying-mode flags (--tuf-root, --tuf-metadata-url, --tuf-targets-url): the offline server takes its TUF state from the cache, as `tuf-proxy import --tuf-root` recorded it')
   }
-  // The admin API lists, refreshes and purges the one upstream's pages and files; the records of
-  // several sources (and the policy's view of them) are not yet known to it.
-  if (settings.adminTokenFile !== undefined && settings.routing) {
-    throw new ConfigError('--admin-token-file does not work with sources: or policy: in the config file yet; use `tuf-proxy cache` on the cache directory meanwhile')
-  }
   if (settings.offlineGraceSeconds > 0 && !settings.offline) throw new ConfigError('--offline-grace applies only with --offline: an online proxy refreshes its TUF metadata instead')
   return Object.freeze(settings)
 }

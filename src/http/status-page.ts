@@ -160,12 +160,42 @@ function trustSection(report: Report, nowMs: number): string {
   return `<p>${facts.join(' · ')}</p>${error}${table(['role', 'version', 'threshold', 'expires', 'time left'], rows)}`
 }
 
+/** With `sources:` or `policy:`: the sources in priority order, recent refusals by reason, and collisions. */
+function policySection(report: Report, nowMs: number): string {
+  const policy = report.policy
+  if (!policy) return '<p class="muted">One upstream, no release policy: no <code>sources:</code> or <code>policy:</code> configured.</p>'
+  const sources = `<p>Sources, in priority order: ${policy.sources.map((source) => `<code class="key">${outside(source.name)}</code> ${source.public ? badge('public', 'warn') : badge('private', 'muted')}`).join(' · ') || '-'}</p>`
+  const byReason = new Map<string, { count: number; latest: (typeof policy.refusals)[number] }>()
+  // The ring is newest first, so the first entry of a reason is its latest.
+  for (const refusal of policy.refusals) {
+    const entry = byReason.get(refusal.reason)
+    if (entry) entry.count++
+    else byReason.set(refusal.reason, { count: 1, latest: refusal })
+  }
+  const refusalRows = [...byReason].map(
+    ([reason, { count: n, latest }]) =>
+      `<tr><td><code class="key">${esc(reason)}</code></td><td class="num">${esc(count(n))}</td><td>${esc(formatRelative(latest.atMs, nowMs))}</td><td><code>${outside(latest.project)}</code>${latest.file === undefined ? ' (page)' : ` <code>${outside(latest.file)}</code>`}<br><span class="muted">${outside(latest.detail)}</span></td></tr>`,
+  )
+  const refusals = refusalRows.length
+    ? `<h3>Refused by the policy, of the last ${esc(count(policy.refusals.length))} refusals</h3>${table(['reason', 'count', 'latest', 'latest example'], refusalRows)}`
+    : '<p class="muted">Nothing refused by the policy since start.</p>'
+  const collisionRows = policy.collisions.map(
+    (collision) =>
+      `<tr><td><code class="key">${outside(collision.project)}</code></td><td>${outside(collision.privateSource)}</td><td>${outside(collision.publicSource)}</td><td>${esc(formatRelative(collision.atMs, nowMs))}</td></tr>`,
+  )
+  // A private name a public index lists too: a dependency-confusion attempt, or a name to claim.
+  const collisions = collisionRows.length
+    ? `<h3>${badge(`${policy.collisions.length} collision(s)`, 'bad')} private names a public source lists too</h3>${table(['project', 'private source (owner)', 'public source', 'noticed'], collisionRows)}`
+    : '<p class="muted">No private project name seen on a public source since start.</p>'
+  return sources + refusals + collisions
+}
+
 const STYLE = `body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f4f6f8;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:12px 24px;display:flex;flex-wrap:wrap;gap:6px 24px;align-items:baseline}
 header h1{font-size:20px;margin:0}header a{color:#9cc3ff}nav a{margin-right:12px}
 main{padding:16px 24px;max-width:1280px}
 section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;margin:0 0 16px}
-h2{font-size:16px;margin:0 0 8px}p{margin:6px 0}
+h2{font-size:16px;margin:0 0 8px}h3{font-size:14px;margin:10px 0 4px}p{margin:6px 0}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceff3;vertical-align:top}
 th{font-weight:600;color:#4b5563}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-weight:600;font-size:12px;line-height:20px}
@@ -198,6 +228,7 @@ export function renderStatusHtml(report: Report, failure?: string): string {
         section('upstreams', 'Upstreams', () => upstreamSection(report, nowMs)),
         section('cache', 'Cache', () => cacheSection(report)),
         section('drops', 'Drops by reason', () => dropsSection(report, nowMs)),
+        section('policy', 'Sources and policy', () => policySection(report, nowMs)),
         section('trust', 'Trust state', () => trustSection(report, nowMs)),
       ].join('\n')
   return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${REFRESH_SECONDS}">

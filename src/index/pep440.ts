@@ -3,7 +3,8 @@
  * which PEP 440 became): parsing with the spec's normalizations, the total order of §"Summary of
  * permitted suffixes and relative ordering", and the comparison operators of §"Version
  * specifiers". Pure: it decides which versions a specifier such as `>=2,<3` admits; which files
- * that means is the caller's business.
+ * that means is the caller's business (`mirror --project` selects with the spec's default
+ * exclusion of pre-releases, a `policy.deny` rule refuses with pre-releases included).
  *
  * Deliberately not here: `===` beyond the spec's case-insensitive string equality, and legacy
  * (non-PEP 440) versions, which match no specifier but `===` (as in pip since 24.1).
@@ -206,10 +207,12 @@ function matchesOne(candidate: Version, spec: Specifier, candidateText: string):
       return true
     }
     case '>': {
-      // `>V` excludes post-releases of V unless V is one, and V's local versions.
+      // §Exclusive ordered comparison: `>V` "MUST NOT allow a post-release of the given version
+      // unless V itself is a post release", nor a local version of V. A post-release of V has V's
+      // epoch, release and pre-release: 1.7rc1.post1 is one of 1.7rc1, 1.7.post1 is not.
       if (compareVersions(candidate, version, { ignoreLocal: true }) <= 0) return false
-      if (version.post === undefined && candidate.post !== undefined && sameRelease(candidate, version) && candidate.pre === undefined && version.pre === undefined) return false
-      return true
+      const isPostOfVersion = candidate.post !== undefined && sameRelease(candidate, version) && candidate.pre?.[0] === version.pre?.[0] && candidate.pre?.[1] === version.pre?.[1]
+      return version.post !== undefined || !isPostOfVersion
     }
     case '~=': {
       // §Compatible release: `~=V.N` is `>=V.N, ==V.*`.

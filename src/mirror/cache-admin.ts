@@ -4,9 +4,12 @@
  * running proxy's stores, with its in-memory pages) and `tuf-proxy cache` (on a cache directory).
  *
  * The store is content-addressed and knows no projects: a project's pages are found through the
- * page records (keyed by normalized name), and its files through the file entries of its stored
- * or in-memory page, by SHA-256 or, for a link without one, through the file record of its URL.
- * Nothing here counts as a use of a blob, so listing or verifying leaves the LRU order alone.
+ * page records (keyed by normalized name) of every page space (the single upstream's `page` and
+ * `tuf-page`, and with `sources:` each remote index's `source-<name>`), and its files through the
+ * file entries of its stored or in-memory pages, by SHA-256 or, for a link without one, through
+ * the file record of its URL. With sources, the owning source comes from the `owner` records; a
+ * purge keeps it unless asked to forget it. Nothing here counts as a use of a blob, so listing or
+ * verifying leaves the LRU order alone.
  *
  * Deliberately not here: deciding freshness (a purge removes, the next request fetches), and a
  * download running while its project is purged, which commits when it ends (the file is then
@@ -17,10 +20,21 @@ import type { ProjectFile, ProjectPage } from '../index/index.js'
 import type { BlobInfo, BlobStore, RecordStore } from '../store/index.js'
 import { asFileRecord, FILE_RECORD_NAMESPACE } from './files.js'
 import { asPageRecord, PAGE_RECORD_NAMESPACES, parseProjectPageBytes, type PageRecord, type SimplePages } from './simple-pages.js'
+import { sourceOfPageNamespace } from './sources/index-source.js'
+import { OWNER_RECORD_NAMESPACE, OwnershipRecords } from './sources/ownership.js'
+
+/** A records namespace that holds project pages, and the running proxy's pages kept there. */
+export interface PageSpace {
+  readonly namespace: string
+  /** the running proxy's pages in it, whose memory a purge must clear; absent on a cache directory */
+  readonly pages?: SimplePages
+}
 
 export interface CachedPage {
-  /** the records namespace: `page` (hash-only mode) or `tuf-page` (verifying mode) */
+  /** the records namespace: `page` (hash-only mode), `tuf-page` (verifying mode) or `source-<name>` */
   readonly kind: string
+  /** with `sources:`, the source whose page it is */
+  readonly source: string | undefined
   readonly sha256: string
   /** undefined when the page's bytes were evicted (only its record, and its serial, remain) */
   readonly bytes: number | undefined
@@ -38,6 +52,8 @@ export interface CachedFile {
 
 export interface CachedProject {
   readonly project: string
+  /** with `sources:` (or `policy:`), the source recorded as the project's owner */
+  readonly owner: string | undefined
   readonly pages: readonly CachedPage[]
   readonly files: readonly CachedFile[]
   /** the stored bytes of its pages and files */
@@ -55,6 +71,8 @@ export interface PurgeResult {
   readonly pages: number
   readonly files: number
   readonly bytes: number
+  /** with `forgetOwner`, the owner forgotten (absent when none was recorded) */
+  readonly ownerForgotten?: string
 }
 
 export type BlobVerdict =
@@ -74,10 +92,28 @@ export type BlobVerdict =
 export interface CacheAdminDeps {
   readonly blobs: BlobStore
   readonly records: RecordStore
-  /** the running proxy's pages, whose memory a purge must clear; absent on a cache directory */
-  readonly pages?: SimplePages
+  /** where project pages are recorded (pageSpacesOf() gives every one a cache directory holds) */
+  readonly pageSpaces: readonly PageSpace[]
+  /** the running proxy's ownership records (their memory too); else they are read from the store */
+  readonly ownership?: OwnershipRecords
+  /** the running proxy's source router, whose filtered pages a purge must clear */
+  readonly router?: { forget(project: string): void }
   readonly logger: Logger
 }
+
+/**
+ * The page spaces of a cache directory: the single upstream's two, and one per `source-<name>`
+ * namespace found there, with `pages` where the running proxy has them.
+ * @param namespaces the records namespaces present (the directories under records/)
+ */
+export function pageSpacesOf(namespaces: readonly string[], running: ReadonlyMap<string, SimplePages> = new Map()): PageSpace[] {
+  const found = new Set<string>([...Object.values(PAGE_RECORD_NAMESPACES), ...namespaces.filter((namespace) => sourceOfPageNamespace(namespace) !== undefined), ...running.keys()])
+  return [...found].map((namespace) => {
+    const pages = running.get(namespace)
+    return pages ? { namespace, pages } : { namespace }
+  })
+}
+
 
 const DIGEST = /^[0-9a-f]{64}$/
 /** PEP 658: the core metadata of `<file>` is at `<file>.metadata`. */
@@ -92,9 +128,13 @@ interface FileSlot {
 }
 
 export class CacheAdmin {
-  constructor(private readonly deps: CacheAdminDeps) {}
+  readonly #ownership: OwnershipRecords
 
-  /** Every project with a stored page record, with what the cache holds of it. @throws {StoreError} */
+  constructor(private readonly deps: CacheAdminDeps) {
+    this.#ownership = deps.ownership ?? new OwnershipRecords({ records: deps.records, logger: deps.logger })
+  }
+
+  /** Every project with a stored page record or a recorded owner, with what the cache holds of it. @throws {StoreError} */
   async list(): Promise<CacheListing> {
     const projects: CachedProject[] = []
     for (const project of await this.#projectNames()) {
@@ -114,22 +154,26 @@ export class CacheAdmin {
       const info = sha256 === undefined ? undefined : this.deps.blobs.peek(sha256)
       if (info) files.push({ filename: slot.filename, sha256: info.sha256, bytes: info.size, lastUsedMs: info.lastUsedMs })
     }
-    if (pages.length === 0 && files.length === 0) return undefined
+    const owner = (await this.#ownership.get(project))?.source
+    if (pages.length === 0 && files.length === 0 && owner === undefined) return undefined
     const bytes = [...pages.map((page) => page.bytes ?? 0), ...files.map((file) => file.bytes)].reduce((sum, size) => sum + size, 0)
     const uses = [...pages.map((page) => page.lastUsedMs), ...files.map((file) => file.lastUsedMs)].filter((ms) => ms !== undefined)
-    return { project, pages, files, bytes, lastUsedMs: uses.length === 0 ? undefined : Math.max(...uses) }
+    return { project, owner, pages, files, bytes, lastUsedMs: uses.length === 0 ? undefined : Math.max(...uses) }
   }
 
   /**
-   * Removes a project's pages and files from the store, their records, and what memory holds of
-   * its page: the next request fetches and verifies everything again. A blob or file record that
-   * another project's page lists too is left: the store is content-addressed, and the digests a
-   * page lists are the upstream's to choose, so an untrusted page could otherwise name another
-   * project's files (or an imported one an offline mirror cannot fetch again) for deletion.
+   * Removes a project's pages (in every page space) and files from the store, their records, and
+   * what memory holds of its pages: the next request fetches and verifies everything again. A
+   * blob or file record that another project's page lists too is left: the store is
+   * content-addressed, and the digests a page lists are the upstream's to choose, so an untrusted
+   * page could otherwise name another project's files (or an imported one an offline mirror
+   * cannot fetch again) for deletion. The owning source is kept (a purge must not reopen a private
+   * name to a public index) unless `forgetOwner`: then the next request asks the sources again in
+   * order, which is how an operator moves a project to another source after a collision.
    * @param project a PEP 503 normalized name
    * @throws {StoreError}
    */
-  async purge(project: string): Promise<PurgeResult> {
+  async purge(project: string, options: { readonly forgetOwner?: boolean } = {}): Promise<PurgeResult> {
     const { pages, slots } = await this.#collect(project)
     const others = await this.#listedByOthers(project)
     let bytes = 0
@@ -153,9 +197,11 @@ export class CacheAdmin {
       await removeBlob(page.sha256)
       await this.deps.records.delete(page.kind, project)
     }
-    this.deps.pages?.forget(project)
-    this.deps.logger.info('cache_purged', { project, pages: pages.length, files, bytes })
-    return { project, pages: pages.length, files, bytes }
+    for (const space of this.deps.pageSpaces) space.pages?.forget(project)
+    this.deps.router?.forget(project)
+    const forgotten = options.forgetOwner ? (await this.#ownership.forget(project))?.source : undefined
+    this.deps.logger.info('cache_purged', { project, pages: pages.length, files, bytes, ownerForgotten: forgotten })
+    return { project, pages: pages.length, files, bytes, ...(forgotten !== undefined ? { ownerForgotten: forgotten } : {}) }
   }
 
   /**
@@ -182,12 +228,14 @@ export class CacheAdmin {
   }
 
   /** Every project with a stored page record, sorted. */
+  /** Every project with a page record in some page space, or a recorded owner. */
   async #projectNames(): Promise<string[]> {
     const names = new Set<string>()
-    for (const namespace of Object.values(PAGE_RECORD_NAMESPACES)) {
+    for (const { namespace } of this.deps.pageSpaces) {
       // '' is the project list's record, not a project.
       for (const { key } of await this.deps.records.list(namespace)) if (key !== '') names.add(key)
     }
+    for (const { key } of await this.deps.records.list(OWNER_RECORD_NAMESPACE)) names.add(key)
     return [...names].sort()
   }
 
@@ -211,16 +259,16 @@ export class CacheAdmin {
   async #collect(project: string): Promise<{ pages: CachedPage[]; slots: FileSlot[] }> {
     const pages: CachedPage[] = []
     const listed: ProjectPage[] = []
-    for (const kind of Object.values(PAGE_RECORD_NAMESPACES)) {
+    for (const { namespace: kind, pages: running } of this.deps.pageSpaces) {
+      const inMemory = running?.cachedPage(project)
+      if (inMemory) listed.push(inMemory)
       const record = asPageRecord(await this.deps.records.get(kind, project))
       if (!record) continue
       const info = this.deps.blobs.peek(record.bodySha256)
-      pages.push({ kind, sha256: record.bodySha256, bytes: info?.size, serial: record.serial, fetchedAtMs: record.fetchedAtMs, lastUsedMs: info?.lastUsedMs })
+      pages.push({ kind, source: sourceOfPageNamespace(kind), sha256: record.bodySha256, bytes: info?.size, serial: record.serial, fetchedAtMs: record.fetchedAtMs, lastUsedMs: info?.lastUsedMs })
       const page = info && (await this.#parseStored(record, info))
       if (page) listed.push(page)
     }
-    const inMemory = this.deps.pages?.cachedPage(project)
-    if (inMemory) listed.push(inMemory)
     const slots = new Map<string, FileSlot>()
     for (const page of listed) {
       for (const file of page.files) {
@@ -296,7 +344,7 @@ export class CacheAdmin {
   /** Deletes the page and file records whose bytes are this blob. */
   async #deleteRecordsOf(sha256: string): Promise<number> {
     let removed = 0
-    for (const namespace of Object.values(PAGE_RECORD_NAMESPACES)) {
+    for (const { namespace } of this.deps.pageSpaces) {
       for (const { key, value } of await this.deps.records.list(namespace)) {
         if (asPageRecord(value)?.bodySha256 !== sha256) continue
         await this.deps.records.delete(namespace, key)
@@ -326,10 +374,12 @@ function metadataHashes(file: ProjectFile): Readonly<Record<string, string>> {
 export function projectReport(project: CachedProject): Record<string, unknown> {
   return {
     project: project.project,
+    owner: project.owner ?? null,
     bytes: project.bytes,
     lastUsed: isoOrNull(project.lastUsedMs),
     pages: project.pages.map((page) => ({
       kind: page.kind,
+      source: page.source ?? null,
       sha256: page.sha256,
       bytes: page.bytes ?? null,
       serial: page.serial ?? null,

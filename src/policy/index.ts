@@ -2,7 +2,6 @@ export { StaleUpstreamError } from './errors.js'
 export { createDigestVerifier, type DigestEvidence, type DigestVerifier } from './digest-verifier.js'
 export { decideFile, type FileDecision, type FilePolicyOptions } from './file-policy.js'
 export { staleAtMs, isFresh, checkSerial, negativeStaleAtMs } from './freshness.js'
-export { parseVersion, compareVersions, parseSpecifier, parseSpecifierSet, satisfies, type Version, type Specifier } from './pep440.js'
 export {
   ReleasePolicy,
   PolicyOptionError,

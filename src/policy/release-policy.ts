@@ -6,7 +6,7 @@
  * file or a direct URL cannot bypass what a page hides. Names are PEP 503 normalized by the caller.
  */
 import { ProxyError } from '../base/index.js'
-import { parseSpecifierSet, parseVersion, satisfies, type Specifier } from './pep440.js'
+import { matchesSpecifiers, parseSpecifierSet, parseVersion, SpecifierError, type Specifier } from '../index/index.js'
 
 export interface ReleasePolicyOptions {
   /** 0 = no cooldown */
@@ -94,9 +94,12 @@ function compileDeny(entries: readonly string[]): DenyRule[] {
     const rest = split?.[2] ?? ''
     if (!name) throw new PolicyOptionError(`policy.deny[${i}]: ${JSON.stringify(entry)} names no project`)
     if (rest === '') return { text: entry, name, specifiers: undefined }
-    const specifiers = parseSpecifierSet(rest)
-    if (typeof specifiers === 'string') throw new PolicyOptionError(`policy.deny[${i}]: ${specifiers}`)
-    return { text: entry, name, specifiers }
+    try {
+      return { text: entry, name, specifiers: parseSpecifierSet(rest) }
+    } catch (error) {
+      if (error instanceof SpecifierError) throw new PolicyOptionError(`policy.deny[${i}]: ${error.message}`, { cause: error })
+      throw error
+    }
   })
 }
 
@@ -136,7 +139,9 @@ export class ReleasePolicy {
       // Fail closed: a version rule cannot clear a file whose version it cannot read.
       if (!parsed || file.version === undefined) return refuse('denied_by_policy', `a policy.deny rule names versions of ${project}, and this file's version cannot be read`)
       const versionText = file.version
-      const rule = versioned.find((deny) => (deny.specifiers ?? []).every((specifier) => satisfies(parsed, specifier, versionText)))
+      // A deny rule names every version it matches, pre-releases included: a resolver's
+      // §Handling of pre-releases default does not apply to what must never be served.
+      const rule = versioned.find((deny) => matchesSpecifiers(versionText, deny.specifiers ?? [], { includePreReleases: true }))
       if (rule) return refuse('denied_by_policy', `${project} ${file.version} is denied by policy.deny entry ${JSON.stringify(rule.text)}`)
     }
     // PEP 592 keeps yanked files installable by exact pin; `hide` is the operator opting out of that.

@@ -2,12 +2,15 @@
  * `tuf-proxy cache list|purge|verify` on a real cache directory filled by the real proxy process:
  * listing beside a running proxy (its downloads in progress untouched), verify finding a blob
  * whose bytes no longer match their address (exit 1), --repair removing it and the records that
- * point at it so the proxy fetches and verifies it again, purge, and usage errors.
+ * point at it so the proxy fetches and verifies it again, purge, and usage errors. With `sources:`,
+ * list and purge cover every source's records namespace, show the owner, and keep it unless
+ * --forget-owner.
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { FakeUpstream } from '../helpers/fake-upstream.js'
@@ -141,6 +144,7 @@ describe('tuf-proxy cache', () => {
       [['purge', '--cache-dir', proxy.cacheDir], /purge takes one project name/],
       [['purge', '../etc', '--cache-dir', proxy.cacheDir], /"\.\.\/etc" is not a valid project name/],
       [['list', '--repair', '--cache-dir', proxy.cacheDir], /--repair goes with verify/],
+      [['list', '--forget-owner', '--cache-dir', proxy.cacheDir], /--forget-owner goes with purge/],
       [['list', '--cache-dir', '/nonexistent/cache'], /no tuf-proxy cache in \/nonexistent\/cache/],
     ] as const) {
       const result = cacheCli(args)
@@ -150,5 +154,62 @@ describe('tuf-proxy cache', () => {
     const help = spawnSync(process.execPath, [CLI_PATH, 'cache', '--help'], { encoding: 'utf8' })
     assert.equal(help.status, 0)
     assert.match(help.stdout, /^Usage: tuf-proxy cache <command>/)
+  })
+})
+
+describe('tuf-proxy cache with sources:', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tuf-proxy-cache-cli-sources-'))
+  let internal: FakeUpstream
+  let publicIndex: FakeUpstream
+  let proxy: ProxyProcess
+  const private1 = buildWheel('acme-utils', '1.0')
+  const six = buildWheel('six', '1.16.0')
+  before(async () => {
+    internal = await new FakeUpstream().start()
+    publicIndex = await new FakeUpstream().start()
+    internal.addProject('acme-utils', [{ filename: private1.filename, bytes: private1.bytes }], 2)
+    publicIndex.addProject('six', [{ filename: six.filename, bytes: six.bytes }], 7)
+    const config = join(dir, 'config.yaml')
+    writeFileSync(config, `sources:\n  - name: internal\n    url: ${internal.simpleUrl}\n  - name: pypi\n    url: ${publicIndex.simpleUrl}\n    public: true\n`)
+    proxy = await ProxyProcess.start(['--config', config])
+    for (const [project, file] of [['acme-utils', private1.filename], ['six', six.filename]] as const) {
+      assert.equal((await get(`${proxy.url}/simple/${project}/`)).status, 200)
+      const head = await request(`${proxy.url}/files/${project}/${file}`, { method: 'HEAD' })
+      await head.body.dump()
+      assert.equal(head.statusCode, 200)
+    }
+  })
+  after(async () => {
+    await proxy?.dispose()
+    await Promise.all([internal?.stop(), publicIndex?.stop()])
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('list shows every source\'s projects with their owner; purge clears every source namespace and keeps the owner unless --forget-owner', async () => {
+    const listed = cacheCli(['list', '--cache-dir', proxy.cacheDir])
+    assert.equal(listed.status, 0, listed.stderr)
+    const summary = listed.lines.map((line) => [line.project, line.owner, (line.pages as Array<{ kind: string; source: string; serial: number }>).map((page) => [page.kind, page.source, page.serial]), (line.files as Array<{ filename: string }>).map((file) => file.filename)])
+    assert.deepEqual(summary, [
+      ['acme-utils', 'internal', [['source-internal', 'internal', 2]], [private1.filename]],
+      ['six', 'pypi', [['source-pypi', 'pypi', 7]], [six.filename]],
+    ])
+
+    const purged = cacheCli(['purge', 'ACME_Utils', '--cache-dir', proxy.cacheDir])
+    assert.equal(purged.status, 0, purged.stderr)
+    assert.deepEqual(purged.lines, [{ project: 'acme-utils', pages: 1, files: 1, bytes: purged.lines[0]?.bytes }])
+    assert.ok(!blobDigests(proxy.cacheDir).includes(private1.sha256))
+    const kept = cacheCli(['list', '--cache-dir', proxy.cacheDir]).lines.find((line) => line.project === 'acme-utils')
+    assert.deepEqual([kept?.owner, kept?.pages, kept?.files], ['internal', [], []], 'the owner stays')
+
+    const forgotten = cacheCli(['purge', 'acme-utils', '--forget-owner', '--cache-dir', proxy.cacheDir])
+    assert.equal(forgotten.status, 0, forgotten.stderr)
+    assert.deepEqual(forgotten.lines, [{ project: 'acme-utils', pages: 0, files: 0, bytes: 0, ownerForgotten: 'internal' }])
+    assert.deepEqual(cacheCli(['list', '--cache-dir', proxy.cacheDir]).lines.map((line) => line.project), ['six'])
+
+    // After a restart, the proxy resolves the owner again (it remembered none).
+    await proxy.stop()
+    await proxy.restart()
+    assert.equal((await get(`${proxy.url}/simple/acme-utils/`)).status, 200)
+    await proxy.waitForLog((line) => line.event === 'owner_recorded' && line.project === 'acme-utils' && line.source === 'internal')
   })
 })

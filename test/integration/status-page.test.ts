@@ -1,7 +1,8 @@
 /**
  * The status page in a real browser: the real proxy process (hash-only mode against a fake index,
- * and verifying mode against a TUF repository), some traffic with hits, misses, a tampered file
- * and an unreachable upstream, then Debian's headless chromium loads `/status` and the test reads
+ * verifying mode against a TUF repository, and two sources with a release policy), some traffic
+ * with hits, misses, a tampered file, an unreachable upstream, policy refusals and a
+ * dependency-confusion collision, then Debian's headless chromium loads `/status` and the test reads
  * what the browser shows. A screenshot of each page is kept under test-output/ for people to look at.
  */
 import { after, before, describe, test } from 'node:test'
@@ -30,6 +31,7 @@ interface StatusJson {
   readonly upstreams: ReadonlyArray<{ readonly origin: string; readonly state: string; readonly lastError?: { readonly code: string } }>
   readonly dropsByReason: ReadonlyArray<{ readonly reason: string; readonly count: number }>
   readonly trust?: { readonly rootVersion: number; readonly roles: ReadonlyArray<{ readonly name: string; readonly version?: number; readonly expires?: string }> }
+  readonly policy?: { readonly refusals: ReadonlyArray<{ readonly reason: string }>; readonly collisions: ReadonlyArray<{ readonly project: string }> }
 }
 
 async function statusJson(proxy: ProxyProcess): Promise<StatusJson> {
@@ -189,6 +191,72 @@ describe('the status page in a browser', () => {
         assert.match(trust, new RegExp(`${role} ${entry.version} 1 of 1 keys ${entry.expires.replace(/[.]/g, '\\.')} (364|365) d`), `${role}: version, threshold, expiry and time left: ${trust}`)
       }
       assert.match(textOf(dom, 'drops'), new RegExp(`${reason} 1 (now|\\d+ (s|min) ago)`), `the refused target under its reason: ${textOf(dom, 'drops')}`)
+      assert.doesNotMatch(visibleText(dom), /could not be rendered/)
+    })
+  })
+
+  describe('sources and a release policy: the sources, refusals by reason and a collision', () => {
+    let internal: FakeUpstream
+    let publicIndex: FakeUpstream
+    let proxy: ProxyProcess
+    const dir = mkdtempSync(join(tmpdir(), 'tuf-proxy-status-sources-'))
+    const good = buildWheel('acme-utils', '1.0')
+    const evil = buildWheel('acme-utils', '99.0')
+    const sixOld = buildWheel('six', '1.16.0')
+    const sixDenied = buildWheel('six', '1.17.0')
+    before(async () => {
+      internal = await new FakeUpstream().start()
+      publicIndex = await new FakeUpstream().start()
+      internal.addProject('acme-utils', [{ filename: good.filename, bytes: good.bytes }])
+      // The private name registered publicly: a dependency-confusion attempt.
+      publicIndex.addProject('acme-utils', [{ filename: evil.filename, bytes: evil.bytes }])
+      publicIndex.addProject('six', [{ filename: sixOld.filename, bytes: sixOld.bytes }, { filename: sixDenied.filename, bytes: sixDenied.bytes }])
+      publicIndex.addProject('evil-thing', [])
+      const config = join(dir, 'config.yaml')
+      writeFileSync(config, `sources:
+  - name: internal
+    url: ${internal.simpleUrl}
+  - name: pypi
+    url: ${publicIndex.simpleUrl}
+    public: true
+policy:
+  deny: ["evil-*", "six==1.17.0"]
+`)
+      proxy = await ProxyProcess.start(['--config', config])
+    })
+    after(async () => {
+      await proxy?.dispose()
+      await Promise.all([internal?.stop(), publicIndex?.stop()])
+      rmSync(dir, { recursive: true, force: true })
+    })
+
+    test('chromium shows the sources in order, the refusals under their reason, and the collision', async (t) => {
+      t.diagnostic(requireChromium())
+      // The merged list fetches both lists whole: acme-utils on the public one is a collision.
+      assert.equal((await get(`${proxy.url}/simple/`)).status, 200)
+      const deniedPage = await get(`${proxy.url}/simple/evil-thing/`)
+      assert.equal(deniedPage.status, 404)
+      assert.equal(deniedPage.headers['x-tuf-proxy-reason'], 'denied_by_policy')
+      assert.equal((await get(`${proxy.url}/simple/six/`)).status, 200)
+      const deniedFile = await get(`${proxy.url}/files/six/${sixDenied.filename}`)
+      assert.equal(deniedFile.status, 403)
+      assert.equal(deniedFile.headers['x-tuf-proxy-reason'], 'denied_by_policy')
+
+      const status = await statusJson(proxy)
+      // The denied project's page, 1.17.0 hidden from six's page, and 1.17.0 refused on download.
+      assert.deepEqual(status.policy?.refusals.map((refusal) => refusal.reason), ['denied_by_policy', 'denied_by_policy', 'denied_by_policy'])
+      assert.deepEqual(status.policy?.collisions.map((collision) => collision.project), ['acme-utils'])
+      const dom = await loadInBrowser(proxy, 'status-sources')
+      assertCommonParts(dom)
+
+      const policy = textOf(dom, 'policy')
+      assert.match(policy, /^Sources and policy Sources, in priority order: internal private · pypi public /, `the sources in priority order: ${policy}`)
+      assert.match(
+        policy,
+        new RegExp(`denied_by_policy 3 (now|\\d+ (s|min) ago) six ${sixDenied.filename.replace(/\./g, '\\.')} six 1\\.17\\.0 is denied by policy\\.deny entry "six==1\\.17\\.0"`),
+        `the refusals under their reason, the latest as the example: ${policy}`,
+      )
+      assert.match(policy, /1 collision\(s\) private names a public source lists too project private source \(owner\) public source noticed acme-utils internal pypi (now|\d+ (s|min) ago)/, `the collision: ${policy}`)
       assert.doesNotMatch(visibleText(dom), /could not be rendered/)
     })
   })

@@ -14,7 +14,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   base: [],
   trust: ['base'],
   index: ['base'],
-  policy: ['base'],
+  policy: ['index', 'base'],
   upstream: ['base'],
   store: ['base'],
   'tuf-client': ['trust', 'base'],

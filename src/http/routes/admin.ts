@@ -3,12 +3,17 @@
  * `GET /-/cache` lists what is cached, `POST /-/refresh/<project>` revalidates a project page
  * now, `DELETE /-/cache/<project>` purges a project's pages and files. Every `/-/` request needs
  * `Authorization: Bearer <token>` (RFC 6750 §2.1); without it the answer is 401 whatever the path.
+ *
+ * With `sources:`, the listing names each project's owning source, a refresh asks the owner, and
+ * a purge clears the project's pages of every source but keeps its owner, unless
+ * `?forget-owner=1`: then the next request asks the sources again in order (how an operator
+ * moves a project to another source, after a dependency-confusion collision say).
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Context, Hono } from 'hono'
 import { describeError, errorCode, ProxyError, type Logger } from '../../base/index.js'
 import { isValidProjectName, normalizeName } from '../../index/index.js'
-import { projectReport, type CacheAdmin, type SimplePages } from '../../mirror/index.js'
+import { projectReport, type CacheAdmin, type PageRefresh } from '../../mirror/index.js'
 import type { AppEnv } from '../app.js'
 import { BadRequestError, errorResponse, statusFor } from '../error-response.js'
 
@@ -16,8 +21,8 @@ export interface AdminApi {
   /** the bearer token, already read from its file and trimmed */
   readonly token: string
   readonly cache: CacheAdmin
-  /** the one upstream's pages, which refresh and purge act on (the API is refused with sources:) */
-  readonly pages: SimplePages
+  /** revalidates a project page now: the single upstream's, or with `sources:` its owner's (named; undefined without sources) */
+  readonly refresh: (project: string) => Promise<{ readonly source: string | undefined; readonly refresh: PageRefresh }>
 }
 
 /** The request carries no token, or the wrong one. */
@@ -35,7 +40,6 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 
 export function adminRoutes(app: Hono<AppEnv>, deps: { admin: AdminApi; logger: Logger }): void {
   const { admin, logger } = deps
-  const { pages } = admin
   // Both sides are hashed first, so the comparison is of equal lengths and takes the same time
   // whatever the token's length or how much of it a guess gets right.
   const expected = createHash('sha256').update(admin.token, 'utf8').digest()
@@ -68,27 +72,29 @@ export function adminRoutes(app: Hono<AppEnv>, deps: { admin: AdminApi; logger: 
 
   app.post('/-/refresh/:project{[^/]+}', async (c) => {
     const project = projectParam(c)
-    const refresh = await pages.refresh(project)
+    const { source, refresh } = await admin.refresh(project)
     if (refresh.outcome !== 'failed') {
-      logger.info('admin_refresh', { project, outcome: refresh.outcome, serial: refresh.serial })
+      logger.info('admin_refresh', { project, source, outcome: refresh.outcome, serial: refresh.serial })
       return c.json(
-        { project, outcome: refresh.outcome, serial: refresh.serial ?? null, previousSerial: refresh.previousSerial ?? null, fetchedAt: new Date(refresh.fetchedAtMs).toISOString() },
+        { project, source: source ?? null, outcome: refresh.outcome, serial: refresh.serial ?? null, previousSerial: refresh.previousSerial ?? null, fetchedAt: new Date(refresh.fetchedAtMs).toISOString() },
         200,
         { 'cache-control': 'no-store' },
       )
     }
     const code = errorCode(refresh.error)
     const status = statusFor(refresh.error)
-    logger.warn('admin_refresh', { project, outcome: 'failed', reason: code, detail: describeError(refresh.error) })
+    logger.warn('admin_refresh', { project, source, outcome: 'failed', reason: code, detail: describeError(refresh.error) })
     c.set('served', { reason: code })
-    const body = { project, outcome: 'failed', error: code, message: status === 500 ? 'internal error; see the proxy log' : describeError(refresh.error), lastGoodKept: refresh.isLastGoodKept }
+    const body = { project, source: source ?? null, outcome: 'failed', error: code, message: status === 500 ? 'internal error; see the proxy log' : describeError(refresh.error), lastGoodKept: refresh.isLastGoodKept }
     // The refresh failed for the reason a page request would have, so it answers that request's status.
     return new Response(`${JSON.stringify(body)}\n`, { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-tuf-proxy-reason': code } })
   })
 
   app.delete('/-/cache/:project{[^/]+}', async (c) => {
     const project = projectParam(c)
-    const purged = await admin.cache.purge(project)
+    const forgetOwner = c.req.query('forget-owner')
+    if (forgetOwner !== undefined && forgetOwner !== '1' && forgetOwner !== '0') throw new BadRequestError(`forget-owner=${JSON.stringify(forgetOwner)}: write forget-owner=1 to forget the owning source, or leave it out`)
+    const purged = await admin.cache.purge(project, { forgetOwner: forgetOwner === '1' })
     return c.json(purged, 200, { 'cache-control': 'no-store' })
   })
 }

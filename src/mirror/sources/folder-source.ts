@@ -18,6 +18,7 @@ import type { BlobReader } from '../../store/index.js'
 import { NotFoundError } from '../errors.js'
 import { isSafeFileName } from '../file-names.js'
 import type { FileResult } from '../files.js'
+import type { PageRefresh } from '../simple-pages.js'
 import type { Source, SourceNames, SourcePage } from './source.js'
 import { readWheelMetadata, requiresPythonOf } from './wheel-metadata.js'
 
@@ -73,6 +74,17 @@ export class FolderSource implements Source {
     const page = this.#page(project)
     if (!page) throw new NotFoundError(`folder source ${this.name} has no project ${JSON.stringify(project)}`)
     return page
+  }
+
+  /** The folder is read on every request, so a refresh only says whether the page changed since the last look. */
+  async refresh(project: string, nowMs: number): Promise<PageRefresh> {
+    const before = this.#page(project)?.identity
+    try {
+      const after = (await this.page(project)).identity
+      return { outcome: before === after ? 'unchanged' : 'updated', serial: undefined, previousSerial: undefined, fetchedAtMs: nowMs }
+    } catch (error) {
+      return { outcome: 'failed', error, isLastGoodKept: false }
+    }
   }
 
   peekPage(_project: string): SourcePage | undefined {

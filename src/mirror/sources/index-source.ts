@@ -7,8 +7,20 @@ import type { ProjectFile } from '../../index/index.js'
 import { NotFoundError } from '../errors.js'
 import type { Files, FileResult } from '../files.js'
 import type { StoredBody } from '../project-list.js'
-import type { SimplePages } from '../simple-pages.js'
+import type { PageRefresh, SimplePages } from '../simple-pages.js'
 import type { Source, SourceNames, SourcePage } from './source.js'
+
+const PAGE_NAMESPACE_PREFIX = 'source-'
+
+/** With `sources:`, each remote index keeps its page records in a namespace of its own. */
+export function sourcePageNamespace(source: string): string {
+  return `${PAGE_NAMESPACE_PREFIX}${source}`
+}
+
+/** The source whose page records a namespace holds; undefined for any other namespace. */
+export function sourceOfPageNamespace(namespace: string): string | undefined {
+  return namespace.startsWith(PAGE_NAMESPACE_PREFIX) && namespace.length > PAGE_NAMESPACE_PREFIX.length ? namespace.slice(PAGE_NAMESPACE_PREFIX.length) : undefined
+}
 
 /** PEP 658: the core metadata of `<file>` is served at `<file>.metadata`. */
 const METADATA_SUFFIX = '.metadata'
@@ -34,6 +46,10 @@ export class IndexSource implements Source {
 
   page(project: string, options?: { readonly revalidate?: boolean }): Promise<SourcePage> {
     return this.parts.pages.projectModel(project, options?.revalidate ?? false)
+  }
+
+  refresh(project: string): Promise<PageRefresh> {
+    return this.parts.pages.refresh(project)
   }
 
   peekPage(project: string): SourcePage | undefined {

@@ -7,7 +7,9 @@ import type { Logger } from '../../base/index.js'
 import { describeError, errorCode } from '../../base/index.js'
 import type { RecordStore } from '../../store/index.js'
 
-const NAMESPACE = 'owner'
+/** The records namespace of the ownership records (keyed by normalized name). */
+export const OWNER_RECORD_NAMESPACE = 'owner'
+const NAMESPACE = OWNER_RECORD_NAMESPACE
 
 export interface Ownership {
   readonly source: string
@@ -48,13 +50,27 @@ export class OwnershipRecords {
     return ownership
   }
 
+  /**
+   * Forgets the owner, in memory and on disk, so the next request asks the sources again in
+   * order: how an operator moves a project to another source (after a collision, say).
+   * @returns the ownership forgotten, if there was one
+   * @throws {StoreError} when the record cannot be deleted (memory is then left as it was)
+   */
+  async forget(project: string): Promise<Ownership | undefined> {
+    const known = await this.get(project)
+    await this.deps.records.delete(NAMESPACE, project)
+    this.#known.delete(project)
+    return known
+  }
+
   /** Owners seen by this process, for /status. */
   entries(): ReadonlyArray<readonly [string, Ownership]> {
     return [...this.#known]
   }
 }
 
-function asOwnership(value: unknown): Ownership | undefined {
+/** A stored ownership record, decoded; undefined when it is not one. */
+export function asOwnership(value: unknown): Ownership | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const record = value as Record<string, unknown>
   return typeof record.source === 'string' && typeof record.sinceMs === 'number' ? { source: record.source, sinceMs: record.sinceMs } : undefined

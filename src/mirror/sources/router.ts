@@ -20,7 +20,7 @@ import type { FileResult } from '../files.js'
 import type { PageService } from '../page-service.js'
 import { representationEtag } from '../page-etag.js'
 import { quarantinedError } from '../project-files.js'
-import { isQuarantined, proxied, renderPage, type CacheStatus, type RenderedPage } from '../simple-pages.js'
+import { isQuarantined, proxied, renderPage, type CacheStatus, type PageRefresh, type RenderedPage } from '../simple-pages.js'
 import type { FirstSeen } from './first-seen.js'
 import type { OwnershipRecords } from './ownership.js'
 import type { Collision, PolicyLog, Refusal } from './policy-log.js'
@@ -182,6 +182,26 @@ export class SourceRouter implements PageService {
       throw new PolicyRefusalError(verdict.reason, `${fileName}: ${verdict.detail}`, { availableAtMs: verdict.availableAtMs, nowMs: this.deps.clock.nowMs() })
     }
     return owner.file(project, fileName, entry.file)
+  }
+
+  /**
+   * Revalidates the owner's page now (the admin API's refresh); a project no source has yet is
+   * resolved first, as a request would. Never throws: a failure is the refresh's outcome.
+   * @returns the refresh and the owner it asked, undefined when none could be found
+   */
+  async refresh(project: string): Promise<{ readonly source: string | undefined; readonly refresh: PageRefresh }> {
+    let owner: Source
+    try {
+      owner = (await this.#owner(project)).source
+    } catch (error) {
+      return { source: undefined, refresh: { outcome: 'failed', error, isLastGoodKept: false } }
+    }
+    return { source: owner.name, refresh: await owner.refresh(project, this.deps.clock.nowMs()) }
+  }
+
+  /** Drops the filtered page held in memory (the admin API's purge); the sources forget their own. */
+  forget(project: string): void {
+    this.#filtered.delete(project)
   }
 
   status(): { readonly sources: ReadonlyArray<{ name: string; public: boolean }>; readonly refusals: readonly Refusal[]; readonly collisions: readonly Collision[] } {

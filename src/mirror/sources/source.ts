@@ -6,7 +6,7 @@
  */
 import type { ProjectFile, ProjectPage } from '../../index/index.js'
 import type { FileResult } from '../files.js'
-import type { CacheStatus } from '../simple-pages.js'
+import type { CacheStatus, PageRefresh } from '../simple-pages.js'
 
 export interface SourcePage {
   readonly page: ProjectPage
@@ -37,6 +37,12 @@ export interface Source {
   /** @throws NotFoundError, UpstreamError, IndexFormatError (no good copy to fall back on) */
   /** @param options.revalidate ask again now whatever the TTL (a source that holds no copy ignores it) */
   page(project: string, options?: { readonly revalidate?: boolean }): Promise<SourcePage>
+  /**
+   * Revalidates the project's page now, whatever its TTL (the admin API's refresh): what changed,
+   * or why it failed. Never throws.
+   * @param nowMs when the refresh happens, for a source that keeps no fetch time of its own
+   */
+  refresh(project: string, nowMs: number): Promise<PageRefresh>
   /** the page when it is fresh in memory, for the hot path; else undefined */
   peekPage(project: string): SourcePage | undefined
   /**

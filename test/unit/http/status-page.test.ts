@@ -95,6 +95,34 @@ describe('status page renderer', () => {
     assert.doesNotMatch(html, /could not be rendered|undefined|NaN/)
   })
 
+  test('sources, recent policy refusals grouped by reason, and collisions; names from outside escaped', () => {
+    const html = renderStatusHtml(report({
+      policy: {
+        sources: [{ name: 'internal', public: false }, { name: 'pypi', public: true }],
+        // newest first, as PolicyLog.recent() gives them
+        refusals: [
+          { atMs: NOW_MS - 2000, reason: 'too_new', project: 'requests', file: 'requests-2.99.0-py3-none-any.whl', detail: `too new ${HOSTILE}` },
+          { atMs: NOW_MS - 60_000, reason: 'denied_by_policy', project: 'evil-thing', file: undefined, detail: 'evil-thing is denied by policy.deny entry "evil-*"' },
+          { atMs: NOW_MS - 90_000, reason: 'too_new', project: 'six', file: 'six-9.0-py3-none-any.whl', detail: 'older example' },
+        ],
+        collisions: [{ atMs: NOW_MS - 5000, project: HOSTILE, privateSource: 'internal', publicSource: 'pypi' }],
+      },
+    }))
+    assert.match(html, /<section id="policy"><h2>Sources and policy<\/h2>/)
+    assert.ok(html.includes('<code class="key">internal</code> <span class="badge muted">private</span> · <code class="key">pypi</code> <span class="badge warn">public</span>'), 'the sources in priority order')
+    assert.ok(html.includes('of the last 3 refusals'))
+    assert.ok(html.includes('<td><code class="key">too_new</code></td><td class="num">2</td><td>2 s ago</td><td><code>requests</code> <code>requests-2.99.0-py3-none-any.whl</code>'), 'two too_new, the latest as the example')
+    assert.ok(html.includes('<td><code class="key">denied_by_policy</code></td><td class="num">1</td><td>1 min ago</td><td><code>evil-thing</code> (page)'), 'a refused page')
+    assert.doesNotMatch(html, /older example/, 'only the latest example per reason')
+    assert.ok(html.includes('<span class="badge bad">1 collision(s)</span>'))
+    assert.ok(html.includes('<td><code class="key">&#60;script&#62;alert(1)&#60;/script&#62;'), 'a project name from an index is escaped')
+    assert.doesNotMatch(html, /<script|<img|could not be rendered|undefined|NaN/i)
+    const quiet = renderStatusHtml(report({ policy: { sources: [{ name: 'pypi', public: true }], refusals: [], collisions: [] } }))
+    assert.match(quiet, /Nothing refused by the policy since start/)
+    assert.match(quiet, /No private project name seen on a public source since start/)
+    assert.match(renderStatusHtml(report()), /no <code>sources:<\/code> or <code>policy:<\/code> configured/)
+  })
+
   test('a report with missing or malformed parts still renders, each broken part saying so', () => {
     assert.doesNotThrow(() => renderStatusHtml({}))
     const empty = renderStatusHtml({})
@@ -105,6 +133,7 @@ describe('status page renderer', () => {
     assert.doesNotThrow(() => (html = renderStatusHtml(broken)))
     assert.match(html, /This part could not be rendered/)
     assert.match(html, /<section id="trust">/, 'every section is there')
+    assert.match(renderStatusHtml({ ...report(), policy: { sources: null } } as unknown as StatusReport), /<section id="policy"><h2>Sources and policy<\/h2><p class="bad-text">This part could not be rendered/)
     const failed = renderStatusHtml({}, `cannot read ${HOSTILE}`)
     assert.match(failed, /The status report could not be built: cannot read &#60;script/)
   })

@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Metrics, silentLogger } from '../../../src/base/index.js'
 import type { ProjectFile } from '../../../src/index/index.js'
-import { FirstSeen, NotFoundError, OwnershipRecords, PolicyLog, SourceRouter, UnavailableError, type FileResult, type Route, type Source, type SourceNames, type SourcePage } from '../../../src/mirror/index.js'
+import { FirstSeen, NotFoundError, OwnershipRecords, PolicyLog, SourceRouter, UnavailableError, type FileResult, type PageRefresh, type Route, type Source, type SourceNames, type SourcePage } from '../../../src/mirror/index.js'
 import { openRecordStore, type RecordStore } from '../../../src/store/index.js'
 
 class FakeSource implements Source {
   readonly asked: string[] = []
+  readonly refreshed: string[] = []
   isDown = false
   constructor(
     readonly name: string,
@@ -33,6 +34,11 @@ class FakeSource implements Source {
     if (this.isDown) throw new UnavailableError(`${this.name} is down`, { cause: new Error('down') })
     if (!this.projects.has(project)) throw new NotFoundError(`${this.name} has no ${project}`)
     return { page: { name: project, meta: { apiVersion: '1.1' }, files: [] }, cache: 'MISS', serial: undefined, identity: `${this.name}:${project}` }
+  }
+
+  async refresh(project: string, nowMs: number): Promise<PageRefresh> {
+    this.refreshed.push(project)
+    return { outcome: 'unchanged', serial: undefined, previousSerial: undefined, fetchedAtMs: nowMs }
   }
 
   peekPage(): SourcePage | undefined {
@@ -100,6 +106,27 @@ describe('source router', () => {
     const { router: restarted } = router([internal, pypi], store)
     await assert.rejects(restarted.project('acme-utils', 'json-v1'), NotFoundError)
     assert.deepEqual(pypi.asked, [])
+  })
+
+  test('a refresh asks the recorded owner alone; after forgetting the owner, the sources are asked again in order', async () => {
+    const store = await records()
+    const internal = new FakeSource('internal', false, new Set(['acme-utils']))
+    const pypi = new FakeSource('pypi', true, new Set(['acme-utils', 'six']))
+    const ownership = new OwnershipRecords({ records: store, logger: silentLogger })
+    const { router: r } = router([internal, pypi], store)
+    const first = await r.refresh('acme-utils')
+    assert.equal(first.source, 'internal')
+    assert.equal(first.refresh.outcome, 'unchanged')
+    assert.deepEqual([internal.refreshed, pypi.refreshed, pypi.asked], [['acme-utils'], [], []])
+    const unknown = await r.refresh('nobody-has-it')
+    assert.equal(unknown.source, undefined)
+    assert.ok(unknown.refresh.outcome === 'failed' && unknown.refresh.error instanceof NotFoundError)
+    // The operator moves acme-utils: the internal index no longer has it, its owner is forgotten.
+    internal.projects.delete('acme-utils')
+    assert.equal((await ownership.forget('acme-utils'))?.source, 'internal')
+    assert.equal(await ownership.get('acme-utils'), undefined)
+    const { router: restarted } = router([internal, pypi], store)
+    assert.equal((await restarted.refresh('acme-utils')).source, 'pypi')
   })
 
   test('routes: the first matching route names the sources, a public one included; others keep the default order', async () => {

@@ -61,6 +61,8 @@ describe('release policy', () => {
     assert.equal(verdict('requests', '2.98.0').kind, 'serve')
     assert.equal(verdict('urllib3', '3.1.5').kind, 'refuse')
     assert.equal(verdict('urllib3', '3.2').kind, 'serve')
+    // A resolver skips pre-releases by default (PEP 440 §Handling of pre-releases); a deny rule must not.
+    assert.equal(verdict('urllib3', '3.1rc1').kind, 'refuse')
     const unreadable = verdict('requests', undefined)
     assert.equal(unreadable.kind === 'refuse' && unreadable.reason, 'denied_by_policy')
   })
@@ -82,7 +84,7 @@ describe('release policy', () => {
   test('entries that cannot be used name themselves', () => {
     const problems: Array<[Partial<ReleasePolicyOptions>, RegExp]> = [
       [{ deny: ['requests', 'flask>=1.0.*'] }, /^policy\.deny\[1\]: .*trailing \.\*/],
-      [{ deny: ['requests=2'] }, /^policy\.deny\[0\]: .*not a PEP 440 version specifier/],
+      [{ deny: ['requests=2'] }, /^policy\.deny\[0\]: .*not a version specifier/],
       [{ exempt: ['cert/ifi'] }, /^policy\.exempt\[0\]: "cert\/ifi" is not a project name or glob/],
       [{ allowOnly: ['a b'] }, /^policy\.allow-only\[0\]/],
     ]
