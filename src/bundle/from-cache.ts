@@ -17,8 +17,8 @@ import { cachedFileSha256, isSafeFileName, listCachedPages, type CachedPageRecor
 import type { BlobInfo, BlobStore, RecordStore } from '../store/index.js'
 import type { TrustLimits } from '../trust/index.js'
 import { BundleDir } from './bundle-dir.js'
-import { BUNDLE_FORMAT, encodeManifest, pagePath, type Manifest, type ManifestEntry, type ManifestTuf, type Selection } from './manifest.js'
-import { metadataJob, pageEntry, parsePage, vouchFor, writeTufMetadata, type FileJob, type MakeEvent, type MakeResult } from './make.js'
+import { pagePath, type ManifestEntry, type ManifestTuf, type Selection } from './manifest.js'
+import { finishBundle, metadataJob, pageEntry, parsePage, vouchFor, type FileJob, type MakeEvent, type MakeResult } from './make.js'
 import { pickFiles, type TagFilter } from './select.js'
 import { TufVouch } from './tuf-vouch.js'
 import { checkFile, createByteCheck } from './verify-bytes.js'
@@ -138,23 +138,8 @@ export async function makeBundleFromCache(options: FromCacheOptions, deps: FromC
     entries.push(entry)
     deps.onEvent({ event: 'item', status: 'present', entry })
   }
-  if (deps.tuf) {
-    for (const entry of await writeTufMetadata(bundle, deps.tuf)) {
-      entries.push(entry)
-      deps.onEvent({ event: 'item', status: 'present', entry })
-    }
-  }
-  const manifest: Manifest = {
-    format: BUNDLE_FORMAT,
-    tool_version: options.toolVersion,
-    created: options.now().toISOString(),
-    upstream: upstreamUrl,
-    selection: options.selection,
-    entries,
-    ...(options.tuf ? { tuf: options.tuf } : {}),
-  }
-  await bundle.writeAtomic('manifest.json', encodeManifest(manifest))
-  return { manifest, refused }
+  // The TUF metadata is the cache's own, already held.
+  return { manifest: await finishBundle(bundle, entries, upstreamUrl, options, deps, 'present'), refused }
 }
 
 /**

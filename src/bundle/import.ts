@@ -184,16 +184,13 @@ export async function importBundle(source: BundleSource, options: { partial: boo
   const tufBodies = new Map<string, Uint8Array>()
   for (const entry of manifest.entries) {
     if (entry.kind !== 'tuf' || missing.has(entry.path)) continue
-    const body = await source.readBytes(entry.path)
-    if (!body) continue
-    const check = createByteCheck({ hashes: { sha256: entry.sha256 }, expectedSize: entry.size })
-    try {
-      check.update(body)
-      check.finish()
-      tufBodies.set(entry.name, body)
-    } catch (error) {
-      problem('entry_mismatch', entry.path, `the TUF metadata's bytes do not match its manifest entry: ${describeError(error)}`)
+    const read = await readEntryChecked(source, entry)
+    if (!read) continue
+    if ('mismatch' in read) {
+      problem('entry_mismatch', entry.path, `the TUF metadata's bytes do not match its manifest entry: ${read.mismatch}`)
+      continue
     }
+    tufBodies.set(entry.name, read.body)
   }
   // A bundle whose metadata cannot be verified has nothing verifiable in it: refused whole, even with --partial.
   if (problems.length > 0 && tufBodies.size < manifest.entries.filter((entry) => entry.kind === 'tuf').length) return { problems, ...none, manifest }
@@ -205,17 +202,14 @@ export async function importBundle(source: BundleSource, options: { partial: boo
   const pageBodies = new Map<string, Buffer>()
   for (const entry of manifest.entries) {
     if (entry.kind !== 'page' || missing.has(entry.path)) continue
-    const body = await source.readBytes(entry.path)
-    if (!body) continue
-    const check = createByteCheck({ hashes: { sha256: entry.sha256 }, expectedSize: entry.size })
-    try {
-      check.update(body)
-      check.finish()
-    } catch (error) {
-      problem('entry_mismatch', entry.path, `the page's bytes do not match its manifest entry: ${describeError(error)}`)
+    const read = await readEntryChecked(source, entry)
+    if (!read) continue
+    if ('mismatch' in read) {
+      problem('entry_mismatch', entry.path, `the page's bytes do not match its manifest entry: ${read.mismatch}`)
       deps.onItem?.(entry, 'refused')
       continue
     }
+    const { body } = read
     const url = new URL(`${entry.project}/`, manifest.upstream).href
     if (vouch) {
       // Verifying mode: the page is the bytes of its verified target (TUF 5.7.3).
@@ -304,6 +298,24 @@ export async function importBundle(source: BundleSource, options: { partial: boo
     pageCount++
   }
   return { problems, pages: pageCount, files, bytes, manifest }
+}
+
+/**
+ * Reads a small bundle item whole (TUF metadata, a page) and checks it against its manifest
+ * entry's size and SHA-256 before anything parses it; TUF metadata and pages share this check.
+ * @returns the bytes, or why they do not match; undefined when the source cannot read the item
+ */
+async function readEntryChecked(source: BundleSource, entry: ManifestEntry): Promise<{ body: Buffer } | { mismatch: string } | undefined> {
+  const body = await source.readBytes(entry.path)
+  if (!body) return undefined
+  const check = createByteCheck({ hashes: { sha256: entry.sha256 }, expectedSize: entry.size })
+  try {
+    check.update(body)
+    check.finish()
+    return { body }
+  } catch (error) {
+    return { mismatch: describeError(error) }
+  }
 }
 
 /**

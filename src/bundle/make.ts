@@ -161,23 +161,40 @@ export async function makeBundle(options: MakeOptions, deps: MakeDeps): Promise<
     entries.push(entry)
     deps.onEvent({ event: 'item', status, entry })
   }
+  // The TUF metadata was fetched from the upstream for this bundle.
+  return { manifest: await finishBundle(bundle, entries, options.upstreamUrl, options, deps, 'fetched'), refused }
+}
+
+/**
+ * How every bundle ends, from the upstream or from a cache: the verified TUF metadata under
+ * `tuf/` (verifying mode), then the manifest, written last and atomically so that a bundle
+ * without one is plainly unfinished.
+ */
+export async function finishBundle(
+  bundle: BundleDir,
+  entries: ManifestEntry[],
+  upstream: string,
+  options: Pick<MakeOptions, 'toolVersion' | 'selection' | 'tuf' | 'now'>,
+  deps: Pick<MakeDeps, 'tuf' | 'onEvent'>,
+  tufStatus: 'fetched' | 'present',
+): Promise<Manifest> {
   if (deps.tuf) {
     for (const entry of await writeTufMetadata(bundle, deps.tuf)) {
       entries.push(entry)
-      deps.onEvent({ event: 'item', status: 'fetched', entry })
+      deps.onEvent({ event: 'item', status: tufStatus, entry })
     }
   }
   const manifest: Manifest = {
     format: BUNDLE_FORMAT,
     tool_version: options.toolVersion,
     created: options.now().toISOString(),
-    upstream: options.upstreamUrl,
+    upstream,
     selection: options.selection,
     entries,
     ...(options.tuf ? { tuf: options.tuf } : {}),
   }
   await bundle.writeAtomic('manifest.json', encodeManifest(manifest))
-  return { manifest, refused }
+  return manifest
 }
 
 /** PEP 658/714: the metadata file, when the page gives a digest to check it against. */
@@ -268,7 +285,7 @@ export async function vouchFor(job: FileJob, tuf: TufVouch | undefined): Promise
  * The verified metadata into `tuf/`, each file atomically; files a killed earlier run left that
  * are not part of this set are removed (every file in a bundle is listed).
  */
-export async function writeTufMetadata(bundle: BundleDir, tuf: TufVouch): Promise<ManifestEntry[]> {
+async function writeTufMetadata(bundle: BundleDir, tuf: TufVouch): Promise<ManifestEntry[]> {
   const files = tuf.bundleFiles()
   const entries: ManifestEntry[] = []
   for (const name of await bundle.list('tuf')) if (!files.has(name)) await bundle.remove(`tuf/${name}`)

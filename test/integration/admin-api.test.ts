@@ -11,9 +11,8 @@ import { request as httpRequest } from 'node:http'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request } from 'undici'
 import { FakeUpstream } from '../helpers/fake-upstream.js'
-import { blobDigests, get } from '../helpers/http-client.js'
+import { blobDigests, callJson as call, get } from '../helpers/http-client.js'
 import { CLI_PATH, ProxyProcess } from '../helpers/proxy-process.js'
 import { buildWheel } from '../helpers/wheels.js'
 
@@ -29,17 +28,6 @@ function tokenFile(name: string, content: string, mode = 0o600): string {
   return path
 }
 
-async function call(method: string, url: string, headers: Record<string, string> = {}) {
-  const response = await request(url, { method, headers })
-  const text = await response.body.text()
-  let json: Record<string, unknown> = {}
-  try {
-    json = JSON.parse(text) as Record<string, unknown>
-  } catch {
-    // not JSON: the assertions on status say what went wrong
-  }
-  return { status: response.statusCode, headers: response.headers, text, json }
-}
 
 const bearer = { authorization: `Bearer ${TOKEN}` }
 

@@ -7,14 +7,14 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli-run.js'
 import { FakeUpstream } from '../helpers/fake-upstream.js'
 import { get } from '../helpers/http-client.js'
 import { pipDownload, pipInstall, requirePip } from '../helpers/pip.js'
 import { ProxyProcess } from '../helpers/proxy-process.js'
+import { tempDirs } from '../helpers/temp-dirs.js'
 import { buildWheel, type Distribution } from '../helpers/wheels.js'
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
@@ -42,12 +42,7 @@ function flipFirstByte(path: string): void {
 
 describe('mirror --from-cache: a proxy cache as a bundle, re-verified on the way out', () => {
   const pip = requirePip()
-  const dirs: string[] = []
-  const dir = (prefix: string) => {
-    const made = mkdtempSync(join(tmpdir(), `tuf-proxy-${prefix}-`))
-    dirs.push(made)
-    return made
-  }
+  const { dir, removeAll: removeDirs } = tempDirs()
   let upstream: FakeUpstream
   let proxy: ProxyProcess
   let cacheDir: string
@@ -70,7 +65,7 @@ describe('mirror --from-cache: a proxy cache as a bundle, re-verified on the way
   after(async () => {
     await proxy?.stop()
     await upstream?.stop()
-    for (const made of dirs) rmSync(made, { recursive: true, force: true })
+    removeDirs()
   })
 
   test('beside the running proxy, the bundle holds the pages exactly as the upstream served them and the files the cache holds; a fresh cache imports it and pip installs from serve --offline', pip, async () => {

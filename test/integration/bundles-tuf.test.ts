@@ -11,8 +11,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli-run.js'
 import { get } from '../helpers/http-client.js'
@@ -20,6 +19,7 @@ import { pipDownload, pipInstall, requirePip } from '../helpers/pip.js'
 import { ProxyProcess } from '../helpers/proxy-process.js'
 import { RepositorySimulator } from '../helpers/repository-simulator.js'
 import { generateKey } from '../helpers/sim-keys.js'
+import { tempDirs } from '../helpers/temp-dirs.js'
 import { TufUpstream, sdistFile, wheelFile } from '../helpers/tuf-upstream.js'
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
@@ -61,12 +61,7 @@ interface StatusJson {
 
 describe('bundles in verifying mode: TUF across the gap', () => {
   const pip = requirePip()
-  const dirs: string[] = []
-  const dir = (prefix: string) => {
-    const made = mkdtempSync(join(tmpdir(), `tuf-proxy-${prefix}-`))
-    dirs.push(made)
-    return made
-  }
+  const { dir, removeAll: removeDirs } = tempDirs()
   const sim = new RepositorySimulator({ consistentSnapshot: true })
   const wheel10 = wheelFile('FooBar', '1.0')
   const sdist10 = sdistFile('FooBar', '1.0')
@@ -136,7 +131,7 @@ describe('bundles in verifying mode: TUF across the gap', () => {
   after(async () => {
     await upstream?.stop()
     for (const expiring of expiringUpstreams) await expiring.stop()
-    for (const made of dirs) rmSync(made, { recursive: true, force: true })
+    removeDirs()
   })
 
   test('mirror with the TUF flags stores the metadata that vouches for the bundle under tuf/ (roots by version, never a plain root.json)', () => {

@@ -9,13 +9,13 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { FakeUpstream } from '../helpers/fake-upstream.js'
 import { blobDigests, get } from '../helpers/http-client.js'
 import { CLI_PATH, ProxyProcess } from '../helpers/proxy-process.js'
+import { startTwoSources, type TwoSources } from '../helpers/two-sources.js'
 import { buildWheel } from '../helpers/wheels.js'
 
 function cacheCli(args: readonly string[]) {
@@ -158,35 +158,26 @@ describe('tuf-proxy cache', () => {
 })
 
 describe('tuf-proxy cache with sources:', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tuf-proxy-cache-cli-sources-'))
-  let internal: FakeUpstream
-  let publicIndex: FakeUpstream
-  let proxy: ProxyProcess
+  let sources: TwoSources
   const private1 = buildWheel('acme-utils', '1.0')
   const six = buildWheel('six', '1.16.0')
   before(async () => {
-    internal = await new FakeUpstream().start()
-    publicIndex = await new FakeUpstream().start()
-    internal.addProject('acme-utils', [{ filename: private1.filename, bytes: private1.bytes }], 2)
-    publicIndex.addProject('six', [{ filename: six.filename, bytes: six.bytes }], 7)
-    const config = join(dir, 'config.yaml')
-    writeFileSync(config, `sources:\n  - name: internal\n    url: ${internal.simpleUrl}\n  - name: pypi\n    url: ${publicIndex.simpleUrl}\n    public: true\n`)
-    proxy = await ProxyProcess.start(['--config', config])
+    sources = await startTwoSources('tuf-proxy-cache-cli-sources-', ({ internal, publicIndex }) => {
+      internal.addProject('acme-utils', [{ filename: private1.filename, bytes: private1.bytes }], 2)
+      publicIndex.addProject('six', [{ filename: six.filename, bytes: six.bytes }], 7)
+      return []
+    })
     for (const [project, file] of [['acme-utils', private1.filename], ['six', six.filename]] as const) {
-      assert.equal((await get(`${proxy.url}/simple/${project}/`)).status, 200)
-      const head = await request(`${proxy.url}/files/${project}/${file}`, { method: 'HEAD' })
+      assert.equal((await get(`${sources.proxy.url}/simple/${project}/`)).status, 200)
+      const head = await request(`${sources.proxy.url}/files/${project}/${file}`, { method: 'HEAD' })
       await head.body.dump()
       assert.equal(head.statusCode, 200)
     }
   })
-  after(async () => {
-    await proxy?.dispose()
-    await Promise.all([internal?.stop(), publicIndex?.stop()])
-    rmSync(dir, { recursive: true, force: true })
-  })
+  after(() => sources?.dispose())
 
   test('list shows every source\'s projects with their owner; purge clears every source namespace and keeps the owner unless --forget-owner', async () => {
-    const listed = cacheCli(['list', '--cache-dir', proxy.cacheDir])
+    const listed = cacheCli(['list', '--cache-dir', sources.proxy.cacheDir])
     assert.equal(listed.status, 0, listed.stderr)
     const summary = listed.lines.map((line) => [line.project, line.owner, (line.pages as Array<{ kind: string; source: string; serial: number }>).map((page) => [page.kind, page.source, page.serial]), (line.files as Array<{ filename: string }>).map((file) => file.filename)])
     assert.deepEqual(summary, [
@@ -194,22 +185,22 @@ describe('tuf-proxy cache with sources:', () => {
       ['six', 'pypi', [['source-pypi', 'pypi', 7]], [six.filename]],
     ])
 
-    const purged = cacheCli(['purge', 'ACME_Utils', '--cache-dir', proxy.cacheDir])
+    const purged = cacheCli(['purge', 'ACME_Utils', '--cache-dir', sources.proxy.cacheDir])
     assert.equal(purged.status, 0, purged.stderr)
     assert.deepEqual(purged.lines, [{ project: 'acme-utils', pages: 1, files: 1, bytes: purged.lines[0]?.bytes }])
-    assert.ok(!blobDigests(proxy.cacheDir).includes(private1.sha256))
-    const kept = cacheCli(['list', '--cache-dir', proxy.cacheDir]).lines.find((line) => line.project === 'acme-utils')
+    assert.ok(!blobDigests(sources.proxy.cacheDir).includes(private1.sha256))
+    const kept = cacheCli(['list', '--cache-dir', sources.proxy.cacheDir]).lines.find((line) => line.project === 'acme-utils')
     assert.deepEqual([kept?.owner, kept?.pages, kept?.files], ['internal', [], []], 'the owner stays')
 
-    const forgotten = cacheCli(['purge', 'acme-utils', '--forget-owner', '--cache-dir', proxy.cacheDir])
+    const forgotten = cacheCli(['purge', 'acme-utils', '--forget-owner', '--cache-dir', sources.proxy.cacheDir])
     assert.equal(forgotten.status, 0, forgotten.stderr)
     assert.deepEqual(forgotten.lines, [{ project: 'acme-utils', pages: 0, files: 0, bytes: 0, ownerForgotten: 'internal' }])
-    assert.deepEqual(cacheCli(['list', '--cache-dir', proxy.cacheDir]).lines.map((line) => line.project), ['six'])
+    assert.deepEqual(cacheCli(['list', '--cache-dir', sources.proxy.cacheDir]).lines.map((line) => line.project), ['six'])
 
     // After a restart, the proxy resolves the owner again (it remembered none).
-    await proxy.stop()
-    await proxy.restart()
-    assert.equal((await get(`${proxy.url}/simple/acme-utils/`)).status, 200)
-    await proxy.waitForLog((line) => line.event === 'owner_recorded' && line.project === 'acme-utils' && line.source === 'internal')
+    await sources.proxy.stop()
+    await sources.proxy.restart()
+    assert.equal((await get(`${sources.proxy.url}/simple/acme-utils/`)).status, 200)
+    await sources.proxy.waitForLog((line) => line.event === 'owner_recorded' && line.project === 'acme-utils' && line.source === 'internal')
   })
 })
