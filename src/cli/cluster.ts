@@ -126,6 +126,7 @@ export function runPrimary({ workers, logger, flush }: PrimaryDeps): Promise<num
   metrics.declareCounter(RESTARTS_METRIC, RESTARTS_HELP)
   metrics.onCollect(() => metrics.set('tuf_proxy_workers', 'Worker processes running', Object.keys(cluster.workers ?? {}).length))
   const startedAtMs = new Map<number, number>()
+  const primaryStartedAtMs = Date.now()
   const listeningIds = new Set<number>()
   let nextReportId = 0
   const reports = new Map<number, { parts: Array<WorkerPart<unknown>>; expected: number; done: () => void }>()
@@ -169,7 +170,7 @@ export function runPrimary({ workers, logger, flush }: PrimaryDeps): Promise<num
       body = mergeMetricsText([...parts.map((part) => ({ worker: part.worker, body: String(part.body) })), { worker: undefined, body: await metrics.render() }])
     } else {
       const own = parts.find((part) => part.worker === String(asking.id)) ?? { worker: String(asking.id), body: {} }
-      body = mergeStatus(own, parts, missing)
+      body = mergeStatus(own, parts, missing, { pid: process.pid, startedAtMs: primaryStartedAtMs, nowMs: Date.now(), workerRestarts: metrics.value(RESTARTS_METRIC) })
     }
     if (asking.isConnected()) asking.send({ tufProxy: 'collected', id, body } satisfies Message)
   }
@@ -181,7 +182,7 @@ export function runPrimary({ workers, logger, flush }: PrimaryDeps): Promise<num
     else if (message?.tufProxy === 'reported') {
       const pending = reports.get(message.id)
       if (!pending) return
-      pending.parts.push({ worker: String(worker.id), body: message.body })
+      pending.parts.push({ worker: String(worker.id), pid: worker.process.pid, body: message.body })
       if (pending.parts.length >= pending.expected) pending.done()
     }
   })

@@ -8,7 +8,17 @@
 export interface WorkerPart<T> {
   /** the worker's id; undefined for the primary's own samples */
   readonly worker: string | undefined
+  /** the worker's process id, when known */
+  readonly pid?: number | undefined
   readonly body: T
+}
+
+/** What only the primary knows: the server's own age and how often a worker had to be replaced. */
+export interface PrimaryFacts {
+  readonly pid: number
+  readonly startedAtMs: number
+  readonly nowMs: number
+  readonly workerRestarts: number
 }
 
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S.*)$/
@@ -70,13 +80,22 @@ function withWorker(labels: string | undefined, worker: string | undefined): str
   return `{${label},${labels.slice(1)}`
 }
 
-/** The whole server's status: the answering worker's report, and every worker's under `workers`. */
-export function mergeStatus(answering: WorkerPart<unknown>, parts: ReadonlyArray<WorkerPart<unknown>>, missing: readonly string[]): Record<string, unknown> {
+/**
+ * The whole server's status (the shape is http/status-workers.ts's ServerStatus): the answering
+ * worker's report, the primary's facts, and every worker's report and pid under `workers`.
+ */
+export function mergeStatus(answering: WorkerPart<unknown>, parts: ReadonlyArray<WorkerPart<unknown>>, missing: readonly string[], primary: PrimaryFacts): Record<string, unknown> {
   const own = typeof answering.body === 'object' && answering.body !== null ? answering.body : {}
   return {
     ...own,
     worker: answering.worker,
-    workers: parts.map((part) => ({ worker: part.worker, status: part.body })),
+    primary: {
+      pid: primary.pid,
+      startedAt: new Date(primary.startedAtMs).toISOString(),
+      uptimeSeconds: Math.max(0, Math.floor((primary.nowMs - primary.startedAtMs) / 1000)),
+      workerRestarts: primary.workerRestarts,
+    },
+    workers: parts.map((part) => ({ worker: part.worker, pid: part.pid, status: part.body })),
     ...(missing.length > 0 ? { workersNotAnswering: missing } : {}),
   }
 }

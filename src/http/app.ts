@@ -45,7 +45,8 @@ export interface AppDeps {
   readonly honorClientRevalidate?: boolean
   /**
    * With several worker processes, the whole server's /metrics text and /status JSON (gathered
-   * from every worker by the primary); without, each answers with this process's own.
+   * from every worker by the primary; the HTML status page renders it too); without, each
+   * answers with this process's own.
    */
   readonly whole?: { metrics(): Promise<string>; status(): Promise<unknown> }
 }

@@ -11,6 +11,7 @@
 import { maskUrl } from '../base/index.js'
 import { formatBytes, formatDuration, formatPercent, formatRelative, parseIso } from './human-units.js'
 import type { StatusReport } from './status-report.js'
+import { figure, serverWide, type ServerStatus } from './status-workers.js'
 
 const REFRESH_SECONDS = 10
 /** A role expiring within this is shown as a warning. */
@@ -190,6 +191,33 @@ function policySection(report: Report, nowMs: number): string {
   return sources + refusals + collisions
 }
 
+/** A process id from another process's report, as it is (no digit grouping); "-" when it is not one. */
+function pidText(value: unknown): string {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : '-'
+}
+
+/** `--workers` mode: one row per worker, and the primary's facts (the server's age, replaced workers). */
+function workersSection(report: ServerStatus): string {
+  const primary = report.primary ?? {}
+  const notAnswering = Array.isArray(report.workersNotAnswering) ? report.workersNotAnswering : []
+  const entries = report.workers ?? []
+  const facts = `<p>${esc(count(entries.length + notAnswering.length))} workers · ${esc(count(primary.workerRestarts))} restarts since start (a worker that died is replaced by a new one) · primary pid ${esc(pidText(primary.pid))}. Figures above are summed over the workers; upstream states are those seen by worker ${esc(report.worker ?? '-')}, which answered this page.</p>`
+  const rows = entries.map((entry) => {
+    const status = entry.status ?? {}
+    const requests = status.requests
+    const outcomes = status.cacheOutcomes
+    const hits = figure(outcomes?.file?.hits) + figure(outcomes?.page?.hits)
+    const misses = figure(outcomes?.file?.misses) + figure(outcomes?.page?.misses)
+    const drops = (Array.isArray(status.dropsByReason) ? status.dropsByReason : []).reduce((sum, reason) => sum + figure(reason.count), 0)
+    const uptime = typeof status.uptimeSeconds === 'number' ? formatDuration(status.uptimeSeconds * 1000) : '-'
+    const answering = entry.worker === report.worker ? ` ${badge('this page', 'muted')}` : ''
+    const cells = [pidText(entry.pid), uptime, count(requests?.total), typeof requests?.requestsPerSecond === 'number' ? requests.requestsPerSecond.toFixed(2) : '-', count(requests?.clientErrors), count(requests?.serverErrors), count(hits), count(misses), count(drops)]
+    return `<tr><td>${esc(entry.worker ?? '-')}${answering}</td>${cells.map((cell) => `<td class="num">${esc(cell)}</td>`).join('')}</tr>`
+  })
+  const silent = notAnswering.map((worker) => `<tr><td>${esc(worker)}</td><td colspan="9">${badge('did not answer in time', 'bad')}</td></tr>`)
+  return facts + table(['worker', 'pid', 'up', 'requests', 'req/s', '4xx', '5xx', 'cache hits', 'misses', 'drops'], [...rows, ...silent], 1)
+}
+
 const STYLE = `body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f4f6f8;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:12px 24px;display:flex;flex-wrap:wrap;gap:6px 24px;align-items:baseline}
 header h1{font-size:20px;margin:0}header a{color:#9cc3ff}nav a{margin-right:12px}
@@ -209,22 +237,33 @@ th{font-weight:600;color:#4b5563}.num{text-align:right;font-variant-numeric:tabu
 code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;overflow-wrap:anywhere}code.key{white-space:nowrap}`
 
 /**
- * The page for `report`; with `failure`, a page saying the report could not be built. Never
- * throws: a missing or malformed part renders as "-" or as a note in its section.
+ * The page for `report` (one process's, or a `--workers` server's: then the whole server's);
+ * with `failure`, a page saying the report could not be built. Never throws: a missing or
+ * malformed part renders as "-" or as a note in its section.
  */
-export function renderStatusHtml(report: Report, failure?: string): string {
+export function renderStatusHtml(asked: ServerStatus, failure?: string): string {
+  let report: ServerStatus = asked
+  try {
+    report = serverWide(asked)
+  } catch {
+    // The answering worker's own figures, then; the workers section says what is wrong.
+  }
   // Ages are relative to when the report was made; without that instant they show as "-".
   const nowMs = parseIso(report.generatedAt) ?? Number.NaN
   const mode = report.mode === 'tuf' ? 'verifying (TUF)' : report.mode === 'hash-only' ? 'hash-only' : 'unknown'
-  const uptime = typeof report.uptimeSeconds === 'number' ? formatDuration(report.uptimeSeconds * 1000) : '-'
+  // A server of workers is as old as its primary; a worker may be younger (it replaced one that died).
+  const server = report.primary && typeof report.primary.uptimeSeconds === 'number' ? { uptimeSeconds: report.primary.uptimeSeconds, startedAt: report.primary.startedAt } : report
+  const uptime = typeof server.uptimeSeconds === 'number' ? formatDuration(server.uptimeSeconds * 1000) : '-'
+  const workers = Array.isArray(report.workers) ? `, ${esc(count(report.workers.length))} workers` : ''
   const head = `<header id="about"><h1>tuf-proxy <span class="version">${esc(report.version ?? 'unknown version')}</span></h1>
-<span>mode: <b>${esc(mode)}</b>${report.offline === true ? ', <b>offline</b> (serves only what was imported; never calls out)' : ''}</span><span>up ${esc(uptime)} (since ${esc(report.startedAt ?? '-')})</span>
+<span>mode: <b>${esc(mode)}</b>${report.offline === true ? ', <b>offline</b> (serves only what was imported; never calls out)' : ''}</span><span>up ${esc(uptime)} (since ${esc(server.startedAt ?? '-')})${workers}</span>
 <span>as of ${esc(report.generatedAt ?? '-')}, refreshed every ${REFRESH_SECONDS} s</span>
 <nav><a href="/metrics">/metrics</a><a href="/health">/health</a><a href="/status?format=json">/status as JSON</a></nav></header>`
   const body = failure
     ? `<section><h2>Status unavailable</h2><p class="bad-text">The status report could not be built: ${outside(failure)}</p></section>`
     : [
         guarded(() => cards(report, nowMs)),
+        ...(report.workers !== undefined ? [section('workers', 'Workers', () => workersSection(report))] : []),
         section('upstreams', 'Upstreams', () => upstreamSection(report, nowMs)),
         section('cache', 'Cache', () => cacheSection(report)),
         section('drops', 'Drops by reason', () => dropsSection(report, nowMs)),

@@ -6,7 +6,8 @@
  *
  * When the leader ends short of the file (it gave up, or was killed and its lock went stale),
  * this process takes the lock over and goes on from the upstream, skipping the bytes it already
- * has; if a third process was quicker, it follows that one from the same position.
+ * has, unless the file is committed by then (a leader releases the lock only after its commit);
+ * if a third process was quicker, it follows that one from the same position.
  */
 import type { BlobReader, Flight } from '../store/index.js'
 import type { UpstreamStream } from '../upstream/index.js'
@@ -79,6 +80,15 @@ async function* follow(options: FollowOptions, signal: AbortSignal, onUpstream: 
         reader = undefined
       }
       if (await flight.takeOver()) {
+        // The leader releases the lock after its commit (file-download.ts): a lock found free
+        // may be one whose file is stored now, though it was not when this process last looked.
+        const committed = await options.openCommitted()
+        if (committed) {
+          await flight.release()
+          reader = committed
+          isFinal = true
+          continue
+        }
         const stream = await options.lead()
         onUpstream(stream)
         yield* skip(stream.body, position)

@@ -383,7 +383,7 @@ export class SimplePages {
       }
       this.#malformed.delete(key)
       if (known.entry !== undefined && this.#isServable(known.entry, this.deps.clock.nowMs())) return this.#revalidate(key, known.entry, known.serial)
-      const shared = await this.#joinOtherProcesses(key)
+      const shared = await this.#joinOtherProcesses(key, known.entry === undefined)
       if (shared.adopted) return { entry: shared.adopted, cache: 'MISS' as const }
       try {
         return await this.#revalidate(key, known.entry, known.serial)
@@ -399,9 +399,11 @@ export class SimplePages {
    * Single-flight across the processes sharing the cache directory (store/flights.ts): the first
    * to fetch or revalidate a page leads; the others wait for it and then take the page it stored,
    * re-parsed and re-checked from the stored bytes (the same path as a restart), when it is
-   * fresh; otherwise they fetch it themselves.
+   * fresh; otherwise they fetch it themselves. A page that was not stored when this process
+   * looked (`wasCold`) is looked for again once it leads: a leader lets go only after storing, so
+   * the lock may be free because another process has just stored the page.
    */
-  async #joinOtherProcesses(key: string): Promise<{ flight?: Flight; adopted?: Entry }> {
+  async #joinOtherProcesses(key: string, wasCold: boolean): Promise<{ flight?: Flight; adopted?: Entry }> {
     let flight: Flight
     try {
       flight = await this.deps.blobs.flight(`page\n${this.#recordNamespace}\n${key}`)
@@ -409,10 +411,14 @@ export class SimplePages {
       this.deps.logger.warn('lock_failed', { url: maskUrl(this.#url(key)), detail: describeError(error), effect: 'other processes may fetch this page too' })
       return {}
     }
-    if (flight.isLeader) return { flight }
-    await flight.waitForLeader()
+    if (flight.isLeader && !wasCold) return { flight }
+    if (!flight.isLeader) await flight.waitForLeader()
     const loaded = await this.#load(key)
-    return loaded.entry !== undefined && this.#isServable(loaded.entry, this.deps.clock.nowMs()) ? { adopted: loaded.entry } : {}
+    if (loaded.entry !== undefined && this.#isServable(loaded.entry, this.deps.clock.nowMs())) {
+      await flight.release()
+      return { adopted: loaded.entry }
+    }
+    return flight.isLeader ? { flight } : {}
   }
 
   /**

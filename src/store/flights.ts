@@ -30,11 +30,14 @@ export interface Flight {
   openLeaderReader(): Promise<BlobReader | undefined>
   /** Follower: the state of the leader whose temporary blob was opened last. */
   leaderState(): Promise<LeaderState>
-  /** Follower: tries to become the leader (the lock is free or stale); true on success. */
+  /**
+   * Follower: tries to become the leader (the lock is free or stale); true on success. A free
+   * lock may mean the leader committed: look for the committed blob before downloading.
+   */
   takeOver(): Promise<boolean>
   /** Follower: resolves once the leader let go of the lock or died (for work that leaves no temporary blob, e.g. a page). */
   waitForLeader(): Promise<void>
-  /** Lets go of the lock if this process leads; idempotent. */
+  /** Lets go of the lock if this process leads (it leads no more); idempotent. */
   release(): Promise<void>
 }
 
@@ -72,9 +75,11 @@ export async function joinFlight(name: string, deps: FlightDeps): Promise<Flight
       return reader
     },
     async leaderState() {
-      const holder = await deps.locks.holder(name)
-      if (!holder || holder.token !== followedToken) return 'ended'
-      return (await deps.locks.isLive(name)) ? 'running' : 'dead'
+      // One reading: a leader that commits and releases between two readings would look dead,
+      // and its followers would download the file again.
+      const found = await deps.locks.inspect(name)
+      if (!found?.holder || found.holder.token !== followedToken) return 'ended'
+      return found.isLive ? 'running' : 'dead'
     },
     async takeOver() {
       held ??= await deps.locks.tryAcquire(name)
@@ -85,6 +90,7 @@ export async function joinFlight(name: string, deps: FlightDeps): Promise<Flight
     },
     async release() {
       await held?.release()
+      held = undefined
     },
   }
 }

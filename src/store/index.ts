@@ -14,4 +14,4 @@ export {
 export { type RecordStore, type StoredRecord, openRecordStore } from './records.js'
 export { type TrustStateStore, openTrustStateStore, trustFileName } from './trust-state.js'
 export { writeFileAtomic, removeStaleTemps, isTempName } from './atomic-file.js'
-export { type LockFiles, type HeldLock, openLockFiles } from './locks.js'
+export { type LockFiles, type LockState, type HeldLock, openLockFiles } from './locks.js'

@@ -17,7 +17,7 @@
  * Owns lock files and heartbeats; not what the locks protect.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { link, open, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises'
+import { link, open, readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from '../base/index.js'
@@ -38,6 +38,18 @@ export interface LockFiles {
   holder(name: string): Promise<LockHolder | undefined>
   /** Whether `name` is held by a live process (not free, not stale). */
   isLive(name: string): Promise<boolean>
+  /**
+   * The holder and whether it is live, from one reading of one lock file; undefined when the
+   * lock is free. Use this, not holder() then isLive(), to judge one holder: a holder that
+   * releases between two readings would look dead.
+   */
+  inspect(name: string): Promise<LockState | undefined>
+}
+
+export interface LockState {
+  /** undefined while the lock file is not written yet */
+  readonly holder: LockHolder | undefined
+  readonly isLive: boolean
 }
 
 export interface HeldLock {
@@ -98,14 +110,24 @@ export function openLockFiles(options: LockFilesOptions): LockFiles {
   const staleMs = options.staleMs ?? 10_000
   const pathOf = (name: string) => join(dir, `${name}.lock`)
 
-  /** The holder and the file's mtime; undefined when absent. A file not yet written has no holder. */
+  /**
+   * The holder and the file's mtime; undefined when absent. A file not yet written has no holder.
+   * Both from one open descriptor: reading the path twice could pair one holder's token with the
+   * next holder's heartbeat.
+   */
   const inspect = async (name: string): Promise<{ holder: LockHolder | undefined; mtimeMs: number } | undefined> => {
+    let handle
     try {
-      const [text, info] = await Promise.all([readFile(pathOf(name), 'utf8'), stat(pathOf(name))])
-      return { holder: parseHolder(text), mtimeMs: info.mtimeMs }
+      handle = await open(pathOf(name), 'r')
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return undefined
       throw error
+    }
+    try {
+      const [text, info] = await Promise.all([handle.readFile('utf8'), handle.stat()])
+      return { holder: parseHolder(text), mtimeMs: info.mtimeMs }
+    } finally {
+      await handle.close()
     }
   }
 
@@ -207,6 +229,10 @@ export function openLockFiles(options: LockFilesOptions): LockFiles {
     async isLive(name) {
       const found = await inspect(name)
       return found !== undefined && !isStale(found)
+    },
+    async inspect(name) {
+      const found = await inspect(name)
+      return found && { holder: found.holder, isLive: !isStale(found) }
     },
   }
 }

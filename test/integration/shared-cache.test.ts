@@ -145,12 +145,13 @@ describe('two independent serve processes on one cache directory', () => {
       assert.ok(response.body.equals(files[i]?.bytes ?? Buffer.alloc(0)))
     })
     // Commits and the eviction scans after them finish after the responses: wait until every
-    // download is committed (no temporary blob, no download lock left) and the disk is in budget.
+    // download is committed (no temporary blob, no download lock left) and the disk is in budget
+    // (a process scans at most once per 5 s; a commit sooner is scanned for when those end).
     const budget = 1024 * 1024
     const blobsDir = join(pair.cacheDir, 'blobs')
     const isSettled = () =>
       readdirSync(join(blobsDir, 'tmp')).length === 0 && !readdirSync(join(blobsDir, 'locks')).some((name) => name.startsWith('flight-')) && committedBytes(pair.cacheDir) <= budget
-    const deadlineMs = Date.now() + 10_000
+    const deadlineMs = Date.now() + 30_000
     while (!isSettled() && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20))
     assert.ok(committedBytes(pair.cacheDir) <= budget, `${committedBytes(pair.cacheDir)} bytes committed, over the ${budget}-byte budget`)
   })
@@ -175,7 +176,8 @@ describe('two independent serve processes on one cache directory', () => {
       assert.ok(response.body.equals(filler.bytes))
     }
     const bigBlob = join(pair.cacheDir, 'blobs', 'blobs', big.sha256.slice(0, 2), big.sha256)
-    const deadlineMs = Date.now() + 10_000
+    // The scan that evicts it may wait for the end of the process's scan interval (5 s).
+    const deadlineMs = Date.now() + 30_000
     while (existsSync(bigBlob) && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20))
     assert.equal(existsSync(bigBlob), false, 'the served blob was evicted')
     const body = Buffer.from(await slow.body.arrayBuffer())

@@ -2,7 +2,8 @@
  * `--workers N`: node:cluster workers sharing the port and the cache directory. A cold file asked
  * for on every worker at once is fetched once; a worker killed with kill -9 while it leads a
  * download is replaced, and a surviving worker completes the download for its clients with the
- * exact upstream bytes; /metrics and /status show the whole server; SIGTERM stops all.
+ * exact upstream bytes; /metrics and /status (JSON and the HTML page) show the whole server;
+ * SIGTERM stops all.
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -58,8 +59,12 @@ describe('--workers', () => {
       assert.equal(upstream.hits(path), 1, 'one upstream request across all workers')
       const misses = await perWorker(proxy, 'tuf_proxy_cache_total', 'kind="file",result="MISS"')
       assert.ok([...misses.values()].filter((count) => count > 0).length >= 2, `clients reached several workers: ${JSON.stringify([...misses])}`)
-      const status = (await (await fetch(`${proxy.url}/status`)).json()) as { workers?: unknown[] }
+      const status = (await (await fetch(`${proxy.url}/status`)).json()) as { workers?: Array<{ pid?: unknown }> }
       assert.equal(status.workers?.length, workers, '/status lists every worker')
+      // The page for a browser shows the whole server too: a row per worker, named by its pid.
+      const page = await (await fetch(`${proxy.url}/status`, { headers: { accept: 'text/html' } })).text()
+      assert.ok(page.includes('<section id="workers">'), 'the page has a workers section')
+      for (const { pid } of status.workers ?? []) assert.ok(typeof pid === 'number' && page.includes(`<td class="num">${pid}</td>`), `the page shows worker pid ${String(pid)}`)
     })
   }
 

@@ -8,8 +8,9 @@ import { describeError } from '../../base/index.js'
 import type { AppEnv } from '../app.js'
 import { renderStatusHtml } from '../status-page.js'
 import { buildStatusReport, type StatusDeps } from '../status-report.js'
+import { asServerStatus } from '../status-workers.js'
 
-/** `whole`: with several workers, the whole server's reports (see AppDeps.whole); the HTML page shows this worker's. */
+/** `whole`: with several workers, the whole server's reports (see AppDeps.whole), for the JSON and the HTML page alike. */
 export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps, whole?: { metrics(): Promise<string>; status(): Promise<unknown> }): void {
   const { mirror, metrics } = deps
   app.get('/health', (c) => {
@@ -31,7 +32,7 @@ export function opsRoutes(app: Hono<AppEnv>, deps: StatusDeps, whole?: { metrics
     // The page must come up whatever part of the report fails: it is where an operator looks
     // when something is wrong. The renderer guards each section; this guards building the report.
     try {
-      return c.html(renderStatusHtml(buildStatusReport(deps)), 200, headers)
+      return c.html(renderStatusHtml(whole ? asServerStatus(await whole.status()) : buildStatusReport(deps)), 200, headers)
     } catch (error) {
       return c.html(renderStatusHtml({}, describeError(error)), 500, headers)
     }

@@ -48,14 +48,16 @@ describe('the whole server from its workers', () => {
     )
   })
 
-  test('status: the answering worker\'s report, every worker\'s under workers, and who did not answer', () => {
-    const merged = mergeStatus({ worker: '2', body: { mode: 'hash-only' } }, [{ worker: '1', body: { mode: 'hash-only' } }, { worker: '2', body: { mode: 'hash-only' } }], ['3'])
+  test('status: the answering worker\'s report, the primary\'s facts, every worker\'s report and pid under workers, and who did not answer', () => {
+    const primary = { pid: 100, startedAtMs: Date.parse('2026-01-02T03:04:05.000Z'), nowMs: Date.parse('2026-01-02T03:05:06.500Z'), workerRestarts: 2 }
+    const merged = mergeStatus({ worker: '2', body: { mode: 'hash-only' } }, [{ worker: '1', pid: 101, body: { mode: 'hash-only' } }, { worker: '2', pid: 102, body: { mode: 'hash-only' } }], ['3'], primary)
     assert.deepEqual(merged, {
       mode: 'hash-only',
       worker: '2',
+      primary: { pid: 100, startedAt: '2026-01-02T03:04:05.000Z', uptimeSeconds: 61, workerRestarts: 2 },
       workers: [
-        { worker: '1', status: { mode: 'hash-only' } },
-        { worker: '2', status: { mode: 'hash-only' } },
+        { worker: '1', pid: 101, status: { mode: 'hash-only' } },
+        { worker: '2', pid: 102, status: { mode: 'hash-only' } },
       ],
       workersNotAnswering: ['3'],
     })

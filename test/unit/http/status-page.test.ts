@@ -138,6 +138,46 @@ describe('status page renderer', () => {
     assert.match(failed, /The status report could not be built: cannot read &#60;script/)
   })
 
+  test('a --workers server: the whole server\'s figures, a row per worker with its pid, uptime and requests, the restarts, and who did not answer', () => {
+    const one = report({ uptimeSeconds: 3725, requests: { requestsPerSecond: 1.5, errorsPerSecond: 0.1, windowSeconds: 59, total: 1000, clientErrors: 4, serverErrors: 2 } })
+    const two = report({
+      uptimeSeconds: 61,
+      requests: { requestsPerSecond: 0.5, errorsPerSecond: 0, windowSeconds: 60, total: 234, clientErrors: 1, serverErrors: 0 },
+      cacheOutcomes: { file: { hits: 1, misses: 1, stale: 0 }, page: { hits: 0, misses: 0, stale: 0 }, hitRatio: 0.5 },
+      cache: { files: 1234, bytes: 3 * 1024 ** 3, maxBytes: 10 * 1024 ** 3, pages: 56, evictions: { count: 3, bytes: 512 } },
+      dropsByReason: [],
+    })
+    const server = {
+      ...two,
+      worker: '4',
+      primary: { pid: 4321, startedAt: new Date(NOW_MS - 7_200_000).toISOString(), uptimeSeconds: 7200, workerRestarts: 2 },
+      workers: [
+        { worker: '1', pid: 5001, status: one },
+        { worker: '4', pid: 5004, status: two },
+        { worker: HOSTILE, pid: HOSTILE, status: null },
+      ],
+      workersNotAnswering: ['5'],
+    }
+    const html = renderStatusHtml(server)
+    assert.ok(html.includes('up 2 h (since'), 'the server is as old as its primary, not as the worker that answered')
+    assert.ok(html.includes('3 workers'))
+    assert.ok(html.includes('<section id="workers">'))
+    assert.ok(html.includes('4 workers · 2 restarts since start'), 'the restarts the primary counted')
+    assert.ok(html.includes('primary pid 4321'))
+    assert.ok(html.includes('<tr><td>1</td><td class="num">5001</td><td class="num">1 h 2 min</td><td class="num">1,000</td><td class="num">1.50</td><td class="num">4</td><td class="num">2</td>'))
+    assert.ok(html.includes('<tr><td>4 <span class="badge muted">this page</span></td><td class="num">5004</td><td class="num">1 min 1 s</td><td class="num">234</td><td class="num">0.50</td>'))
+    assert.ok(html.includes('<tr><td>5</td><td colspan="9"><span class="badge bad">did not answer in time</span>'))
+    // Summed over the workers: requests, errors, cache outcomes (hits 3+5+1 of 4+6+2), evictions, drops.
+    assert.ok(html.includes('2.00'), 'requests per second of both workers')
+    assert.ok(html.includes('5 <small>4xx</small> · 2 <small>5xx</small>') && html.includes('of 1,234 requests since start'))
+    assert.ok(html.includes('75.0 %'), 'the hit ratio over all workers')
+    assert.ok(html.includes('10 evictions (2.00 KiB)'))
+    assert.ok(html.includes('<code class="key">hash_mismatch</code></td><td class="num">12</td>'))
+    assert.ok(!html.includes('<script>') && html.includes('&#60;script&#62;'), 'a worker id from outside is escaped')
+    assert.doesNotMatch(html, /could not be rendered|undefined|NaN/)
+    assert.doesNotThrow(() => renderStatusHtml({ ...server, workers: [null, 7], dropsByReason: [null] } as unknown as typeof server))
+  })
+
   test('human units', () => {
     assert.equal(formatBytes(0), '0 B')
     assert.equal(formatBytes(1536), '1.50 KiB')

@@ -1,7 +1,7 @@
 import { describe, test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fixedClock, Metrics, sha256Hex, type Logger } from '../../../src/base/index.js'
 import { CorruptBlobError, openBlobStore, StoreError, StoreFullError, type WriteChunk } from '../../../src/store/index.js'
@@ -326,5 +326,60 @@ describe('blob store: one durability pass (import)', () => {
     await store.syncBlobs([kept.sha256, removed.sha256, kept.sha256])
     assert.equal(await readFile(blobPath(dir, kept), 'utf8'), 'kept')
     await assert.rejects(store.syncBlobs(['../etc/passwd']), TypeError)
+  })
+})
+
+describe('blob store: the shared eviction scan is rate-limited', () => {
+  /** A live process sharing the directory: a presence lock held by this test's parent process. */
+  async function livePeer(dir: string): Promise<void> {
+    await mkdir(join(dir, 'locks'), { recursive: true })
+    await writeFile(join(dir, 'locks', 'member-peer-1.lock'), JSON.stringify({ pid: process.ppid, host: hostname(), token: 'peer' }))
+  }
+
+  /** A blob another process committed an hour ago (the least recently used), as it lies on disk. */
+  async function foreignBlob(dir: string, bytes: Buffer): Promise<string> {
+    const sha256 = sha256Hex(bytes)
+    const path = blobPath(dir, { sha256 })
+    await mkdir(join(path, '..'), { recursive: true })
+    await writeFile(path, bytes)
+    const hourAgo = (Date.now() - 3_600_000) / 1000
+    await utimes(path, hourAgo, hourAgo)
+    return path
+  }
+
+  const exists = (path: string) => stat(path).then(() => true, () => false)
+
+  test('a commit within the interval of the last scan does not scan the directory; the first commit after it does', async () => {
+    const dir = await freshDir()
+    await livePeer(dir)
+    const clock = fixedClock(Date.now())
+    const store = await openBlobStore({ dir, maxBytes: 1000, clock, evictScanIntervalMs: 60_000 })
+    const first = await foreignBlob(dir, Buffer.alloc(800, 1))
+    await store.putBytes(Buffer.alloc(300, 2))
+    await store.flush()
+    assert.equal(await exists(first), false, 'the first commit with a live peer scans, and evicts the other process\'s blob')
+    const second = await foreignBlob(dir, Buffer.alloc(800, 3))
+    clock.advanceMs(59_000)
+    await store.putBytes(Buffer.alloc(100, 4))
+    await store.flush()
+    assert.equal(await exists(second), true, 'no scan within the interval: the directory is over budget for now')
+    clock.advanceMs(1_000)
+    await store.putBytes(Buffer.alloc(100, 5))
+    await store.flush()
+    assert.equal(await exists(second), false, 'the next commit after the interval scans')
+  })
+
+  test('a scan owed by a commit within the interval runs when the interval ends, without another commit', async () => {
+    const dir = await freshDir()
+    await livePeer(dir)
+    const store = await openBlobStore({ dir, maxBytes: 1000, evictScanIntervalMs: 200 })
+    await store.putBytes(Buffer.alloc(300, 2))
+    await store.flush()
+    const foreign = await foreignBlob(dir, Buffer.alloc(800, 3))
+    await store.putBytes(Buffer.alloc(100, 4))
+    // Waits for the owed scan (the file going), not for a time.
+    const deadlineMs = Date.now() + 10_000
+    while ((await exists(foreign)) && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.equal(await exists(foreign), false, 'the owed scan ran')
   })
 })
