@@ -1,8 +1,11 @@
 /**
  * Builds the source router from `sources:`, `routes:` and `policy:` (config/sources.ts): one
  * SimplePages per remote index (its own records namespace, so two indexes' pages never mix), a
- * folder source per local directory, and the release policy over all of them. Without
- * `sources:`, the single --upstream is the one source, with its pages where they always were.
+ * folder source per local directory, and the release policy over all of them. An index with
+ * `tuf:` is in verifying mode against its own repository, exactly as the single --upstream with
+ * --tuf-root is (tuf-mode.ts), with its own trust state. Without `sources:`, the single
+ * --upstream is the one source, with its pages where they always were (in verifying mode, the
+ * very pages and TufMirror serve.ts built, so a policy never steps around verification).
  */
 import type { Clock, Logger, Metrics } from '../base/index.js'
 import { ConfigError, type Settings, type SourcesSettings } from '../config/index.js'
@@ -14,14 +17,17 @@ import {
   PolicyLog,
   SimplePages,
   SourceRouter,
+  TufIndexSource,
   httpPageSource,
   type DropLog,
   type Files,
   type Source,
+  type TufMirror,
 } from '../mirror/index.js'
 import { PolicyOptionError, ReleasePolicy, type ReleasePolicyOptions } from '../policy/index.js'
 import type { BlobStore, RecordStore } from '../store/index.js'
 import type { UpstreamClient } from '../upstream/index.js'
+import { buildTufMirror } from './tuf-mode.js'
 
 export interface SourcesModeDeps {
   readonly settings: Settings
@@ -35,7 +41,18 @@ export interface SourcesModeDeps {
   readonly logger: Logger
   readonly metrics: Metrics
   readonly drops: DropLog
+  /** without `sources:`: the single --upstream's pages and, in verifying mode, its TufMirror */
+  readonly single: { readonly pages: SimplePages; readonly tuf: TufMirror | undefined }
 }
+
+export interface SourcesMode {
+  readonly router: SourceRouter
+  /** the `sources:` indexes with `tuf:`, each with its own TufMirror */
+  readonly verifying: ReadonlyArray<{ readonly source: string; readonly tuf: TufMirror }>
+}
+
+/** Records namespace of a verifying source's pages: apart from its hash-only pages, as PAGE_RECORD_NAMESPACES keeps the single upstream's. */
+const tufPagesNamespace = (name: string) => `tufsrc-${name}`
 
 /** @throws ConfigError for a policy entry that cannot be used (policy/ names the entry) */
 export function buildReleasePolicy(options: ReleasePolicyOptions): ReleasePolicy {
@@ -47,14 +64,37 @@ export function buildReleasePolicy(options: ReleasePolicyOptions): ReleasePolicy
   }
 }
 
-export async function buildSourceRouter(deps: SourcesModeDeps): Promise<SourceRouter> {
+/** @throws ConfigError for a source's unreadable TUF root or a layout that cannot map its index */
+export async function buildSourceRouter(deps: SourcesModeDeps): Promise<SourcesMode> {
   const { settings, routing, clock, logger, metrics } = deps
   const policy = routing.policy ? buildReleasePolicy(routing.policy) : undefined
   const configured = routing.sources ?? [{ name: 'upstream', kind: 'index', url: settings.upstream, isPublic: false } as const]
   const sources: Source[] = []
+  const verifying: Array<{ source: string; tuf: TufMirror }> = []
   for (const source of configured) {
     if (source.kind === 'folder') {
       sources.push(await FolderSource.open({ name: source.name, dir: source.path, logger }))
+      continue
+    }
+    if (!routing.sources && deps.single.tuf) {
+      sources.push(new TufIndexSource(source.name, source.isPublic, { pages: deps.single.pages, files: deps.files, tuf: deps.single.tuf }))
+      continue
+    }
+    if (source.tuf) {
+      const tuf = await buildTufMirror({ ...deps, tuf: source.tuf, source: { name: source.name, url: source.url } })
+      const pages = new SimplePages(
+        {
+          upstreamUrl: source.url,
+          indexTtlSeconds: settings.indexTtlSeconds,
+          isAllowedUrl: deps.isAllowedUrl,
+          canServeStale: () => tuf.isUsable(),
+          trustGeneration: () => tuf.trustGeneration(),
+          recordNamespace: tufPagesNamespace(source.name),
+        },
+        { source: tuf.pageSource(httpPageSource(deps.upstream, settings.maxPageBytes)), blobs: deps.blobs, records: deps.records, clock, logger, metrics, drops: deps.drops },
+      )
+      sources.push(new TufIndexSource(source.name, source.isPublic, { pages, files: deps.files, tuf }))
+      verifying.push({ source: source.name, tuf })
       continue
     }
     const pages = new SimplePages(
@@ -69,7 +109,7 @@ export async function buildSourceRouter(deps: SourcesModeDeps): Promise<SourceRo
     )
     sources.push(new IndexSource(source.name, source.isPublic, { pages, files: deps.files }))
   }
-  return new SourceRouter({
+  const router = new SourceRouter({
     sources,
     routes: routing.routes,
     policy,
@@ -79,4 +119,5 @@ export async function buildSourceRouter(deps: SourcesModeDeps): Promise<SourceRo
     clock,
     logger,
   })
+  return { router, verifying }
 }
