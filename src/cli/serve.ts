@@ -132,6 +132,7 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
       settings.upstream,
       ...(settings.routing?.sources ?? []).flatMap((source) => (source.kind === 'index' ? [source.url] : [])),
       ...(settings.tuf ? [settings.tuf.metadataUrl, settings.tuf.targetsUrl] : []),
+      ...(settings.routing?.sources ?? []).flatMap((source) => (source.kind === 'index' && source.tuf ? [source.tuf.metadataUrl, source.tuf.targetsUrl] : [])),
     ],
     monotonicMs: systemMonotonicMs,
   })
@@ -175,9 +176,11 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
   const indexUrl = settings.routing?.sources?.find((source) => source.kind === 'index')?.url ?? settings.upstream
   const upstreamLabel = settings.routing?.sources ? settings.routing.sources.map((source) => `${source.name}=${source.kind === 'index' ? maskUrl(source.url) : source.path}`).join(' ') : settings.upstream
   const sourcesMode = settings.routing
-    ? await buildSourceRouter({ settings, routing: settings.routing, upstream, isAllowedUrl: (url) => isAllowed(upstream, url), blobs, records, files, clock, logger, metrics, drops })
+    ? await buildSourceRouter({ settings, routing: settings.routing, upstream, isAllowedUrl: (url) => isAllowed(upstream, url), blobs, records, files, clock, logger, metrics, drops, single: { pages, tuf } })
     : undefined
   const router = sourcesMode?.router
+  const verifyingSources = sourcesMode?.verifying ?? []
+  for (const { source, tuf: sourceTuf } of verifyingSources) collectTrustMetrics(metrics, sourceTuf, clock, { source })
   const mirror = new Mirror({
     upstreamUrl: upstreamLabel,
     router,
@@ -192,6 +195,7 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
     upstreamReports: () => health.reports(),
     isOffline: settings.offline,
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
+    ...(verifyingSources.length > 0 ? { sourceTrust: () => verifyingSources.map(({ source, tuf: sourceTuf }) => ({ source, trust: sourceTuf.status() })) } : {}),
   })
   const admin = adminToken && {
     token: adminToken.token,
@@ -293,15 +297,18 @@ function proxyLogFields(proxy: Settings['proxy']): Record<string, string | undef
   }
 }
 
-/** Verifying mode: each top-level role's version and the seconds until it expires (negative once expired). */
-function collectTrustMetrics(metrics: Metrics, tuf: TufMirror, clock: Clock): void {
+/**
+ * Verifying mode: each top-level role's version and the seconds until it expires (negative once
+ * expired); a verifying `sources:` index's are labelled with `source`.
+ */
+function collectTrustMetrics(metrics: Metrics, tuf: TufMirror, clock: Clock, labels: Readonly<Record<string, string>> = {}): void {
   metrics.onCollect(() => {
     const nowMs = clock.nowMs()
     for (const role of tuf.status().roles) {
-      if (role.version !== undefined) metrics.set('tuf_proxy_tuf_role_version', 'Version of each top-level TUF role in the trusted metadata', role.version, { role: role.name })
+      if (role.version !== undefined) metrics.set('tuf_proxy_tuf_role_version', 'Version of each top-level TUF role in the trusted metadata', role.version, { ...labels, role: role.name })
       const expiresMs = role.expires === undefined ? NaN : Date.parse(role.expires)
       if (!Number.isNaN(expiresMs)) {
-        metrics.set('tuf_proxy_tuf_role_expiry_seconds', 'Seconds until each top-level TUF role expires (negative once expired)', (expiresMs - nowMs) / 1000, { role: role.name })
+        metrics.set('tuf_proxy_tuf_role_expiry_seconds', 'Seconds until each top-level TUF role expires (negative once expired)', (expiresMs - nowMs) / 1000, { ...labels, role: role.name })
       }
     }
   })

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Clock, Logger, Metrics } from '../base/index.js'
+import { maskUrl, type Clock, type Logger, type Metrics } from '../base/index.js'
 import { ConfigError, type Settings, type TufSettings } from '../config/index.js'
 import { pathsLayout, relativeTargetPath, TufMirror, warehouseLayout, type DropLog, type Files } from '../mirror/index.js'
 import { trustStateDir, type OfflineTrust } from './offline-trust.js'
@@ -23,23 +23,38 @@ export interface TufModeDeps {
   readonly logger: Logger
   readonly metrics: Metrics
   readonly drops: DropLog
+  /**
+   * A `sources:` index with its own `tuf:` (else the single --upstream): its URL, and its name,
+   * which keeps its trust state apart from every other repository's.
+   */
+  readonly source?: { readonly name: string; readonly url: string }
+}
+
+/** The trust state and refresh locks of the single --upstream's repository, or of one source's. */
+function tufStateDir(cacheDir: string, sourceName: string | undefined): string {
+  // Source names are [a-z0-9-] (config/sources.ts), so one is a safe path segment.
+  return sourceName === undefined ? join(cacheDir, 'tuf') : join(cacheDir, 'tuf', 'sources', sourceName)
 }
 
 /** @throws ConfigError for an unreadable root or a layout that cannot map the upstream */
 export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
-  const { settings, tuf } = deps
+  const { settings, tuf, source } = deps
+  const indexUrl = source?.url ?? settings.upstream
+  // Each message names the setting the operator wrote: the flag, or the source's tuf: key.
+  const named = (flag: string, key: string) => (source ? `sources entry ${JSON.stringify(source.name)}: tuf.${key}` : `--${flag}`)
   let trustedRoot: Uint8Array
   try {
     trustedRoot = readFileSync(tuf.rootFile)
   } catch (error) {
-    throw new ConfigError(`--tuf-root ${tuf.rootFile}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
+    throw new ConfigError(`${named('tuf-root', 'root')} ${tuf.rootFile}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
   }
-  if (tuf.layout === 'paths' && relativeTargetPath(settings.upstream, tuf.targetsUrl) === undefined) {
-    throw new ConfigError(`--upstream ${settings.upstream} is not below --tuf-targets-url ${tuf.targetsUrl}: with --tuf-layout paths, pages are targets under the targets base`)
+  if (tuf.layout === 'paths' && relativeTargetPath(indexUrl, tuf.targetsUrl) === undefined) {
+    throw new ConfigError(`${source ? `sources entry ${JSON.stringify(source.name)}: url` : '--upstream'} ${maskUrl(indexUrl)} is not below ${named('tuf-targets-url', 'targets-url')} ${tuf.targetsUrl}: with ${source ? 'layout: paths' : '--tuf-layout paths'}, pages are targets under the targets base`)
   }
-  const store = await openTrustStateStore({ dir: join(settings.cacheDir, 'tuf', 'metadata'), logger: deps.logger })
+  const stateDir = tufStateDir(settings.cacheDir, source?.name)
+  const store = await openTrustStateStore({ dir: join(stateDir, 'metadata'), logger: deps.logger })
   // Processes sharing the cache directory refresh one at a time and adopt each other's result.
-  const locksDir = join(settings.cacheDir, 'tuf', 'locks')
+  const locksDir = join(stateDir, 'locks')
   mkdirSync(locksDir, { recursive: true })
   const metadataBaseUrl = tuf.metadataUrl.endsWith('/') ? tuf.metadataUrl : `${tuf.metadataUrl}/`
   const shared = sharedRefresh({
@@ -65,7 +80,7 @@ export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
     // After a restart with the upstream down, keep serving what was verified before, until it expires.
     trustLocalMetadata: true,
   })
-  const layout = tuf.layout === 'paths' ? pathsLayout(tuf.targetsUrl) : warehouseLayout(tuf.targetsUrl, settings.upstream)
+  const layout = tuf.layout === 'paths' ? pathsLayout(tuf.targetsUrl) : warehouseLayout(tuf.targetsUrl, indexUrl)
   const mirror = new TufMirror(
     // A request waits for a due refresh as long as one upstream request may take.
     { layout, refreshSeconds: tuf.refreshSeconds, refreshWaitMs: settings.upstreamDeadlineMs, maxPageBytes: settings.maxPageBytes },

@@ -207,14 +207,18 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
   const tufMaxRootBytes = bytes('tuf-max-root-bytes') ?? DEFAULTS.tufMaxRootBytes
   const tufMaxTimestampBytes = bytes('tuf-max-timestamp-bytes') ?? DEFAULTS.tufMaxTimestampBytes
   const tufMaxDelegations = int('tuf-max-delegations') ?? DEFAULTS.tufMaxDelegations
-  const sourcesSettings = parseSourcesSettings(layers)
+  const sourcesSettings = parseSourcesSettings(layers, { refreshSeconds: tufRefreshSeconds, maxRootBytes: tufMaxRootBytes, maxTimestampBytes: tufMaxTimestampBytes, maxDelegations: tufMaxDelegations })
   if (sourcesSettings.sources && pick(layers, 'upstream') !== undefined) {
     throw new ConfigError(`--upstream (from ${pick(layers, 'upstream')?.source}) and sources: (in the config file) exclude each other: list the upstream as a source`)
   }
-  if (sourcesSettings.sources && tufRoot !== undefined) throw new ConfigError('--tuf-root and sources: exclude each other: verifying mode works with a single --upstream for now')
+  if (sourcesSettings.sources && tufRoot !== undefined) {
+    throw new ConfigError(`--tuf-root (from ${pick(layers, 'tuf-root')?.source}) and sources: (in the config file) exclude each other: give the verifying index its own tuf: {root, metadata-url, targets-url} in its sources: entry`)
+  }
   const indexHosts = sourcesSettings.sources ? sourcesSettings.sources.flatMap((source) => (source.kind === 'index' ? [new URL(source.url).host] : [])) : [upstreamHost]
   const allowedHosts = new Set<string>([...indexHosts.flatMap((host) => [host, ...(PYPI_FILE_HOSTS[host] ?? [])]), ...extraHosts])
   for (const tufUrl of [tufMetadataUrl, tufTargetsUrl]) if (tufUrl) allowedHosts.add(new URL(tufUrl).host)
+  // A verifying source's repository: its metadata and targets hosts, as --tuf-*-url's are.
+  for (const source of sourcesSettings.sources ?? []) if (source.kind === 'index' && source.tuf) for (const tufUrl of [source.tuf.metadataUrl, source.tuf.targetsUrl]) allowedHosts.add(new URL(tufUrl).host)
 
   const proxyRaw = pick(layers, 'upstream-proxy')
   const upstreamProxy = url('upstream-proxy')
@@ -261,6 +265,9 @@ export function parseSettings(layers: readonly RawLayer[], defaultCacheDir: stri
   if (settings.offline && settings.tuf) {
     throw new ConfigError('--offline does not take the verifying-mode flags (--tuf-root, --tuf-metadata-url, --tuf-targets-url): the offline server takes its TUF state from the cache, as `tuf-proxy import --tuf-root` recorded it')
   }
+  // `import --tuf-root` records one repository's state (tuf/metadata/), not a source's.
+  const tufSource = settings.offline ? settings.routing?.sources?.find((source) => source.kind === 'index' && source.tuf !== undefined) : undefined
+  if (tufSource) throw new ConfigError(`--offline does not take a source's tuf: (sources entry ${JSON.stringify(tufSource.name)}): an offline server's TUF state comes from \`tuf-proxy import --tuf-root\` with a single --upstream`)
   if (settings.offlineGraceSeconds > 0 && !settings.offline) throw new ConfigError('--offline-grace applies only with --offline: an online proxy refreshes its TUF metadata instead')
   return Object.freeze(settings)
 }

@@ -8,11 +8,13 @@ import { parseDurationSeconds } from '../base/index.js'
 import type { ReleasePolicyOptions } from '../policy/index.js'
 import { ConfigError } from './errors.js'
 import type { RawLayer, RawValue } from './parse.js'
+import type { TufSettings } from './schema.js'
 
 export const STRUCTURED_KEYS: ReadonlySet<string> = new Set(['sources', 'routes', 'policy'])
 
 export type SourceSettings =
-  | { readonly name: string; readonly kind: 'index'; readonly url: string; readonly isPublic: boolean }
+  /** `tuf`: verifying mode for this index alone, against its own repository */
+  | { readonly name: string; readonly kind: 'index'; readonly url: string; readonly isPublic: boolean; readonly tuf?: TufSettings }
   | { readonly name: string; readonly kind: 'folder'; readonly path: string; readonly isPublic: false }
 
 export interface RouteSettings {
@@ -74,7 +76,29 @@ function indexUrl(value: unknown, path: string, fail: Fail): string {
   return url.href
 }
 
-function parseSources(raw: RawValue, fail: Fail): SourceSettings[] {
+/** What a source's `tuf:` does not say: the --tuf-refresh and --tuf-max-* values (or their defaults). */
+export type SourceTufDefaults = Pick<TufSettings, 'refreshSeconds' | 'maxRootBytes' | 'maxTimestampBytes' | 'maxDelegations'>
+
+/** A source's `tuf: {root, metadata-url, targets-url, layout, refresh}`: its own repository, as the --tuf-* flags name one. */
+function parseSourceTuf(value: unknown, at: string, defaults: SourceTufDefaults, fail: Fail): TufSettings {
+  const record = mapping(value, at, fail, ['root', 'metadata-url', 'targets-url', 'layout', 'refresh'])
+  for (const key of ['root', 'metadata-url', 'targets-url']) if (record[key] === undefined) fail(`${at}.${key}`, 'is missing: verifying mode needs root, metadata-url and targets-url')
+  const refresh = record.refresh
+  const refreshSeconds = refresh === undefined ? defaults.refreshSeconds : typeof refresh === 'string' || typeof refresh === 'number' ? parseDurationSeconds(refresh) : undefined
+  if (refreshSeconds === undefined) fail(`${at}.refresh`, `must be a duration such as 90s, 15m, 12h or 7d (0 = whenever a request needs metadata), got ${JSON.stringify(refresh)}`)
+  return {
+    rootFile: text(record.root, `${at}.root`, fail),
+    metadataUrl: indexUrl(record['metadata-url'], `${at}.metadata-url`, fail),
+    targetsUrl: indexUrl(record['targets-url'], `${at}.targets-url`, fail),
+    layout: oneOf(record.layout, `${at}.layout`, ['paths', 'warehouse'] as const, 'paths', fail),
+    refreshSeconds,
+    maxRootBytes: defaults.maxRootBytes,
+    maxTimestampBytes: defaults.maxTimestampBytes,
+    maxDelegations: defaults.maxDelegations,
+  }
+}
+
+function parseSources(raw: RawValue, tufDefaults: SourceTufDefaults, fail: Fail): SourceSettings[] {
   if (!Array.isArray(raw.value) || raw.value.length === 0) fail('sources', 'must be a non-empty list of sources (name plus url or path)')
   const seen = new Set<string>()
   return raw.value.map((entry: unknown, i): SourceSettings => {
@@ -85,16 +109,16 @@ function parseSources(raw: RawValue, fail: Fail): SourceSettings[] {
     if (!/^[a-z0-9][a-z0-9-]{0,24}$/.test(name)) fail(`${at}.name`, `${JSON.stringify(name)}: lower-case letters, digits and -, at most 25 characters`)
     if (seen.has(name)) fail(`${at}.name`, `${JSON.stringify(name)} is used by another source`)
     seen.add(name)
-    // Verifying mode per source is not built yet: refusing it is better than ignoring it.
-    if (record.tuf !== undefined) fail(`${at}.tuf`, 'per-source verifying mode is not supported yet; use --tuf-root with a single --upstream')
     const isPublic = record.public ?? false
     if (typeof isPublic !== 'boolean') fail(`${at}.public`, 'must be true or false')
     if ((record.url === undefined) === (record.path === undefined)) fail(at, 'needs exactly one of url (an index) or path (a folder of wheels and sdists)')
     if (record.path !== undefined) {
       if (isPublic) fail(`${at}.public`, 'a local folder is private: it cannot be public')
+      if (record.tuf !== undefined) fail(`${at}.tuf`, 'a local folder has no TUF repository: verifying mode is for an index (url)')
       return { name, kind: 'folder', path: text(record.path, `${at}.path`, fail), isPublic: false }
     }
-    return { name, kind: 'index', url: indexUrl(record.url, `${at}.url`, fail), isPublic }
+    const url = indexUrl(record.url, `${at}.url`, fail)
+    return record.tuf === undefined ? { name, kind: 'index', url, isPublic } : { name, kind: 'index', url, isPublic, tuf: parseSourceTuf(record.tuf, `${at}.tuf`, tufDefaults, fail) }
   })
 }
 
@@ -139,9 +163,10 @@ function parsePolicy(raw: RawValue, fail: Fail): ReleasePolicyOptions {
 
 /**
  * @param layers lowest precedence first; only the config file can hold these keys
+ * @param tufDefaults what a source's `tuf:` leaves unsaid
  * @throws ConfigError naming the key path and the file
  */
-export function parseSourcesSettings(layers: readonly RawLayer[]): SourcesSettings {
+export function parseSourcesSettings(layers: readonly RawLayer[], tufDefaults: SourceTufDefaults): SourcesSettings {
   const find = (key: string): RawValue | undefined => {
     for (let i = layers.length - 1; i >= 0; i--) {
       const raw = layers[i]?.get(key)
@@ -157,7 +182,7 @@ export function parseSourcesSettings(layers: readonly RawLayer[]): SourcesSettin
   const sourcesRaw = find('sources')
   const routesRaw = find('routes')
   const policyRaw = find('policy')
-  const sources = sourcesRaw === undefined ? undefined : parseSources(sourcesRaw, failFor(sourcesRaw))
+  const sources = sourcesRaw === undefined ? undefined : parseSources(sourcesRaw, tufDefaults, failFor(sourcesRaw))
   return {
     sources,
     routes: parseRoutes(routesRaw, sources, failFor(routesRaw)),

@@ -85,8 +85,11 @@ function cards(report: Report, nowMs: number): string {
   const cache = report.cache
   const budget = cache && Number.isFinite(cache.maxBytes) ? ` of ${formatBytes(cache.maxBytes)}` : ''
   const drops = (report.dropsByReason ?? []).reduce((sum, reason) => sum + reason.count, 0)
-  const validUntilMs = parseIso(report.trust?.validUntil)
-  const trust = report.mode !== 'tuf' ? '' : card('Trusted metadata', validUntilMs === undefined ? badge('none', 'bad') : validUntilMs <= nowMs ? badge('expired', 'bad') : esc(formatDuration(validUntilMs - nowMs)), 'left before it expires')
+  // Every repository vouching for something: the single --upstream's, or each verifying source's.
+  const trusts = [...(report.trust ? [report.trust] : []), ...(report.sourceTrust ?? []).map((entry) => entry.trust)]
+  const untils = trusts.map((trust) => parseIso(trust.validUntil))
+  const validUntilMs = untils.length === 0 || untils.includes(undefined) ? undefined : Math.min(...untils.map((ms) => ms ?? 0))
+  const trust = report.mode !== 'tuf' && trusts.length === 0 ? '' : card('Trusted metadata', validUntilMs === undefined ? badge('none', 'bad') : validUntilMs <= nowMs ? badge('expired', 'bad') : esc(formatDuration(validUntilMs - nowMs)), 'left before it expires')
   return `<div class="cards" id="summary">${[
     card('Upstream', worst ? stateBadge(worst) : badge('not asked yet', 'muted'), `${count(upstreams.length)} origin(s)`),
     card('Requests / s', esc(requests ? requests.requestsPerSecond.toFixed(2) : '-'), `over the last ${esc(requests?.windowSeconds ?? '-')} s`),
@@ -143,7 +146,14 @@ function dropsSection(report: Report, nowMs: number): string {
 
 function trustSection(report: Report, nowMs: number): string {
   const trust = report.trust
-  if (!trust) return '<p class="muted">Verifying mode is off: files are checked against the index\'s hashes only.</p>'
+  const bySource = report.sourceTrust ?? []
+  // Each verifying `sources:` index has its own repository, so its own trust state.
+  const sources = bySource.map((entry) => `<h3>Source <code>${esc(entry.source)}</code></h3>${guarded(() => trustView(entry.trust, nowMs))}`).join('')
+  if (!trust) return sources || '<p class="muted">Verifying mode is off: files are checked against the index\'s hashes only.</p>'
+  return trustView(trust, nowMs) + sources
+}
+
+function trustView(trust: NonNullable<Report['trust']>, nowMs: number): string {
   const validUntilMs = parseIso(trust.validUntil)
   const facts = [
     `Root version <b>${esc(trust.rootVersion)}</b>`,

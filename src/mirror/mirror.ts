@@ -66,6 +66,13 @@ export interface MirrorStatus {
   readonly dropsByReason: readonly DropReasonSummary[]
   /** with `sources:` or `policy:` configured: the sources, and what the policy refused or noticed */
   readonly policy?: { readonly sources: ReadonlyArray<{ name: string; public: boolean }>; readonly refusals: readonly Refusal[]; readonly collisions: readonly Collision[] }
+  /** the trust state of each `sources:` index verified against its own TUF repository (`trust` is the single --upstream's) */
+  readonly sourceTrust?: readonly SourceTrustView[]
+}
+
+export interface SourceTrustView {
+  readonly source: string
+  readonly trust: TrustStatusView
 }
 
 /** What verifying mode adds: served only by /tuf/ routes and consulted by the status page. */
@@ -103,6 +110,8 @@ export interface MirrorParts {
   /** why the upstream is not up (see FailureCause), for /health */
   readonly upstreamCause?: () => string | undefined
   readonly isOffline?: boolean
+  /** the `sources:` indexes in verifying mode, each with its own trust state */
+  readonly sourceTrust?: () => readonly SourceTrustView[]
 }
 
 export class Mirror {
@@ -154,6 +163,7 @@ export class Mirror {
       drops: this.parts.drops.recent(),
       dropsByReason: this.parts.drops.byReason(),
       ...(this.parts.router ? { policy: this.parts.router.status() } : {}),
+      ...(this.parts.sourceTrust ? { sourceTrust: this.parts.sourceTrust() } : {}),
     }
   }
 }

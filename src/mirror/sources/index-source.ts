@@ -17,9 +17,19 @@ export function sourcePageNamespace(source: string): string {
   return `${PAGE_NAMESPACE_PREFIX}${source}`
 }
 
+/** Where a verifying source (`tuf:`) keeps its pages: apart, so hash-only pages are never taken as verified. */
+const TUF_PAGE_NAMESPACE_PREFIX = 'tufsrc-'
+
+export function tufSourcePageNamespace(source: string): string {
+  return `${TUF_PAGE_NAMESPACE_PREFIX}${source}`
+}
+
 /** The source whose page records a namespace holds; undefined for any other namespace. */
 export function sourceOfPageNamespace(namespace: string): string | undefined {
-  return namespace.startsWith(PAGE_NAMESPACE_PREFIX) && namespace.length > PAGE_NAMESPACE_PREFIX.length ? namespace.slice(PAGE_NAMESPACE_PREFIX.length) : undefined
+  for (const prefix of [PAGE_NAMESPACE_PREFIX, TUF_PAGE_NAMESPACE_PREFIX]) {
+    if (namespace.startsWith(prefix) && namespace.length > prefix.length) return namespace.slice(prefix.length)
+  }
+  return undefined
 }
 
 /** PEP 658: the core metadata of `<file>` is served at `<file>.metadata`. */

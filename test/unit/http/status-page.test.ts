@@ -191,4 +191,23 @@ describe('status page renderer', () => {
     assert.equal(formatRelative(undefined, NOW_MS), '-')
     assert.equal(formatPercent(undefined), '-')
   })
+
+  test('each verifying source has its own trust state on the page, and the summary card counts the earliest expiry of all', () => {
+    const single = report().trust
+    assert.ok(single)
+    const html = renderStatusHtml(
+      report({
+        mode: 'hash-only',
+        trust: undefined,
+        sourceTrust: [
+          { source: 'pypi', trust: { ...single, rootVersion: 7, validUntil: new Date(NOW_MS + 7_200_000).toISOString() } },
+          { source: HOSTILE, trust: { ...single, rootVersion: 8, validUntil: new Date(NOW_MS + 1_800_000).toISOString() } },
+        ],
+      }),
+    )
+    assert.match(html, /<h3>Source <code>pypi<\/code><\/h3><p>Root version <b>7<\/b>/)
+    assert.match(html, /<h3>Source <code>&#60;script&#62;.*<\/code><\/h3><p>Root version <b>8<\/b>/)
+    assert.doesNotMatch(html, /Verifying mode is off/)
+    assert.match(html, /Trusted metadata<\/div><div class="value">30 min<\/div>/, 'the earliest expiry among the sources')
+  })
 })
