@@ -19,12 +19,17 @@ export function fileVersion(project: string, fileName: string): string | undefin
     const parts = fileName.slice(0, -4).split('-')
     return parts.length >= 5 ? parts[1] : undefined
   }
-  const stem = fileName.endsWith('.egg') ? fileName.slice(0, -4) : fileName.replace(SDIST_SUFFIX, '')
+  const isEgg = fileName.endsWith('.egg')
+  const stem = isEgg ? fileName.slice(0, -4) : fileName.replace(SDIST_SUFFIX, '')
   if (stem === fileName) return undefined
   const parts = stem.split('-')
+  // An egg's version is one field (`-py3.8-…` follow it). An sdist's version is all that follows
+  // the name, hyphens included, as installers read it (pip's _extract_version_from_fragment):
+  // `x-2.0-1.tar.gz` is 2.0-1, that is 2.0.post1, and a policy must judge the version pip installs.
+  const versionFrom = (i: number) => (isEgg ? parts[i] : parts.slice(i).join('-'))
   // The name may itself hold hyphens: take the shortest prefix that normalizes to the project.
   for (let i = 1; i < parts.length; i++) {
-    if (normalizeName(parts.slice(0, i).join('-')) === project) return parts[i]
+    if (normalizeName(parts.slice(0, i).join('-')) === project) return versionFrom(i)
   }
-  return parts.length >= 2 ? parts[1] : undefined
+  return parts.length >= 2 ? versionFrom(1) : undefined
 }
