@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FakeUpstream } from '../helpers/fake-upstream.js'
 import { get } from '../helpers/http-client.js'
+import { startTwoSources } from '../helpers/two-sources.js'
 import { ProxyProcess } from '../helpers/proxy-process.js'
 import { pipDownload, requirePip } from '../helpers/pip.js'
 import { buildWheel } from '../helpers/wheels.js'
@@ -135,5 +136,29 @@ describe('dependency confusion: internal, partner and public indexes', () => {
     assert.equal((await get(`${proxy.url}/simple/six/`)).headers['x-cache'], 'MISS')
     assert.equal((await get(`${proxy.url}/simple/six/`)).headers['x-cache'], 'HIT')
     assert.deepEqual(leaks(publicIndex), [])
+  })
+})
+
+describe('a name the public index had first, that a private index has later', () => {
+  test('the private index takes it back: one "not here" from it does not hand the name to the public index for good', async (t) => {
+    const late = { filename: 'acme_late-1.0-py3-none-any.whl', bytes: Buffer.from('private acme-late 1.0') }
+    const evilLate = { filename: 'acme_late-99.0-py3-none-any.whl', bytes: Buffer.from('public acme-late 99.0') }
+    const sources = await startTwoSources('tuf-proxy-late-owner-', ({ publicIndex }) => {
+      publicIndex.addProject('acme-late', [evilLate])
+      return ['--index-ttl', '0']
+    })
+    t.after(() => sources.dispose())
+    const first = await get(`${sources.proxy.url}/simple/acme-late/`)
+    assert.equal(first.status, 200)
+    assert.match(first.text, /acme_late-99\.0/, 'while only the public index has it, it is served from there')
+    // The private index publishes the name (or comes back from a rebuild that answered 404).
+    sources.internal.addProject('acme-late', [late])
+    const second = await get(`${sources.proxy.url}/simple/acme-late/`)
+    assert.equal(second.status, 200)
+    assert.match(second.text, /acme_late-1\.0/, 'the private project is served')
+    assert.doesNotMatch(second.text, /acme_late-99\.0/, 'and the public one no longer')
+    const file = await get(`${sources.proxy.url}/files/acme-late/${evilLate.filename}`)
+    assert.equal(file.status, 404, 'the public file is not served for a name the private index owns')
+    assert.ok(sources.proxy.events('owner_changed').some((line) => line.project === 'acme-late' && line.from === 'pypi' && line.to === 'internal'))
   })
 })

@@ -235,7 +235,10 @@ export class SourceRouter implements PageService {
     const candidates = this.#candidates(project)
     const recorded = await this.deps.ownership.get(project)
     const owner = recorded && candidates.find((source) => source.name === recorded.source)
-    if (owner) return { source: owner, isProbed: false }
+    if (owner) {
+      const taken = owner.isPublic ? await this.#privateClaim(project, candidates.slice(0, candidates.indexOf(owner)), owner) : undefined
+      return taken ? { source: taken, isProbed: true } : { source: owner, isProbed: false }
+    }
     const source = await this.#owners.run(project, async () => {
       if (recorded) this.deps.logger.warn('owner_not_routed', { project, source: recorded.source, detail: 'the recorded owner is no longer a source for this project; asking its sources again' })
       for (const source of candidates) {
@@ -254,6 +257,35 @@ export class SourceRouter implements PageService {
       throw new NotFoundError(`no source has a project ${JSON.stringify(project)}`)
     })
     return { source, isProbed: true }
+  }
+
+  /**
+   * A public owner is on record because every private source before it once said it lacks the
+   * project; one 404 from a private index (a rebuild, a permissions slip) must not hand the name to
+   * the public index for good. So the private sources before it are asked again whenever the
+   * project is resolved off the hot path (their answers, 404s included, are cached for the index
+   * TTL, so this costs no request most of the time), and the first that has it now takes the
+   * project back. A private source that cannot answer is passed over here: the name was checked
+   * absent from it before, and failing every public project while a private index is down would
+   * take the whole mirror with it.
+   * @returns the private source that now owns the project, if one has it
+   */
+  async #privateClaim(project: string, before: readonly Source[], publicOwner: Source): Promise<Source | undefined> {
+    for (const source of before) {
+      if (source.isPublic) continue
+      let has: boolean
+      try {
+        has = await source.has(project)
+      } catch (error) {
+        this.deps.logger.warn('owner_recheck_failed', { project, source: source.name, owner: publicOwner.name, code: errorCode(error), detail: describeError(error) })
+        continue
+      }
+      if (!has) continue
+      await this.deps.ownership.set(project, source.name, this.deps.clock.nowMs())
+      this.deps.logger.warn('owner_changed', { project, from: publicOwner.name, to: source.name, detail: 'a private source has the project now: it owns it, and the public copy is no longer served' })
+      return source
+    }
+    return undefined
   }
 
   /** The owner's page with the policy applied, done again when the page changes or a cooldown ends. */
