@@ -15,6 +15,11 @@ const MAX_METADATA_BYTES = 4 * 1024 * 1024
 const EOCD_SIGNATURE = 0x06054b50
 const CENTRAL_SIGNATURE = 0x02014b50
 const LOCAL_SIGNATURE = 0x04034b50
+/**
+ * A wheel's central directory is tens of KiB (a few MiB for the largest on PyPI); a larger claim
+ * is refused before anything is read, so a crafted archive cannot make the proxy allocate its size.
+ */
+const MAX_CENTRAL_DIRECTORY_BYTES = 16 * 1024 * 1024
 /** The end record is 22 bytes plus a comment of at most 65535. */
 const EOCD_SEARCH_BYTES = 22 + 0xffff
 
@@ -37,6 +42,7 @@ export async function readWheelMetadata(readAt: ReadAt, fileSize: number): Promi
   const centralOffset = tail.readUInt32LE(eocd + 16)
   // 0xffff / 0xffffffff mean ZIP64 (APPNOTE 4.4.1.4): not read here.
   if (entries === 0xffff || centralOffset === 0xffffffff || centralOffset + centralSize > fileSize) return undefined
+  if (centralSize > MAX_CENTRAL_DIRECTORY_BYTES) return undefined
   const central = Buffer.from(await readAt(centralOffset, centralSize))
   const found: Array<{ method: number; compressedSize: number; size: number; localOffset: number }> = []
   let at = 0

@@ -36,3 +36,25 @@ test('Requires-Python is read from the headers only, not from the description', 
   assert.equal(requiresPythonOf(Buffer.from('Metadata-Version: 2.1\nName: a\n\nRequires-Python: >=3.12\n')), undefined)
   assert.equal(requiresPythonOf(Buffer.from('Metadata-Version: 2.1\r\nRequires-Python:   >=3.7, <4  \r\n\r\nbody')), '>=3.7, <4')
 })
+
+test('a central directory claimed larger than any wheel has is refused before it is read', async () => {
+  const claimed = 64 * 1024 * 1024
+  const end = Buffer.alloc(22)
+  end.writeUInt32LE(0x06054b50, 0)
+  end.writeUInt16LE(1, 8)
+  end.writeUInt16LE(1, 10)
+  end.writeUInt32LE(claimed, 12)
+  end.writeUInt32LE(0, 16)
+  const fileSize = claimed + end.length
+  const asked: number[] = []
+  const readAt = async (position: number, length: number): Promise<Uint8Array> => {
+    asked.push(length)
+    // Only the end record is real; the rest of this "file" is zeros, materialised only near its end.
+    if (position + length <= claimed) return Buffer.alloc(Math.min(length, 1024))
+    const bytes = Buffer.alloc(length)
+    end.copy(bytes, claimed - position)
+    return bytes
+  }
+  assert.equal(await readWheelMetadata(readAt, fileSize), undefined)
+  assert.ok(Math.max(...asked) <= 22 + 0xffff, `nothing but the end record was read: ${asked.join(', ')}`)
+})
