@@ -30,7 +30,7 @@
  * Symlinks inside the directory are never followed (see cache-dirs.ts); a symlink where a blob
  * should be is not a blob.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { lstatSync } from 'node:fs'
 import { lstat, mkdir, open, readdir, rename, rm, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -364,7 +364,7 @@ class DiskBlobStore implements BlobStore {
 
   async flight(key: string): Promise<Flight> {
     try {
-      return await joinFlight(`flight-${createHash('sha256').update(key).digest('hex')}`, {
+      return await joinFlight(`flight-${sha256Hex(Buffer.from(key, 'utf8'))}`, {
         locks: this.#locks,
         tmpDir: this.#tmpDir,
         tmpPathOf: (writer) => this.#tempPaths.get(writer),

@@ -16,11 +16,11 @@
  *
  * Owns lock files and heartbeats; not what the locks protect.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { link, open, readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import type { Logger } from '../base/index.js'
+import { sha256Hex, type Logger } from '../base/index.js'
 import { errnoCode } from './errors.js'
 
 export interface LockHolder {
@@ -79,7 +79,7 @@ export const wallClockMs = (): number => Date.now()
 
 const HOST = hostname()
 /** A short tag of this host for file names (temp files name their writer: host tag and pid). */
-export const HOST_TAG = createHash('sha256').update(HOST).digest('hex').slice(0, 8)
+export const HOST_TAG = sha256Hex(Buffer.from(HOST, 'utf8')).slice(0, 8)
 
 function parseHolder(text: string): LockHolder | undefined {
   let parsed: unknown

@@ -96,6 +96,24 @@ export class FakeUpstream {
     this.#routes.set(path, handler)
   }
 
+  /**
+   * The first request for `path` gets half of `bytes` and then hangs (a leader's download stuck
+   * mid-file); later ones get them whole. @returns what ends the hung response
+   */
+  hangFirstRequest(path: string, bytes: Uint8Array): () => void {
+    let served = 0
+    const hung: ServerResponse[] = []
+    this.route(path, (_req, res) => {
+      served += 1
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) })
+      if (served === 1) {
+        res.write(bytes.subarray(0, bytes.byteLength / 2))
+        hung.push(res)
+      } else res.end(bytes)
+    })
+    return () => hung.forEach((res) => res.destroy())
+  }
+
   /** Serve `path` with the bytes passed through `change` (after hashes were advertised). */
   tamper(path: string, change: (bytes: Uint8Array) => Uint8Array = flipLastByte): void {
     this.#tampered.set(path, change)

@@ -9,7 +9,6 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import type { ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -90,18 +89,7 @@ describe('two independent serve processes on one cache directory', () => {
     const file = { filename: 'takeover-1.0-py3-none-any.whl', bytes: bulkBytes(2 * 1024 * 1024, 22) }
     upstream.addProject('takeover', [file], 1)
     const path = `/files/${file.filename}`
-    // The first upstream request sends half the file and then hangs; later ones send it whole.
-    let served = 0
-    const hung: ServerResponse[] = []
-    upstream.route(path, (_req, res) => {
-      served += 1
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.bytes.byteLength) })
-      if (served === 1) {
-        res.write(file.bytes.subarray(0, file.bytes.byteLength / 2))
-        hung.push(res)
-      } else res.end(file.bytes)
-    })
-    t.after(() => hung.forEach((res) => res.destroy()))
+    t.after(upstream.hangFirstRequest(path, file.bytes))
     const pair = await startPair(upstream)
     t.after(() => pair.stop())
     await get(`${pair.a.url}/simple/takeover/`)
@@ -112,22 +100,22 @@ describe('two independent serve processes on one cache directory', () => {
       },
       () => undefined,
     )
-    while (served === 0) await new Promise((resolve) => setImmediate(resolve))
+    while (upstream.hits(path) === 0) await new Promise((resolve) => setImmediate(resolve))
     // The follower's clients get their headers once bytes flow from the leader's temporary blob.
     const followers = await Promise.all(Array.from({ length: 5 }, () => request(`${pair.b.url}/files/takeover/${file.filename}`)))
     for (const response of followers) assert.equal(response.statusCode, 200)
-    assert.equal(served, 1, 'the follower did not go to the upstream while the leader lived')
+    assert.equal(upstream.hits(path), 1, 'the follower did not go to the upstream while the leader lived')
     await pair.a.kill()
     await leaderClient
     const bodies = await Promise.all(followers.map(async (response) => Buffer.from(await response.body.arrayBuffer())))
     for (const body of bodies) assert.ok(body.equals(file.bytes), 'a follower client got the exact upstream bytes')
-    assert.equal(served, 2, 'the follower fetched the file again after the takeover')
+    assert.equal(upstream.hits(path), 2, 'the follower fetched the file again after the takeover')
     assert.ok(pair.b.logs.some((line) => line.event === 'lock_taken_over'), 'the takeover was logged')
     // Clients get the bytes once verified; the commit follows. Then the follower serves the file from its cache.
     let again = await get(`${pair.b.url}/files/takeover/${file.filename}`)
     while (again.headers['x-cache'] !== 'HIT') again = await get(`${pair.b.url}/files/takeover/${file.filename}`)
     assert.ok(again.body.equals(file.bytes))
-    assert.equal(served, 2, 'served from the cache the follower committed')
+    assert.equal(upstream.hits(path), 2, 'served from the cache the follower committed')
   })
 
   test('with a small budget and both processes writing, the cache keeps its budget and every client gets whole files', async (t) => {

@@ -8,7 +8,6 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
-import type { ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { FakeUpstream } from '../helpers/fake-upstream.js'
@@ -72,24 +71,13 @@ describe('--workers', () => {
     const file = { filename: 'killed-1.0-py3-none-any.whl', bytes: bulkBytes(2 * 1024 * 1024, 70) }
     upstream.addProject('killed', [file], 1)
     const path = `/files/${file.filename}`
-    // The first upstream request sends half the file and then hangs; later ones send it whole.
-    let served = 0
-    const hung: ServerResponse[] = []
-    upstream.route(path, (_req, res) => {
-      served += 1
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.bytes.byteLength) })
-      if (served === 1) {
-        res.write(file.bytes.subarray(0, file.bytes.byteLength / 2))
-        hung.push(res)
-      } else res.end(file.bytes)
-    })
-    t.after(() => hung.forEach((res) => res.destroy()))
+    t.after(upstream.hangFirstRequest(path, file.bytes))
     const proxy = await startWorkers(upstream, 2)
     t.after(() => proxy.dispose())
     const url = `${proxy.url}/files/killed/${file.filename}`
     const bodyOf = async (response: Awaited<ReturnType<typeof request>>) => ({ status: response.statusCode, body: Buffer.from(await response.body.arrayBuffer()) })
     const first = request(url)
-    while (served === 0) await new Promise((resolve) => setImmediate(resolve))
+    while (upstream.hits(path) === 0) await new Promise((resolve) => setImmediate(resolve))
     // The leader is the process that holds the download's lock.
     const locks = join(proxy.cacheDir, 'blobs', 'locks')
     let leaderPid: number | undefined
@@ -107,7 +95,7 @@ describe('--workers', () => {
     const whole = results.filter((result) => result?.status === 200 && result.body.length === file.bytes.length)
     assert.ok(whole.length >= 1, 'clients of the surviving worker got the file')
     for (const result of whole) assert.ok(result?.body.equals(file.bytes), 'no client got corrupt bytes')
-    assert.equal(served, 2, 'the surviving worker took the lock over and fetched the file again')
+    assert.equal(upstream.hits(path), 2, 'the surviving worker took the lock over and fetched the file again')
     await proxy.waitForLog((line) => line.event === 'worker_died' && line.signal === 'SIGKILL')
     await proxy.waitForLog((line) => line.event === 'listening' && line.worker === '3')
     assert.equal(await proxy.metric('tuf_proxy_worker_restarts_total'), 1)

@@ -8,11 +8,10 @@
  * before it is served. Subdirectories and names that are no distribution (a `.part` copy in
  * progress, dotfiles) are ignored.
  */
-import { createHash } from 'node:crypto'
 import { open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../base/index.js'
-import { describeError, sha256Hex } from '../../base/index.js'
+import { createHasher, describeError, sha256Hex } from '../../base/index.js'
 import { normalizeName, type ProjectFile, type ProjectPage } from '../../index/index.js'
 import type { BlobReader } from '../../store/index.js'
 import { NotFoundError } from '../errors.js'
@@ -194,10 +193,10 @@ export class FolderSource implements Source {
           const { bytesRead } = await handle.read(buffer, 0, length, position)
           return buffer.subarray(0, bytesRead)
         }
-        const hash = createHash('sha256')
+        const hash = createHasher('sha256')
         for (let position = 0; position < fileStat.size; position += HASH_CHUNK_BYTES) hash.update(await readAt(position, Math.min(HASH_CHUNK_BYTES, fileStat.size - position)))
         const metadata = fileName.endsWith('.whl') ? await readWheelMetadata(readAt, fileStat.size) : undefined
-        return { fileName, project, size: fileStat.size, mtimeMs: fileStat.mtimeMs, sha256: hash.digest('hex'), metadata, requiresPython: metadata ? requiresPythonOf(metadata) : undefined }
+        return { fileName, project, size: fileStat.size, mtimeMs: fileStat.mtimeMs, sha256: hash.digestHex(), metadata, requiresPython: metadata ? requiresPythonOf(metadata) : undefined }
       } finally {
         await handle.close()
       }
