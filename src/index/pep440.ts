@@ -73,6 +73,18 @@ export function parseVersion(text: string): Version | undefined {
   }
 }
 
+/**
+ * A key equal for exactly the versions that compare equal (§Release segment: `1.0` and `1.0.0`;
+ * §Normalization: `1.0-a1` and `1.0a1`); a text that is not PEP 440 is its own key, compared as
+ * written but without case, as installers compare legacy versions.
+ */
+export function versionKey(text: string): string {
+  const version = parseVersion(text)
+  if (!version) return `legacy:${text.trim().toLowerCase()}`
+  const { epoch, release, pre, post, dev, local } = version
+  return `${epoch}!${release.join('.')}${pre ? `${pre[0]}${pre[1]}` : ''}${post !== undefined ? `.post${post}` : ''}${dev !== undefined ? `.dev${dev}` : ''}${local ? `+${local.join('.')}` : ''}`
+}
+
 export function isPreRelease(version: Version): boolean {
   return version.pre !== undefined || version.dev !== undefined
 }

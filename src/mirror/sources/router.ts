@@ -12,7 +12,7 @@
  * and rendering the filtered pages.
  */
 import { describeError, errorCode, sha256Hex, type Clock, type Logger } from '../../base/index.js'
-import { contentTypeOf, fileVersion, normalizeName, renderProjectListHtml, renderProjectListJson, type ProjectFile, type ProjectPage, type SimpleFormat } from '../../index/index.js'
+import { contentTypeOf, fileVersion, normalizeName, versionKey, renderProjectListHtml, renderProjectListJson, type ProjectFile, type ProjectPage, type SimpleFormat } from '../../index/index.js'
 import { PolicyRefusalError, nameGlob, type FileVerdict, type RefusalReason, type ReleasePolicy } from '../../policy/index.js'
 import { SingleFlight } from '../coalesce.js'
 import { NotFoundError } from '../errors.js'
@@ -336,11 +336,19 @@ export class SourceRouter implements PageService {
   }
 }
 
-/** PEP 700 `versions`: a version all of whose files are hidden is hidden too. */
+/**
+ * PEP 700 `versions`: a version all of whose files are hidden is hidden too. Versions are matched
+ * as PEP 440 compares them, since the list and the file names may spell one version differently
+ * (`1.0` beside `x-1.0.0.tar.gz`).
+ */
 function keptVersions(project: string, page: ProjectPage, kept: readonly ProjectFile[]): string[] {
-  const listed = new Set(page.files.map((file) => fileVersion(project, file.filename)))
-  const remaining = new Set(kept.map((file) => fileVersion(project, file.filename)))
-  return (page.versions ?? []).filter((version) => !listed.has(version) || remaining.has(version))
+  const keyOf = (file: ProjectFile) => {
+    const version = fileVersion(project, file.filename)
+    return version === undefined ? undefined : versionKey(version)
+  }
+  const listed = new Set(page.files.map(keyOf))
+  const remaining = new Set(kept.map(keyOf))
+  return (page.versions ?? []).filter((version) => !listed.has(versionKey(version)) || remaining.has(versionKey(version)))
 }
 
 function uploadTimeMs(uploadTime: string | undefined): number | undefined {

@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { compareVersions, matchesSpecifiers, parseSpecifierSet, parseVersion, SpecifierError, type Version } from '../../../src/index/index.js'
+import { compareVersions, matchesSpecifiers, parseSpecifierSet, parseVersion, SpecifierError, versionKey, type Version } from '../../../src/index/index.js'
 
 function v(text: string): Version {
   const version = parseVersion(text)
@@ -41,6 +41,14 @@ describe('PEP 440 versions', () => {
       ['1.0.r4', '1.0.post4'], ['1.0-rev4', '1.0.post4'], ['1.0dev', '1.0.dev0'], ['v1.0', '1.0'], ['  1.0  ', '1.0'], ['1.0+Ubuntu-1', '1.0+ubuntu.1'], ['0!1.0', '1.0'],
     ]
     for (const [a, b] of same) assert.equal(compareVersions(v(a), v(b)), 0, `${a} == ${b}`)
+    for (const [a, b] of same) assert.equal(versionKey(a), versionKey(b), `key of ${a} == key of ${b}`)
+  })
+
+  test('versionKey tells apart what compares apart, and keeps legacy versions as written', () => {
+    const apart: Array<[string, string]> = [['1.0', '1.0.post0'], ['1.0', '1.0+local'], ['1!1.0', '1.0'], ['1.0a1', '1.0b1'], ['1.0.dev1', '1.0'], ['1.0', '1.0.1']]
+    for (const [a, b] of apart) assert.notEqual(versionKey(a), versionKey(b), `${a} != ${b}`)
+    assert.equal(versionKey('Not-A-Version'), versionKey('not-a-version'))
+    assert.notEqual(versionKey('not.a.version'), versionKey('not-a-version'))
   })
 
   test('invalid versions are refused', () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { Metrics, silentLogger } from '../../../src/base/index.js'
 import type { ProjectFile } from '../../../src/index/index.js'
 import { FirstSeen, NotFoundError, OwnershipRecords, PolicyLog, SourceRouter, UnavailableError, type FileResult, type PageRefresh, type Route, type Source, type SourceNames, type SourcePage } from '../../../src/mirror/index.js'
+import { ReleasePolicy } from '../../../src/policy/index.js'
 import { openRecordStore, type RecordStore } from '../../../src/store/index.js'
 
 class FakeSource implements Source {
@@ -54,14 +55,14 @@ class FakeSource implements Source {
   }
 }
 
-function router(sources: readonly Source[], records: RecordStore, routes: readonly Route[] = []): { router: SourceRouter; log: PolicyLog } {
+function router(sources: readonly Source[], records: RecordStore, routes: readonly Route[] = [], policy?: ReleasePolicy): { router: SourceRouter; log: PolicyLog } {
   const clock = { nowMs: () => 1_000 }
   const log = new PolicyLog({ logger: silentLogger, metrics: new Metrics(), nowMs: clock.nowMs })
   return {
     router: new SourceRouter({
       sources,
       routes,
-      policy: undefined,
+      policy,
       ownership: new OwnershipRecords({ records, logger: silentLogger }),
       firstSeen: new FirstSeen({ records, logger: silentLogger }),
       policyLog: log,
@@ -76,7 +77,34 @@ async function records(): Promise<RecordStore> {
   return openRecordStore({ dir: mkdtempSync(join(tmpdir(), 'tuf-proxy-router-')) })
 }
 
+/** A source whose one project lists these files and PEP 700 versions. */
+class ListingSource extends FakeSource {
+  constructor(
+    project: string,
+    readonly files: readonly string[],
+    readonly versions: readonly string[],
+  ) {
+    super('pypi', true, new Set([project]))
+  }
+
+  override async page(project: string): Promise<SourcePage> {
+    const listed = await super.page(project)
+    const files: ProjectFile[] = this.files.map((filename) => ({ filename, url: `http://upstream.test/${filename}`, hashes: {}, yanked: false, coreMetadata: false }))
+    return { ...listed, page: { ...listed.page, files, versions: this.versions } }
+  }
+}
+
 describe('source router', () => {
+  test('PEP 700 versions: a version whose files are all hidden leaves the list, however the list spells it', async () => {
+    const source = new ListingSource('demo', ['demo-1.0.0.tar.gz', 'demo-1.0.0-py3-none-any.whl', 'demo-2.0.tar.gz'], ['1.0', '2.0'])
+    const policy = new ReleasePolicy({ minReleaseAgeSeconds: 0, releaseAgeClock: 'upload-time', missingUploadTime: 'allow', exempt: [], deny: ['demo==1.0'], allowOnly: [], yanked: 'serve' })
+    const { router: r } = router([source], await records(), [], policy)
+    const page = await r.project('demo', 'json-v1')
+    const json = JSON.parse(Buffer.from(page.body as Uint8Array).toString('utf8')) as { versions: string[]; files: { filename: string }[] }
+    assert.deepEqual(json.files.map((file) => file.filename), ['demo-2.0.tar.gz'])
+    assert.deepEqual(json.versions, ['2.0'], 'version 1.0, spelt 1.0.0 in its file names, is hidden with its files')
+  })
+
   test('private sources are asked first whatever the list order; the public one never hears a private name', async () => {
     const pypi = new FakeSource('pypi', true, new Set(['acme-utils', 'six']))
     const internal = new FakeSource('internal', false, new Set(['acme-utils']))
