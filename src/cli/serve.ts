@@ -195,6 +195,7 @@ async function serve(given: Settings, { logger, metrics, adminToken, flush, onLi
     upstreamReports: () => health.reports(),
     isOffline: settings.offline,
     ...(tuf ? { resolveFile: tuf.resolveFile.bind(tuf) } : {}),
+    ...(sourcesMode ? { storedPageCount: () => [...sourcesMode.pagesByNamespace.values()].reduce((sum, sourcePages) => sum + sourcePages.storedCount(), 0) } : {}),
     ...(verifyingSources.length > 0 ? { sourceTrust: () => verifyingSources.map(({ source, tuf: sourceTuf }) => ({ source, trust: sourceTuf.status() })) } : {}),
   })
   const admin = adminToken && {

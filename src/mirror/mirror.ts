@@ -112,6 +112,8 @@ export interface MirrorParts {
   readonly isOffline?: boolean
   /** the `sources:` indexes in verifying mode, each with its own trust state */
   readonly sourceTrust?: () => readonly SourceTrustView[]
+  /** pages recorded across every source's namespace, when pages come from a router rather than `pages` */
+  readonly storedPageCount?: () => number
 }
 
 export class Mirror {
@@ -156,7 +158,7 @@ export class Mirror {
         files: this.parts.blobs.count,
         bytes: this.parts.blobs.totalBytes,
         maxBytes: this.parts.blobs.maxBytes,
-        pages: this.parts.pages.storedCount(),
+        pages: this.parts.storedPageCount?.() ?? this.parts.pages.storedCount(),
         evictions: this.parts.blobs.evictions,
       },
       trust: this.tuf?.status(),

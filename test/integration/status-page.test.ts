@@ -246,6 +246,8 @@ policy:
       // The denied project's page, 1.17.0 hidden from six's page, and 1.17.0 refused on download.
       assert.deepEqual(status.policy?.refusals.map((refusal) => refusal.reason), ['denied_by_policy', 'denied_by_policy', 'denied_by_policy'])
       assert.deepEqual(status.policy?.collisions.map((collision) => collision.project), ['acme-utils'])
+      // Each source's pages are recorded in its own namespace: both lists and six's page.
+      assert.equal(status.cache.pages, 3, 'the two sources\' project lists and six\'s page are counted')
       const dom = await loadInBrowser(proxy, 'status-sources')
       assertCommonParts(dom)
 
