@@ -83,7 +83,7 @@ export async function buildTufMirror(deps: TufModeDeps): Promise<TufMirror> {
   const layout = tuf.layout === 'paths' ? pathsLayout(tuf.targetsUrl) : warehouseLayout(tuf.targetsUrl, indexUrl)
   const mirror = new TufMirror(
     // A request waits for a due refresh as long as one upstream request may take.
-    { layout, refreshSeconds: tuf.refreshSeconds, refreshWaitMs: settings.upstreamDeadlineMs, maxPageBytes: settings.maxPageBytes },
+    { layout, refreshSeconds: tuf.refreshSeconds, refreshWaitMs: settings.upstreamDeadlineMs, maxPageBytes: settings.maxPageBytes, ...(source ? { source: source.name } : {}) },
     { session, upstream: deps.upstream, files: deps.files, blobs: deps.blobs, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, drops: deps.drops, exclusiveRefresh: shared.exclusive },
   )
   mirror.start()

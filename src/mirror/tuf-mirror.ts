@@ -43,6 +43,8 @@ export interface TufMirrorOptions {
    * with OfflineExpiredError. The session must judge expiry by a clock `graceMs` behind, too.
    */
   readonly offline?: { readonly graceMs: number }
+  /** a `sources:` entry's name, put on this mirror's metrics as the trust metrics have it */
+  readonly source?: string
 }
 
 export interface TufMirrorDeps {
@@ -73,12 +75,14 @@ export class TufMirror implements TufFrontend {
   /** the earliest expiry among the trusted timestamp, snapshot and targets */
   #validUntilMs: number | undefined
   #refreshing: Promise<void> | undefined
+  readonly #sourceLabel: { readonly source?: string }
 
   constructor(
     private readonly options: TufMirrorOptions,
     private readonly deps: TufMirrorDeps,
   ) {
     deps.metrics.declareCounter(REFRESH_METRIC, REFRESH_HELP)
+    this.#sourceLabel = options.source === undefined ? {} : { source: options.source }
     this.#validUntilMs = this.#computeValidUntil()
   }
 
@@ -342,10 +346,10 @@ export class TufMirror implements TufFrontend {
         this.#lastSuccessMs = this.deps.clock.nowMs()
         this.#lastError = undefined
         this.#validUntilMs = this.#computeValidUntil()
-        this.deps.metrics.inc(REFRESH_METRIC, REFRESH_HELP, { result: 'ok' })
+        this.deps.metrics.inc(REFRESH_METRIC, REFRESH_HELP, { ...this.#sourceLabel, result: 'ok' })
       } catch (error) {
         this.#lastError = error
-        this.deps.metrics.inc(REFRESH_METRIC, REFRESH_HELP, { result: 'failed' })
+        this.deps.metrics.inc(REFRESH_METRIC, REFRESH_HELP, { ...this.#sourceLabel, result: 'failed' })
         if (!this.deps.drops.recordRefusal(error, { what: 'metadata', url: 'refresh' })) {
           this.deps.logger.warn('tuf_refresh_failed', { code: errorCode(error), detail: describeError(error) })
         }

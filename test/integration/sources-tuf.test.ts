@@ -134,6 +134,7 @@ describe('sources: a private index beside a public index verified against its ow
     const html = (await get(`${proxy.url}/status`, { accept: 'text/html' })).text
     assert.match(html, /<h3>Source <code>pypi<\/code><\/h3>/)
     assert.equal(await proxy.metric('tuf_proxy_tuf_role_version', { source: 'pypi', role: 'timestamp' }), sim.signed('timestamp').version)
+    assert.ok((await proxy.metric('tuf_proxy_tuf_refresh_total', { source: 'pypi', result: 'ok' })) >= 1, 'the source\'s refreshes are counted under its name')
 
     assert.deepEqual(leaks(repository.server), [], 'the TUF repository was never asked for acme-utils')
   })
