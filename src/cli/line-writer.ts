@@ -6,6 +6,11 @@
  * pending; warnings and errors at once. On Linux a write to a pipe is a syscall on the hot path
  * (measured in bench/), hence the batching.
  *
+ * Queued lines are kept as their UTF-8 bytes, copied into reused chunks the moment they are
+ * written, not as strings: a string kept for a batch outlives the young generation's collections
+ * (a 1 MiB semi-space, see cli.ts), so each was copied and then promoted, and the access log cost
+ * several microseconds a line in garbage collection (measured in bench/, issue 9).
+ *
  * Back-pressure: once Node has opened stdout as a stream the pipe is non-blocking, so a reader
  * that pauses makes writeSync fail with EAGAIN or write only part of the text. What was not
  * written stays queued (in order, never cut mid-line) and is retried after RETRY_DELAY_MS. While
@@ -26,6 +31,10 @@ const FLUSH_BYTES = 64 * 1024
 const FLUSH_DELAY_MS = 50
 /** How soon a write that found the pipe full is tried again. */
 const RETRY_DELAY_MS = 10
+/** The size of a chunk of queued bytes (a longer line gets a chunk of its own size). */
+const CHUNK_BYTES = FLUSH_BYTES
+/** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
+const MAX_UTF8_BYTES_PER_UNIT = 3
 
 export type LostReason = 'shed' | 'closed'
 
@@ -53,32 +62,74 @@ export interface LineWriter {
   readonly queuedBytes: number
 }
 
+/**
+ * Queued lines: bytes[written, used) are not yet handed to the kernel. Line `i` (of `lines`)
+ * ends at `ends[i]` and has level LEVELS[levels[i]], for counting the lines lost if the reader
+ * goes; typed arrays, so that recording a line allocates nothing either.
+ */
+interface Chunk {
+  readonly bytes: Buffer
+  used: number
+  written: number
+  lines: number
+  ends: Uint32Array
+  levels: Uint8Array
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
+const LEVEL_CODES: Readonly<Record<LogLevel, number>> = { debug: 0, info: 1, warn: 2, error: 3 }
+/** Lines a chunk has room to record at first; room for more is made when they are shorter than ~64 bytes. */
+const CHUNK_LINES = 1024
+
 /** Wall-clock time for the blocking waits only; no other time is read here. */
 const monotonicMs = (): number => performance.now()
+
+const newChunk = (byteLength: number): Chunk => ({
+  bytes: Buffer.allocUnsafeSlow(byteLength),
+  used: 0,
+  written: 0,
+  lines: 0,
+  ends: new Uint32Array(CHUNK_LINES),
+  levels: new Uint8Array(CHUNK_LINES),
+})
+
+const emptied = (chunk: Chunk): Chunk => {
+  chunk.used = 0
+  chunk.written = 0
+  chunk.lines = 0
+  return chunk
+}
+
+const record = (chunk: Chunk, level: LogLevel): void => {
+  if (chunk.lines === chunk.ends.length) {
+    const ends = new Uint32Array(chunk.lines * 2)
+    ends.set(chunk.ends)
+    chunk.ends = ends
+    const levels = new Uint8Array(chunk.lines * 2)
+    levels.set(chunk.levels)
+    chunk.levels = levels
+  }
+  chunk.ends[chunk.lines] = chunk.used
+  chunk.levels[chunk.lines] = LEVEL_CODES[level]
+  chunk.lines += 1
+}
 
 export function createLineWriter(options: LineWriterOptions): LineWriter {
   const { fd } = options
   const onLost = options.onLost ?? (() => undefined)
   const routineMaxBytes = options.routineMaxBytes ?? 1024 * 1024
   const priorityMaxBytes = options.priorityMaxBytes ?? 16 * 1024 * 1024
-  // A line costs two array slots on the way in (the access log writes one per request); what each
-  // line's bytes are is only worked out when lines are lost, which is rare.
-  /** lines not yet handed to the kernel, in order, and their levels */
-  let pendingLines: string[] = []
-  let pendingLevels: LogLevel[] = []
-  let pendingBytes = 0
-  /** the unwritten tail of a partial write; always goes before the pending lines */
-  let head: Buffer | undefined
-  /** the batch `head` was cut from, and how many of its bytes were written */
-  let headLines: string[] = []
-  let headLevels: LogLevel[] = []
-  let headWritten = 0
+  /** in order; only the first may be partly written, only the last has room for more */
+  let chunks: Chunk[] = []
+  /** a written chunk kept for the next lines, so a steady log allocates no buffers */
+  let spare: Chunk | undefined
+  let queuedBytes = 0
+  /** queued since the last try: a pipe found full is tried again on a timer, not for every line */
+  let sinceTryBytes = 0
   let timer: NodeJS.Timeout | undefined
   let isClosed = false
   // Atomics.wait on a private cell is a sleep that blocks this thread without spinning.
   const sleepCell = new Int32Array(new SharedArrayBuffer(4))
-
-  const queuedBytes = (): number => pendingBytes + (head?.byteLength ?? 0)
 
   const schedule = (delayMs: number): void => {
     if (timer) return
@@ -90,41 +141,45 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
     timer.unref()
   }
 
+  /** The chunk to copy a line of `line.length` code units into. */
+  const tailFor = (line: string): Chunk => {
+    const tail = chunks[chunks.length - 1]
+    if (tail && tail.bytes.byteLength - tail.used >= line.length * MAX_UTF8_BYTES_PER_UNIT) return tail
+    const byteLength = Buffer.byteLength(line, 'utf8')
+    if (tail && tail.bytes.byteLength - tail.used >= byteLength) return tail
+    const chunk = byteLength <= CHUNK_BYTES && spare ? emptied(spare) : newChunk(Math.max(CHUNK_BYTES, byteLength))
+    if (chunk === spare) spare = undefined
+    chunks.push(chunk)
+    return chunk
+  }
+
   const loseEverything = (): void => {
     isClosed = true
-    // A line partly written is lost too: its reader gets a broken line.
-    if (head) {
-      let end = 0
-      headLines.forEach((line, i) => {
-        end += Buffer.byteLength(line, 'utf8')
-        if (end > headWritten) onLost(headLevels[i] ?? 'info', 'closed')
-      })
+    for (const chunk of chunks) {
+      // A line partly written is lost too: its reader gets a broken line.
+      for (let i = 0; i < chunk.lines; i++) {
+        if ((chunk.ends[i] ?? 0) > chunk.written) onLost(LEVELS[chunk.levels[i] ?? 1] ?? 'info', 'closed')
+      }
     }
-    for (const level of pendingLevels) onLost(level, 'closed')
-    head = undefined
-    headLines = []
-    headLevels = []
-    pendingLines = []
-    pendingLevels = []
-    pendingBytes = 0
+    chunks = []
+    spare = undefined
+    queuedBytes = 0
   }
 
   /** Writes as much as the fd takes now; returns false when the pipe is full. */
   const writeNow = (): boolean => {
+    sinceTryBytes = 0
     for (;;) {
-      if (!head) {
-        if (pendingLines.length === 0) return true
-        head = Buffer.from(pendingLines.join(''), 'utf8')
-        headLines = pendingLines
-        headLevels = pendingLevels
-        headWritten = 0
-        pendingLines = []
-        pendingLevels = []
-        pendingBytes = 0
+      const head = chunks[0]
+      if (!head) return true
+      if (head.written === head.used) {
+        chunks.shift()
+        if (head.bytes.byteLength === CHUNK_BYTES) spare = head
+        continue
       }
       let written: number
       try {
-        written = writeSync(fd, head)
+        written = writeSync(fd, head.bytes, head.written, head.used - head.written)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false
@@ -133,13 +188,8 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
         loseEverything()
         return true
       }
-      headWritten += written
-      if (written < head.byteLength) head = head.subarray(written)
-      else {
-        head = undefined
-        headLines = []
-        headLevels = []
-      }
+      head.written += written
+      queuedBytes -= written
     }
   }
 
@@ -162,28 +212,31 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
       }
       Atomics.wait(sleepCell, 0, 0, Math.min(RETRY_DELAY_MS, leftMs))
     }
-    return queuedBytes() === 0
+    return queuedBytes === 0
   }
 
   return {
     write(line, level) {
       if (isClosed) return onLost(level, 'closed')
       const isPriority = level === 'warn' || level === 'error'
-      if (!isPriority && queuedBytes() >= routineMaxBytes) return onLost(level, 'shed')
-      pendingLines.push(line)
-      pendingLevels.push(level)
-      pendingBytes += line.length
+      if (!isPriority && queuedBytes >= routineMaxBytes) return onLost(level, 'shed')
+      const chunk = tailFor(line)
+      const byteLength = chunk.bytes.write(line, chunk.used)
+      chunk.used += byteLength
+      record(chunk, level)
+      queuedBytes += byteLength
+      sinceTryBytes += byteLength
       if (isPriority) {
         attempt()
         // Block rather than lose: the reader has fallen this far behind, the proxy waits for it.
-        if (queuedBytes() >= priorityMaxBytes) flushSync(Number.POSITIVE_INFINITY)
-      } else if (pendingBytes >= FLUSH_BYTES) attempt()
+        if (queuedBytes >= priorityMaxBytes) flushSync(Number.POSITIVE_INFINITY)
+      } else if (sinceTryBytes >= FLUSH_BYTES) attempt()
       else schedule(FLUSH_DELAY_MS)
     },
     flush: attempt,
     flushSync,
     get queuedBytes() {
-      return queuedBytes()
+      return queuedBytes
     },
   }
 }

@@ -3,7 +3,7 @@
  * accepting, let running responses finish for a grace period, then close what is left.
  */
 import { getRequestListener } from '@hono/node-server'
-import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http'
+import { createServer, STATUS_CODES, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Hono } from 'hono'
 import type { MonotonicMs } from '../base/index.js'
@@ -22,14 +22,18 @@ export interface Listening {
 export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: string; port: number; monotonicMs: MonotonicMs }): Promise<Listening> {
   const honoListener = getRequestListener(app.fetch)
   const { monotonicMs } = options
-  // A Set keeps insertion order, so the oldest request is listed first.
-  const running = new Set<{ req: IncomingMessage; startMs: number }>()
+  // When each running response started; a Map keeps insertion order, so the oldest is listed first.
+  const running = new Map<ServerResponse, number>()
+  // One listener for every response (it gets the response as `this`): nothing is allocated per
+  // request for it. `on`, not `once`: a response closes once, and `once` costs a wrapper.
+  function forget(this: ServerResponse): void {
+    running.delete(this)
+  }
   const server = createServer((req, res) => {
-    const request = { req, startMs: monotonicMs() }
-    running.add(request)
-    // `on`, not `once`: a response closes once, and `once` costs a wrapper per request.
-    res.on('close', () => running.delete(request))
-    if (!hotPath(req, res, request.startMs)) void honoListener(req, res)
+    const startMs = monotonicMs()
+    running.set(res, startMs)
+    res.on('close', forget)
+    if (!hotPath(req, res, startMs)) void honoListener(req, res)
   })
   server.on('clientError', answerClientError)
   server.keepAliveTimeout = 65_000
@@ -44,7 +48,7 @@ export function listen(app: Hono<AppEnv>, hotPath: HotPath, options: { host: str
         address: server.address() as AddressInfo,
         inFlight: () => {
           const nowMs = monotonicMs()
-          return [...running].map(({ req, startMs }) => ({ method: req.method ?? '', path: pathOf(req.url), ms: Math.round(nowMs - startMs) }))
+          return [...running].map(([{ req }, startMs]) => ({ method: req.method ?? '', path: pathOf(req.url), ms: Math.round(nowMs - startMs) }))
         },
         close: (graceMs) =>
           new Promise<void>((done) => {

@@ -86,6 +86,18 @@ describe('createJsonLogger', () => {
     assert.equal(lines[0], `{"time":"2024-01-02T03:04:05.006Z","level":"info","event":"fields"${expected}}\n`)
   })
 
+  test('a field never overwrites the header (time, level, event), and fields without a JSON form are left out', () => {
+    const { lines, logger } = capture()
+    logger.warn('drop', { time: 'forged', level: 'debug', event: 'other', reason: 'hash_mismatch', skipped: undefined, callback: () => 1 })
+    logger.info('bare', {})
+    logger.info('none')
+    assert.deepEqual(lines, [
+      '{"time":"2024-01-02T03:04:05.006Z","level":"warn","event":"drop","reason":"hash_mismatch"}\n',
+      '{"time":"2024-01-02T03:04:05.006Z","level":"info","event":"bare"}\n',
+      '{"time":"2024-01-02T03:04:05.006Z","level":"info","event":"none"}\n',
+    ])
+  })
+
   test('the time follows the clock from line to line', () => {
     let nowMs = Date.UTC(2024, 0, 2, 3, 4, 5, 6)
     const lines: string[] = []

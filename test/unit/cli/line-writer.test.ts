@@ -110,6 +110,42 @@ setImmediate(() => { throw new Error('deliberate crash in the test child') })
     assert.deepEqual(fatal?.inFlight, [{ method: 'GET', path: '/files/demo/demo-1.0.tar.gz', ms: 12 }])
   })
 
+  test('lines of every size and width, queued behind a stopped reader, arrive whole and in order when the process dies', async () => {
+    // Queued lines are kept as bytes in fixed-size chunks: a line that does not fit where the last
+    // one ended, one longer than a chunk, or one whose UTF-8 is wider than its length must each
+    // still go out whole, in order, with the rest.
+    const result = await runChild(
+      `
+const sizes = [1, 70, 300, 5000, 40000, 70000, 200000]
+const glyphs = ['a', '\u00e9', '\u6f22', '\ud83d\ude00']
+let n = 0
+for (let round = 0; round < 4; round++) {
+  for (const size of sizes) {
+    const glyph = glyphs[n % glyphs.length]
+    logger.info('sized', { n, text: glyph.repeat(Math.ceil(size / glyph.length)) })
+    n++
+  }
+}
+say({ queuedBytes: out.queuedBytes, resume: true })
+setImmediate(() => { throw new Error('deliberate crash in the test child') })
+`,
+      { pausedUntilSaid: true, routineMaxBytes: 64 * 1024 * 1024 },
+    )
+    assert.notEqual(result.code, 0, 'the process still dies')
+    const [report] = result.said as [{ queuedBytes: number }]
+    assert.ok(report.queuedBytes > 0, 'lines were queued behind the full pipe when the process died')
+    const sizes = [1, 70, 300, 5000, 40000, 70000, 200000]
+    const glyphs = ['a', '\u00e9', '\u6f22', '\ud83d\ude00']
+    const sized = result.lines.filter((line) => line.event === 'sized')
+    assert.equal(sized.length, 4 * sizes.length, 'every line arrived')
+    sized.forEach((line, n) => {
+      const glyph = glyphs[n % glyphs.length] ?? ''
+      assert.equal(line.n, n, 'in order')
+      assert.equal(line.text, glyph.repeat(Math.ceil((sizes[n % sizes.length] ?? 0) / glyph.length)), `line ${n} is whole`)
+    })
+    assert.equal(result.lines.at(-1)?.event, 'fatal')
+  })
+
   test('an unhandled rejection: routine lines still waiting for their batch are written, then the fatal line', async () => {
     const result = await runChild(
       `
