@@ -9,7 +9,7 @@
  * operator looks when something is wrong.
  */
 import { maskUrl } from '../base/index.js'
-import { formatBytes, formatDuration, formatPercent, formatRelative, parseIso } from './human-units.js'
+import { formatBytes, formatCount as count, formatDuration, formatPercent, formatRelative, parseIso } from './human-units.js'
 import type { StatusReport } from './status-report.js'
 import { figure, serverWide, type ServerStatus } from './status-workers.js'
 
@@ -45,13 +45,6 @@ function badge(text: string, tone: 'ok' | 'warn' | 'bad' | 'muted'): string {
 function stateBadge(state: unknown): string {
   const tone = state === 'up' ? 'ok' : state === 'trial' ? 'warn' : state === 'down' ? 'bad' : 'muted'
   return badge(String(state ?? 'unknown'), tone)
-}
-
-/** One formatter for the page: `toLocaleString` builds a new one per call, most of a render's cost. */
-const COUNT_FORMAT = new Intl.NumberFormat('en-US')
-
-function count(value: unknown): string {
-  return typeof value === 'number' && Number.isFinite(value) ? COUNT_FORMAT.format(value) : '-'
 }
 
 function table(head: readonly string[], rows: readonly string[], numericFrom = head.length): string {

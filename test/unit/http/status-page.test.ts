@@ -8,7 +8,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { renderStatusHtml } from '../../../src/http/status-page.js'
 import type { StatusReport } from '../../../src/http/status-report.js'
-import { formatBytes, formatDuration, formatPercent, formatRelative } from '../../../src/http/human-units.js'
+import { formatBytes, formatCount, formatDuration, formatPercent, formatRelative } from '../../../src/http/human-units.js'
 
 const NOW_MS = Date.parse('2026-01-02T03:04:05.000Z')
 const HOSTILE = `<script>alert(1)</script><img src=x onerror=alert(2)>"'&`
@@ -190,6 +190,14 @@ describe('status page renderer', () => {
     assert.equal(formatRelative(NOW_MS + 120_000, NOW_MS), 'in 2 min')
     assert.equal(formatRelative(undefined, NOW_MS), '-')
     assert.equal(formatPercent(undefined), '-')
+  })
+
+  test('counts read as en-US writes them, without building an Intl formatter', () => {
+    const enUs = new Intl.NumberFormat('en-US')
+    const values = [0, -0, 1, 7, 999, 1000, 1234, 12_345, 999_999, 1_000_000, 1_234_567_890, -1234, 0.5, 12.3456, 12.3454, 1.0005, 2.675, 0.0004, -0.0004, 999.9996,
+      1e15 + 0.5, Number.MAX_SAFE_INTEGER, 2 ** 60, 1e21, 1.5e22, Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE]
+    for (const value of values) assert.equal(formatCount(value), enUs.format(value), `formatCount(${value})`)
+    for (const value of [NaN, Infinity, -Infinity, undefined, '12', null]) assert.equal(formatCount(value), '-')
   })
 
   test('each verifying source has its own trust state on the page, and the summary card counts the earliest expiry of all', () => {
