@@ -1,9 +1,9 @@
 /**
  * The measurements, each proxy figure beside the reference server's for the same bytes under
- * the same generator and concurrency (the page also beside a minimal Node server: the ceiling for
- * Node): a cached project page, a cached file, a cold file, many different cold files at once,
- * and the proxy's peak RSS while 16 clients download one large file. Setup, teardown and
- * printing are run.ts's.
+ * the same generator and concurrency (a cached page and a cached file also beside a minimal Node
+ * server: the ceiling for Node): a cached project page, a cached file, a cold file, many different
+ * cold files at once, and the proxy's peak RSS while 16 clients download one large file. Setup,
+ * teardown and printing are run.ts's.
  */
 import { join } from 'node:path'
 import { fetchEach, generateLoad, fetchOnce, type Generator, type LoadFigures } from './generators.js'
@@ -11,7 +11,7 @@ import type { BenchFile } from './fixtures.js'
 import { addReference } from './fixtures.js'
 import type { BenchProxy, LogLevel as BenchLogLevel } from './proxy.js'
 import { judge, judgeLimit, mb, mbPerSecond, median, ms, rps, type Row } from './report.js'
-import { cpuSeconds, startRamPageServer, type StaticServer } from './servers.js'
+import { cpuSeconds, startDiskFileServer, startRamPageServer, type StaticServer } from './servers.js'
 
 /** What pip sends (pip >= 22.2). */
 export const PIP_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
@@ -103,6 +103,10 @@ async function fetchChecked(url: string, headers: Record<string, string>, expect
 
 const REFERENCE = 'reference'
 const CEILING = 'node from RAM'
+const FILE_CEILING = 'node from disk'
+/** Issue 9's targets for a cached file: throughput as a ratio to nginx (sendfile) in the same run, and server CPU per MB. */
+const FILE_THROUGHPUT_TARGET = 1.0
+const FILE_CPU_LIMIT_MS_PER_MB = 0.35
 /** Issue 9's targets for the cached page's throughput, as ratios to nginx in the same run. */
 const PAGE_TARGETS: Readonly<Record<BenchLogLevel, number>> = { info: 0.75, warn: 0.85 }
 /** Connection-level headers each server sets itself; the rest are the proxy's answer, copied. */
@@ -196,7 +200,11 @@ export async function measurePage(context: BenchContext, proxies: ProxySet, proj
   return rows
 }
 
-/** 2. A cached file, throughput at FILE_CONNECTIONS concurrent downloads. */
+/**
+ * 2. A cached file, throughput at FILE_CONNECTIONS concurrent downloads, beside nginx (sendfile)
+ * and a minimal Node server reading the same file from disk the cheapest way Node allows (the
+ * ceiling for Node: no sendfile, every byte read into memory and written out).
+ */
 export async function measureCachedFile(context: BenchContext, proxies: ProxySet, file: BenchFile): Promise<Row[]> {
   const path = `/files/${file.project}/${file.filename}`
   for (const { proxy } of proxies) {
@@ -207,26 +215,60 @@ export async function measureCachedFile(context: BenchContext, proxies: ProxySet
   }
   const targets: Target[] = proxies.map(({ label, proxy }) => ({ label, url: `${proxy.origin}${path}`, headers: {}, pid: proxy.pid }))
   if (hasReference(context)) targets.push({ label: REFERENCE, url: `${context.upstream.origin}/files/${file.filename}`, headers: {}, pid: context.upstream.pid })
-  const rates = await compareTargets(context, targets, FILE_CONNECTIONS)
+  const ceilingServer = await startDiskFileServer(join(context.wwwDir, 'files', file.filename))
+  let rates: Map<string, Rates>
+  try {
+    targets.push({ label: FILE_CEILING, url: `${ceilingServer.origin}/`, headers: {}, pid: ceilingServer.pid })
+    rates = await compareTargets(context, targets, FILE_CONNECTIONS)
+  } finally {
+    await ceilingServer.stop()
+  }
   const reference = rates.get(REFERENCE)
+  const ceiling = rates.get(FILE_CEILING)
   const rows: Row[] = []
+  const what = (label: string) => `cached ${mb(file.size)} file, ${FILE_CONNECTIONS} conns, ${label}`
+  if (ceiling) {
+    rows.push({
+      figure: `${what(FILE_CEILING)} (the Node ceiling): throughput`,
+      proxy: mbPerSecond(ceiling.bytesPerSecond),
+      reference: reference ? mbPerSecond(reference.bytesPerSecond) : noReferenceWhy(context),
+      ratio: reference ? `${(ceiling.bytesPerSecond / reference.bytesPerSecond).toFixed(2)}x` : '—',
+      target: '—',
+      result: 'n/a',
+    })
+    rows.push({
+      figure: `${what(FILE_CEILING)} (the Node ceiling): server CPU per MB`,
+      proxy: `${ceiling.cpuMsPerMb.toFixed(2)} ms`,
+      reference: reference ? `${reference.cpuMsPerMb.toFixed(2)} ms` : '—',
+      ratio: reference ? `${(ceiling.cpuMsPerMb / reference.cpuMsPerMb).toFixed(2)}x` : '—',
+      target: '—',
+      result: 'n/a',
+    })
+  }
   for (const { label } of proxies) {
     const figures = rates.get(label)
     if (!figures) continue
-    const what = `cached ${mb(file.size)} file, ${FILE_CONNECTIONS} conns, ${label}`
     rows.push({
-      figure: `${what}: throughput`,
+      figure: `${what(label)}: throughput`,
       proxy: mbPerSecond(figures.bytesPerSecond),
       reference: reference ? mbPerSecond(reference.bytesPerSecond) : noReferenceWhy(context),
-      ...judge({ ratio: reference ? figures.bytesPerSecond / reference.bytesPerSecond : undefined, target: 0.8, atLeast: true }),
+      ...judge({ ratio: reference ? figures.bytesPerSecond / reference.bytesPerSecond : undefined, target: FILE_THROUGHPUT_TARGET, atLeast: true }),
     })
+    if (ceiling) {
+      rows.push({
+        figure: `${what(label)}: throughput vs the Node ceiling`,
+        proxy: mbPerSecond(figures.bytesPerSecond),
+        reference: `${mbPerSecond(ceiling.bytesPerSecond)} ${FILE_CEILING}`,
+        ratio: `${(figures.bytesPerSecond / ceiling.bytesPerSecond).toFixed(2)}x`,
+        target: '—',
+        result: 'n/a',
+      })
+    }
     rows.push({
-      figure: `${what}: server CPU per MB`,
+      figure: `${what(label)}: server CPU per MB`,
       proxy: `${figures.cpuMsPerMb.toFixed(2)} ms`,
-      reference: reference ? `${reference.cpuMsPerMb.toFixed(2)} ms` : '—',
-      ratio: reference ? `${(figures.cpuMsPerMb / reference.cpuMsPerMb).toFixed(2)}x` : '—',
-      target: '—',
-      result: 'n/a',
+      reference: `${reference ? `${reference.cpuMsPerMb.toFixed(2)} ms` : '—'}${ceiling ? ` (${FILE_CEILING} ${ceiling.cpuMsPerMb.toFixed(2)} ms)` : ''}`,
+      ...judgeLimit({ value: figures.cpuMsPerMb, limit: FILE_CPU_LIMIT_MS_PER_MB, unit: 'ms' }),
     })
   }
   return rows

@@ -146,13 +146,27 @@ async function startNodeStatic(options: { wwwDir: string; port: number; why: str
  * (written to `dir` for it): the Node ceiling the page figures are compared with.
  */
 export async function startRamPageServer(options: { dir: string; body: Uint8Array; headers: Readonly<Record<string, string>> }): Promise<StaticServer> {
-  const port = await freePort()
   mkdirSync(options.dir, { recursive: true })
   const bodyPath = join(options.dir, 'ram-page.body')
   const headersPath = join(options.dir, 'ram-page.headers.json')
   writeFileSync(bodyPath, options.body)
   writeFileSync(headersPath, JSON.stringify(options.headers))
-  const child = spawn(process.execPath, [join(HERE, 'ram-page-server.js'), bodyPath, headersPath, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
+  return startCeilingServer('ram-page-server.js', [bodyPath, headersPath], 'minimal node server answering from RAM')
+}
+
+/**
+ * bench/disk-file-server.js on a free port, answering every request with the file at `path`,
+ * read from disk the cheapest way Node allows: the Node ceiling the cached-file figures are
+ * compared with.
+ */
+export async function startDiskFileServer(path: string): Promise<StaticServer> {
+  return startCeilingServer('disk-file-server.js', [path], 'minimal node server reading the file from disk')
+}
+
+/** One of the bench's minimal Node servers, `node <script> ...args <port>`, once it answers. */
+async function startCeilingServer(script: string, args: readonly string[], description: string): Promise<StaticServer> {
+  const port = await freePort()
+  const child = spawn(process.execPath, [join(HERE, script), ...args, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
   const origin = `http://127.0.0.1:${port}`
   await waitForHttp(`${origin}/`, 10_000, () => child.exitCode === null).catch((error: unknown) => {
     child.kill('SIGKILL')
@@ -160,7 +174,7 @@ export async function startRamPageServer(options: { dir: string; body: Uint8Arra
   })
   return {
     kind: 'node',
-    description: 'minimal node server answering from RAM',
+    description,
     origin,
     pid: child.pid ?? 0,
     async stop() {

@@ -4,15 +4,31 @@
  * crashes the process when the client disconnects mid-body (nodejs/node#64529).
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { BlobReader, Download, FileResult } from '../mirror/index.js'
 import { decideRange } from './byte-range.js'
 
 /**
  * Large reads keep syscalls per megabyte low (measured against 64 KiB in bench/), but each sender
- * holds two buffers: at 1 MiB, 16 clients of a cached file held 32 MB (peak RSS 120 MB, issue 9's
- * limit is 110). At 256 KiB the same bench showed 97 MB, and the same CPU per MB and throughput.
+ * holds its buffer: at 1 MiB and two buffers, 16 clients of a cached file held 32 MB (peak RSS
+ * 120 MB, issue 9's limit is 110). Read on the event loop, 128 KiB to 1 MiB cost the same CPU per
+ * MB, so the smaller keeps the memory low.
  */
 const READ_CHUNK_BYTES = 256 * 1024
+
+/**
+ * A read of READ_CHUNK_BYTES from the page cache takes 20-60 µs here; one slower than this waited
+ * for the disk (or the process was descheduled, which only costs the thread pool's price).
+ */
+export const SLOW_READ_MS = 4
+
+/**
+ * Buffers of bodies sent in full, kept for the next ones: a new buffer per body (mapped, faulted
+ * in and unmapped each time) cost about 10 % more CPU per MB in bench/. At most this many are
+ * kept (2 MiB); a body cut short keeps its buffer out, as an aborted write may still hold it.
+ */
+const MAX_SPARE_BUFFERS = 8
+const spareBuffers: Buffer[] = []
 
 /**
  * A cold file smaller than this is verified whole before the status line goes out, so a
@@ -135,41 +151,89 @@ async function sendBlob(res: ServerResponse, cached: FileResult & { kind: 'cache
 }
 
 /**
- * Sends the body of a blob whose headers are written, and closes `file`: with two reused buffers,
- * one being sent while the next is read. Measured in bench/: a fresh buffer per read
- * (fs.createReadStream) costs about 2.3x the CPU per megabyte and most of the peak memory with
- * many concurrent downloads. A failure mid-body (the client went away, the disk failed) destroys
- * the response, since its length is promised. Also the body of a page kept as a blob (write-page.ts).
- * `part` sends only that byte range of the blob (a 206).
+ * Sends the body of a blob whose headers are written, and closes `file`: one buffer, read on the
+ * event loop's thread and refilled once the socket has taken it, driven by the write callbacks.
+ * Measured in bench/ (4 connections of a cached 52 MB file, server CPU per MB): reads on libuv's
+ * thread pool cost about 0.27 ms, as every chunk wakes a thread and its bytes cross to the other
+ * core's cache and back; reads here about 0.18 ms; with the buffer kept for the next body and no
+ * promise per chunk about 0.15 ms, near the minimal Node server of bench/disk-file-server.ts
+ * (0.14 ms; fs.createReadStream, a fresh buffer per read: 0.48 ms). Reading on the event loop
+ * is what nginx does by default (`aio off`); a read slower than SLOW_READ_MS came from the disk,
+ * not the page cache, and the rest of that body is read on the thread pool, so a slow disk holds
+ * the other clients up for one read, not for every one. A failure mid-body (the client went away,
+ * the disk failed) destroys the response, since its length is promised. Also the body of a page
+ * kept as a blob (write-page.ts). `part` sends only that byte range of the blob (a 206).
  */
-export async function streamBlob(
+export function streamBlob(
   res: ServerResponse,
   file: BlobReader,
   ref: { readonly sha256: string; readonly size: number },
   part: { readonly start: number; readonly endExclusive: number } = { start: 0, endExclusive: ref.size },
 ): Promise<BodySent> {
-  const tally = { bytes: 0 }
-  try {
-    let current = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
-    let other = { buffer: Buffer.allocUnsafe(READ_CHUNK_BYTES), sent: Promise.resolve(true) }
-    for (let position = part.start; position < part.endExclusive; [current, other] = [other, current]) {
-      // A buffer is refilled only once the socket has taken its previous contents.
-      if (!(await current.sent)) return { bytes: tally.bytes, complete: false }
-      const bytesRead = await file.read(current.buffer, position, Math.min(READ_CHUNK_BYTES, part.endExclusive - position))
-      if (bytesRead === 0) throw new Error(`blob ${ref.sha256} is shorter than its recorded ${ref.size} bytes`)
-      position += bytesRead
-      current.sent = written(res, current.buffer.subarray(0, bytesRead), tally)
+  return new Promise<BodySent>((resolve) => {
+    const buffer = spareBuffers.pop() ?? Buffer.allocUnsafe(READ_CHUNK_BYTES)
+    let position = part.start
+    let bytes = 0
+    let onThreadPool = false
+    let isDone = false
+    const finish = (complete: boolean): void => {
+      if (isDone) return
+      isDone = true
+      res.off('close', onClose)
+      if (complete) {
+        res.end()
+        // Every write has called back, so the socket holds no reference to the buffer.
+        if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer)
+      } else {
+        // The client went away or the disk failed mid-body: nothing more to send; close the socket.
+        res.destroy()
+      }
+      const settle = () => resolve({ bytes, complete })
+      void file.close().then(settle, settle)
     }
-    if (!(await current.sent) || !(await other.sent)) return { bytes: tally.bytes, complete: false }
-    res.end()
-    return { bytes: tally.bytes, complete: true }
-  } catch {
-    // The client went away or the disk failed mid-body: nothing more to send; close the socket.
-    res.destroy()
-    return { bytes: tally.bytes, complete: false }
-  } finally {
-    await file.close()
-  }
+    const onClose = (): void => finish(false)
+    const send = (bytesRead: number): void => {
+      if (isDone) return
+      // A blob shorter than its recorded size cannot keep the promised Content-Length.
+      if (bytesRead === 0) {
+        finish(false)
+        return
+      }
+      position += bytesRead
+      res.write(buffer.subarray(0, bytesRead), (error) => {
+        if (error) {
+          finish(false)
+          return
+        }
+        bytes += bytesRead
+        readNext()
+      })
+    }
+    const readNext = (): void => {
+      if (isDone) return
+      if (res.destroyed || position >= part.endExclusive) {
+        finish(!res.destroyed)
+        return
+      }
+      const length = Math.min(READ_CHUNK_BYTES, part.endExclusive - position)
+      if (onThreadPool) {
+        file.read(buffer, position, length).then(send, () => finish(false))
+        return
+      }
+      let bytesRead: number
+      try {
+        const startMs = performance.now()
+        bytesRead = file.readSync(buffer, position, length)
+        onThreadPool = performance.now() - startMs > SLOW_READ_MS
+      } catch {
+        finish(false)
+        return
+      }
+      send(bytesRead)
+    }
+    res.once('close', onClose)
+    readNext()
+  })
 }
 
 /**

@@ -64,6 +64,10 @@ class ChunksReader implements BlobReader {
   constructor(private readonly chunks: () => readonly Uint8Array[]) {}
 
   async read(buffer: Uint8Array, position: number, length: number): Promise<number> {
+    return this.readSync(buffer, position, length)
+  }
+
+  readSync(buffer: Uint8Array, position: number, length: number): number {
     if (this.#isClosed) throw new Error('BlobReader.read after close')
     let copied = 0
     let start = 0

@@ -8,6 +8,7 @@
  * before it is served. Subdirectories and names that are no distribution (a `.part` copy in
  * progress, dotfiles) are ignored.
  */
+import { readSync } from 'node:fs'
 import { open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../base/index.js'
@@ -110,6 +111,7 @@ export class FolderSource implements Source {
         if (!handle) return undefined
         return {
           read: async (buffer, position, length) => (await handle.read(buffer, 0, length, position)).bytesRead,
+          readSync: (buffer, position, length) => readSync(handle.fd, buffer, 0, length, position),
           close: async () => handle.close().catch(() => undefined),
         }
       },
@@ -209,12 +211,10 @@ export class FolderSource implements Source {
 }
 
 function bytesReader(bytes: Uint8Array): BlobReader {
-  return {
-    read: async (buffer, position, length) => {
-      const chunk = bytes.subarray(position, position + length)
-      buffer.set(chunk)
-      return chunk.byteLength
-    },
-    close: async () => undefined,
+  const readSync = (buffer: Uint8Array, position: number, length: number) => {
+    const chunk = bytes.subarray(position, position + length)
+    buffer.set(chunk)
+    return chunk.byteLength
   }
+  return { readSync, read: async (buffer, position, length) => readSync(buffer, position, length), close: async () => undefined }
 }
