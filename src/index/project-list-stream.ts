@@ -1,9 +1,10 @@
 /**
- * The project list (`/simple/`, about 700,000 names on PyPI) from upstream bytes straight to the
- * proxy's two renderings, a slice at a time, awaiting the caller's `pause` between slices so the
- * rest of the server keeps running (issue 7 item 16). No list model is built: each slice's names
- * are rendered and dropped, and the renderings are assembled and hashed in slices too, so memory
- * is the upstream body plus the two rendered bodies, and no single step is long.
+ * The project list (`/simple/`, about 700,000 names on PyPI) from upstream bytes to the proxy's two
+ * renderings, a piece at a time as the bytes arrive (issue 7 item 16, issue 9). No list model is
+ * built and nothing is kept: each piece's names are rendered into entries the caller appends to
+ * its renderings (mirror/ writes them to disk), and the document around the entries (the frame,
+ * which carries the meta) is known at the end. The caller cuts the upstream's bytes into pieces
+ * small enough for one turn of the event loop.
  *
  * What is accepted, and the bytes produced, are those of parseProjectList{Html,Json} followed by
  * renderProjectList{Html,Json} (the tests compare them), with two deliberate differences: a
@@ -11,7 +12,6 @@
  * `projects`, and each project entry, are bounded (MAX_JSON_PART_CHARS), since they are parsed
  * in one piece.
  */
-import { createHasher } from '../base/index.js'
 import { IndexFormatError } from './errors.js'
 import { checkApiVersion } from './file-fields.js'
 import { renderProjectListHtml } from './html-render.js'
@@ -21,124 +21,135 @@ import { renderProjectListJson } from './json-render.js'
 import type { IndexMeta, ProjectList } from './model.js'
 import { isValidProjectName } from './names.js'
 
-export interface ProjectListRendering {
-  readonly body: Uint8Array
-  readonly sha256: string
+/**
+ * The entries rendered from some names, in both formats, to append in order after a rendering's
+ * head. Text, not bytes: the caller encodes it into a buffer it reuses (UTF-8 never takes more
+ * than 3 bytes per UTF-16 code unit).
+ */
+export interface RenderedEntries {
+  /** PEP 503 HTML, for both text/html and application/vnd.pypi.simple.v1+html */
+  readonly html: string
+  /** PEP 691 JSON, with the comma before it unless it holds the first entry */
+  readonly json: string
 }
 
-export interface RenderedProjectList {
+/** A rendering's document around its entries: `head`, the entries, `tail`. */
+export interface ListFrame {
+  readonly head: Buffer
+  readonly tail: Buffer
+}
+
+/** The end of the list: its meta, the last entries, and each rendering's frame. */
+export interface ProjectListEnd {
   readonly meta: IndexMeta
   readonly projectCount: number
-  /** PEP 503 HTML, for both text/html and application/vnd.pypi.simple.v1+html */
-  readonly html: ProjectListRendering
-  /** PEP 691 JSON */
-  readonly json: ProjectListRendering
+  readonly entries: RenderedEntries
+  readonly html: ListFrame
+  readonly json: ListFrame
 }
 
-export interface ProjectListStreamOptions {
-  /** awaited between slices; production passes a setImmediate, which lets I/O run */
-  readonly pause: () => Promise<void>
-  /** upstream bytes decoded and scanned per slice (default 64 KiB: measured in bench/project-list.ts, 256 KiB slices held the loop twice as long) */
-  readonly sliceBytes?: number
-}
-
-const DEFAULT_SLICE_BYTES = 64 * 1024
 /** JSON text parsed in one piece: everything but the projects array, and any one project entry. */
 const MAX_JSON_PART_CHARS = 1024 * 1024
-/** Rendered bytes copied and hashed between two pauses. */
-const ASSEMBLY_SLICE_BYTES = 4 * 1024 * 1024
 const SERIAL_COMMENT = /^\s*SERIAL\s+(\d{1,15})\s*$/
-/** Rendering chunks with a fixed meta, then cutting the chunk's document frame off (see frame()). */
+/** Rendering entries with a fixed meta, then cutting the document's frame off (see frame()). */
 const FRAME_META: IndexMeta = { apiVersion: '1.0' }
-
-/**
- * Renders the upstream project list `body` (PEP 503 HTML or PEP 691 JSON) in both formats.
- * @throws {IndexFormatError} when the list is malformed, as the one-piece parsers would
- */
-export async function renderProjectListStream(body: Uint8Array, format: 'html' | 'json', pageUrl: string, options: ProjectListStreamOptions): Promise<RenderedProjectList> {
-  const sliceBytes = options.sliceBytes ?? DEFAULT_SLICE_BYTES
-  const out = new RenderedChunks()
-  const scanner = format === 'html' ? new HtmlListScanner(out) : new JsonListScanner(out)
-  const decoder = new TextDecoder('utf-8', { fatal: false })
-  for (let start = 0; start < body.byteLength; start += sliceBytes) {
-    const end = Math.min(body.byteLength, start + sliceBytes)
-    scanner.push(decoder.decode(body.subarray(start, end), { stream: end < body.byteLength }))
-    out.flushNames()
-    await options.pause()
-  }
-  const meta = scanner.finish(pageUrl)
-  out.flushNames()
-  const html = frame(renderProjectListHtml({ meta, projects: [] }), '  </body>')
-  const json = frame(renderProjectListJson({ meta, projects: [] }), ']}')
-  return {
-    meta,
-    projectCount: out.count,
-    html: await assemble([html.head, ...out.html, html.tail], options.pause),
-    json: await assemble([json.head, ...out.json.map((chunk, i) => (i === 0 ? chunk : Buffer.concat([COMMA, chunk]))), json.tail], options.pause),
-  }
-}
-
-const COMMA = Buffer.from(',')
+const HTML_MARKER = '  </body>'
+const JSON_MARKER = ']}'
 
 /** A document split where the project entries go: before the last `marker`. */
-function frame(document: string, marker: string): { head: Buffer; tail: Buffer } {
+function frame(document: string, marker: string): ListFrame {
   const at = document.lastIndexOf(marker)
   return { head: Buffer.from(document.slice(0, at), 'utf8'), tail: Buffer.from(document.slice(at), 'utf8') }
 }
 
-/** Names found so far, rendered a slice at a time by the one-piece renderers. */
+function htmlFrame(meta: IndexMeta): ListFrame {
+  return frame(renderProjectListHtml({ meta, projects: [] }), HTML_MARKER)
+}
+
+function jsonFrame(meta: IndexMeta): ListFrame {
+  return frame(renderProjectListJson({ meta, projects: [] }), JSON_MARKER)
+}
+
+/**
+ * Renders an upstream project list (PEP 503 HTML or PEP 691 JSON) in both formats as its bytes
+ * come: push() each piece in order, then finish().
+ */
+export class ProjectListRenderer {
+  readonly #out = new RenderedChunks()
+  readonly #scanner: ListScanner
+  readonly #decoder = new TextDecoder('utf-8', { fatal: false })
+
+  constructor(format: 'html' | 'json') {
+    this.#scanner = format === 'html' ? new HtmlListScanner(this.#out) : new JsonListScanner(this.#out)
+  }
+
+  /**
+   * Scans the next bytes of the list.
+   * @returns the entries of the names completed by them (empty when none)
+   * @throws {IndexFormatError} when the list is already known to be malformed
+   */
+  push(bytes: Uint8Array): RenderedEntries {
+    this.#scanner.push(this.#decoder.decode(bytes, { stream: true }))
+    return this.#out.flushNames()
+  }
+
+  /**
+   * The renderings' heads for the meta read so far: what they start with unless the meta still
+   * changes (a JSON `meta` after the projects, an HTML version tag after the first link), which
+   * finish() tells.
+   */
+  headsSoFar(): { readonly html: Buffer; readonly json: Buffer } {
+    const meta = this.#scanner.metaSoFar()
+    return { html: htmlFrame(meta).head, json: jsonFrame(meta).head }
+  }
+
+  /**
+   * The end of the list.
+   * @throws {IndexFormatError} when the list is malformed, as the one-piece parsers would
+   */
+  finish(pageUrl: string): ProjectListEnd {
+    this.#scanner.push(this.#decoder.decode())
+    const meta = this.#scanner.finish(pageUrl)
+    const entries = this.#out.flushNames()
+    return { meta, projectCount: this.#out.count, entries, html: htmlFrame(meta), json: jsonFrame(meta) }
+  }
+}
+
+const NO_ENTRIES: RenderedEntries = { html: '', json: '' }
+
+/** Names found so far, rendered a piece at a time by the one-piece renderers. */
 class RenderedChunks {
-  readonly html: Buffer[] = []
-  readonly json: Buffer[] = []
   count = 0
   #names: Array<{ readonly name: string }> = []
-  readonly #htmlFrame = frame(renderProjectListHtml({ meta: FRAME_META, projects: [] }), '  </body>')
-  readonly #jsonFrame = frame(renderProjectListJson({ meta: FRAME_META, projects: [] }), ']}')
+  readonly #htmlFrame = htmlFrame(FRAME_META)
+  readonly #jsonFrame = jsonFrame(FRAME_META)
 
   add(name: string): void {
     this.#names.push({ name })
   }
 
-  flushNames(): void {
-    if (this.#names.length === 0) return
+  flushNames(): RenderedEntries {
+    if (this.#names.length === 0) return NO_ENTRIES
     const list: ProjectList = { meta: FRAME_META, projects: this.#names }
-    this.html.push(inner(renderProjectListHtml(list), this.#htmlFrame))
-    this.json.push(inner(renderProjectListJson(list), this.#jsonFrame))
+    const html = inner(renderProjectListHtml(list), this.#htmlFrame)
+    const json = inner(renderProjectListJson(list), this.#jsonFrame)
+    const isFirst = this.count === 0
     this.count += this.#names.length
     this.#names = []
+    return { html, json: isFirst ? json : `,${json}` }
   }
 }
 
-function inner(document: string, around: { head: Buffer; tail: Buffer }): Buffer {
-  return Buffer.from(document.slice(around.head.byteLength, document.length - around.tail.byteLength), 'utf8')
-}
-
-/** One buffer from `parts`, copied and hashed a few MiB per pause; each part is released once copied. */
-async function assemble(parts: Array<Buffer | undefined>, pause: () => Promise<void>): Promise<ProjectListRendering> {
-  const total = parts.reduce((sum, part) => sum + (part?.byteLength ?? 0), 0)
-  const body = Buffer.allocUnsafe(total)
-  const hasher = createHasher('sha256')
-  let offset = 0
-  let sincePause = 0
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]
-    if (!part) continue
-    part.copy(body, offset)
-    hasher.update(part)
-    offset += part.byteLength
-    sincePause += part.byteLength
-    parts[i] = undefined
-    if (sincePause >= ASSEMBLY_SLICE_BYTES) {
-      sincePause = 0
-      await pause()
-    }
-  }
-  return { body, sha256: hasher.digestHex() }
+/** The entries of a document rendered with FRAME_META, whose frame is ASCII: bytes and characters count alike. */
+function inner(document: string, around: ListFrame): string {
+  return document.slice(around.head.byteLength, document.length - around.tail.byteLength)
 }
 
 interface ListScanner {
   /** The next decoded slice of the page. */
   push(text: string): void
+  /** The meta as far as read, unchecked (see ProjectListRenderer.headsSoFar). */
+  metaSoFar(): IndexMeta
   /** End of page: the meta, once everything was seen. @throws {IndexFormatError} */
   finish(pageUrl: string): IndexMeta
 }
@@ -164,6 +175,10 @@ class HtmlListScanner implements ListScanner {
   push(text: string): void {
     this.#text += text
     if (this.#text.length >= this.#waitForChars) this.#scan(false)
+  }
+
+  metaSoFar(): IndexMeta {
+    return { apiVersion: this.#apiVersion ?? '1.0' }
   }
 
   finish(): IndexMeta {
@@ -287,6 +302,15 @@ class JsonListScanner implements ListScanner {
     }
     if (this.#text.length > MAX_JSON_PART_CHARS) {
       throw new IndexFormatError(`project list: ${this.#phase === 'in-array' ? 'one project entry' : 'the fields besides "projects"'} exceed ${MAX_JSON_PART_CHARS} characters`)
+    }
+  }
+
+  metaSoFar(): IndexMeta {
+    try {
+      // The frame so far with the array closed empty: its meta, when the meta came first.
+      return parseProjectListJson(`${this.#frameHead}]}`, '').meta
+    } catch {
+      return { apiVersion: '1.0' }
     }
   }
 

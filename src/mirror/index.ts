@@ -1,7 +1,7 @@
 export { NotFoundError, UnavailableError } from './errors.js'
 export { DropLog, type Drop, type DropReasonSummary } from './drops.js'
 export { isSafeFileName } from './file-names.js'
-export { httpPageSource, type PageSource, type PageFetch, type PageValidators } from './page-source.js'
+export { httpPageSource, pourInto, type PageSource, type PageFetch, type PageHead, type PageStreamFetch, type PageValidators } from './page-source.js'
 export type { StoredBody } from './project-list.js'
 export { SimplePages, PAGE_RECORD_NAMESPACES, type RenderedPage, type CacheStatus, type SimplePagesOptions, type PageRefresh } from './simple-pages.js'
 export { CacheAdmin, pageSpacesOf, projectReport, type PageSpace, type CacheListing, type CachedProject, type CachedPage, type CachedFile, type PurgeResult, type BlobVerdict } from './cache-admin.js'

@@ -5,7 +5,8 @@
  * or an older serial (or none after one). A malformed link costs that link, not the page; a page
  * malformed as a whole is remembered briefly, as a 404 is, so it is not re-fetched per request.
  * Rendered bytes and their ETag are kept per format, so a hot page costs one map lookup; the
- * project list's renderings (tens of MB) are kept as blobs instead and streamed (project-list.ts).
+ * project list's renderings (tens of MB) are written to blobs as the list arrives
+ * (project-list-intake.ts) and streamed from there (project-list.ts).
  *
  * Freshness rules live in policy/; parsing and rendering in index/; HTTP details in http/.
  */
@@ -34,17 +35,9 @@ import type { DropLog } from './drops.js'
 import { NotFoundError } from './errors.js'
 import { isSafeFileName } from './file-names.js'
 import { representationEtag } from './page-etag.js'
-import {
-  readSliced,
-  renderProjectList,
-  reopenRenderings,
-  sha256Sliced,
-  storedRenderingsOf,
-  storeSliced,
-  type StoredBody,
-  type StoredRenderings,
-} from './project-list.js'
-import type { PageSource, PageValidators } from './page-source.js'
+import { reopenRenderings, storedRenderingsOf, type StoredBody, type StoredRenderings } from './project-list.js'
+import { ProjectListDownload, renderStoredList } from './project-list-intake.js'
+import type { PageSource, PageStreamFetch, PageValidators } from './page-source.js'
 
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE'
 
@@ -117,6 +110,9 @@ interface Entry {
   /** when a memory hit last counted as a use of the stored body (see #touchBlob) */
   touchedAtMs?: number
 }
+
+/** A page's bytes as received: a project page whole, the project list written to disk as it came. */
+type Received = { readonly body: Uint8Array } | { readonly download: ProjectListDownload }
 
 /** A parsed page, with the renderings made so far (all of them for the project list). */
 interface Parsed {
@@ -433,9 +429,10 @@ export class SimplePages {
       this.deps.logger.warn('stale_served', { url: maskUrl(url), reason, detail: describeError(error) })
       return { entry: previous, cache: 'STALE', failure: error }
     }
-    let fetched
+    let fetched: PageStreamFetch
+    let received: Received | undefined
     try {
-      fetched = await this.deps.source.fetch(url, previous?.validators)
+      ;({ fetched, received } = await this.#fetch(key, url, previous))
     } catch (error) {
       if (error instanceof NotFoundError) {
         this.#notFound.set(key, negativeStaleAtMs(this.deps.clock.nowMs(), this.options.indexTtlSeconds))
@@ -459,12 +456,17 @@ export class SimplePages {
       await this.#persist(key, entry)
       return { entry, cache: 'HIT' }
     }
+    if (!received) throw new Error(`the page source gave no bytes for ${maskUrl(url)}`)
     let parsed: Parsed
     const droppedLinks: LinkFormatError[] = []
     try {
-      parsed = await this.#parse(key, { body: fetched.body, contentType: fetched.contentType, baseUrl: fetched.url, onDroppedLink: (error: LinkFormatError) => droppedLinks.push(error) })
+      parsed =
+        'download' in received
+          ? { model: { meta: await received.download.end() }, rendered: new Map() }
+          : this.#parse(key, { body: received.body, contentType: fetched.contentType, baseUrl: fetched.url, onDroppedLink: (error: LinkFormatError) => droppedLinks.push(error) })
       checkSerial(knownSerial, fetched.serial ?? parsed.model.meta.lastSerial)
     } catch (error) {
+      if ('download' in received) await received.download.abort()
       if (!(error instanceof IndexFormatError || error instanceof StaleUpstreamError)) throw error
       this.deps.drops.recordRefusal(error, { what: key === INDEX_KEY ? 'index' : 'page', url })
       if (error instanceof IndexFormatError) {
@@ -473,28 +475,29 @@ export class SimplePages {
       return fallBack(error.code, error)
     }
     for (const error of droppedLinks) this.deps.drops.recordRefusal(error, { what: 'link', url: fetched.url })
-    const { model, rendered } = parsed
-    // The project list's ~44 MB are hashed a slice at a time; a page in one go.
-    const bodySha256 = key === INDEX_KEY ? await sha256Sliced(fetched.body) : sha256Hex(fetched.body)
+    // The list is committed only now, after the serial check: a refused list leaves nothing behind.
+    const kept =
+      'download' in received
+        ? await received.download.commit(parsed.model.meta, () => this.#memory.delete(INDEX_KEY))
+        : { renderings: parsed, body: { sha256: sha256Hex(received.body), size: received.body.byteLength } }
     const entry: Entry = {
       key,
-      model,
+      model: parsed.model,
       baseUrl: fetched.url,
       validators: fetched.validators,
-      serial: fetched.serial ?? model.meta.lastSerial,
-      bodySha256,
-      bodyBytes: fetched.body.byteLength,
+      serial: fetched.serial ?? parsed.model.meta.lastSerial,
+      bodySha256: kept.body.sha256,
+      bodyBytes: kept.body.size,
       contentType: fetched.contentType,
       fetchedAtMs: nowMs,
       staleAtMs: staleAtMs(nowMs, this.options.indexTtlSeconds),
       validUntilMs: fetched.validUntilMs ?? Infinity,
       trustGeneration: fetched.trustGeneration,
-      rendered,
+      rendered: kept.renderings.rendered,
     }
     this.#memory.set(key, entry)
     try {
-      if (key === INDEX_KEY) await storeSliced(this.deps.blobs, fetched.body, bodySha256)
-      else await this.deps.blobs.putBytes(fetched.body)
+      if ('body' in received) await this.deps.blobs.putBytes(received.body)
       await this.#persist(key, entry)
     } catch (error) {
       // The page is good and in memory; losing the disk copy only costs a refetch after a restart.
@@ -504,18 +507,32 @@ export class SimplePages {
   }
 
   /**
-   * The project list is parsed and rendered in slices (project-list.ts); a page in one go,
-   * rendered on demand.
+   * The page from the source: a project page whole; the project list into a download that writes
+   * it to disk as it arrives (project-list-intake.ts), undefined when not modified.
+   */
+  async #fetch(key: string, url: string, previous: Entry | undefined): Promise<{ fetched: PageStreamFetch; received: Received | undefined }> {
+    if (key !== INDEX_KEY) {
+      const fetched = await this.deps.source.fetch(url, previous?.validators)
+      return { fetched, received: fetched.kind === 'page' ? { body: fetched.body } : undefined }
+    }
+    const list: { download?: ProjectListDownload } = {}
+    try {
+      const fetched = await this.deps.source.fetchInto(url, previous?.validators, (head) => (list.download = new ProjectListDownload(this.deps.blobs, { contentType: head.contentType, url })))
+      return { fetched, received: list.download && { download: list.download } }
+    } catch (error) {
+      await list.download?.abort()
+      throw error
+    }
+  }
+
+  /**
+   * A project page, parsed in one go and rendered on demand (the project list is rendered as it
+   * arrives: project-list-intake.ts).
    * @param page.baseUrl where the bytes came from after redirects; relative links resolve against it
    * @param page.onDroppedLink told about each file link left out (absent when re-reading a stored page)
    */
-  async #parse(key: string, page: { body: Uint8Array; contentType: string; baseUrl: string } & PageParseOptions): Promise<Parsed> {
-    const url = this.#url(key)
-    if (key === INDEX_KEY) {
-      const list = await renderProjectList(this.deps.blobs, { body: page.body, contentType: page.contentType, url }, () => this.#memory.delete(INDEX_KEY))
-      return { model: { meta: list.meta }, rendered: list.rendered }
-    }
-    return { model: this.#checkProjectPage(key, parseProjectPageBytes(page.body, page.contentType, url, page)), rendered: new Map() }
+  #parse(key: string, page: { body: Uint8Array; contentType: string; baseUrl: string } & PageParseOptions): Parsed {
+    return { model: this.#checkProjectPage(key, parseProjectPageBytes(page.body, page.contentType, this.#url(key), page)), rendered: new Map() }
   }
 
   /** The page must be this project's, and each link must be one the proxy may offer. */
@@ -563,21 +580,23 @@ export class SimplePages {
     const record = asPageRecord(await this.deps.records.get(this.#recordNamespace, key).catch(() => undefined))
     if (!record) return { entry: undefined, serial: undefined }
     const serial = record.serial
-    if (key === INDEX_KEY && record.list) {
-      // PyPI's list takes seconds and hundreds of MB to parse and render: reopen what was rendered.
-      const reopened = reopenRenderings(this.deps.blobs, record.list, () => this.#memory.delete(INDEX_KEY))
-      if (reopened) {
-        const entry = this.#entryFromRecord(key, record, { model: { meta: reopened.meta }, rendered: reopened.rendered }, this.deps.blobs.get(record.bodySha256)?.size ?? 0)
-        this.#memory.set(key, entry)
-        return { entry, serial }
-      }
+    if (key === INDEX_KEY) {
+      // PyPI's list takes seconds to render: reopen what was rendered, else render the stored
+      // upstream bytes again as they are read (project-list-intake.ts).
+      const onGone = () => this.#memory.delete(INDEX_KEY)
+      const renderings =
+        (record.list && reopenRenderings(this.deps.blobs, record.list, onGone)) ??
+        (await renderStoredList(this.deps.blobs, record.bodySha256, { contentType: record.contentType, url: this.#url(key) }, onGone))
+      if (!renderings) return { entry: undefined, serial }
+      const entry = this.#entryFromRecord(key, record, { model: { meta: renderings.meta }, rendered: renderings.rendered }, this.deps.blobs.get(record.bodySha256)?.size ?? 0)
+      this.#memory.set(key, entry)
+      return { entry, serial }
     }
-    // The project list's ~44 MB are read and hashed a slice at a time (project-list.ts).
-    const body = await (key === INDEX_KEY ? readSliced(this.deps.blobs, record.bodySha256) : this.deps.blobs.readBytes(record.bodySha256)).catch(() => undefined)
+    const body = await this.deps.blobs.readBytes(record.bodySha256).catch(() => undefined)
     if (!body) return { entry: undefined, serial }
     const baseUrl = record.baseUrl ?? this.#url(key)
     try {
-      const entry = this.#entryFromRecord(key, record, await this.#parse(key, { body, contentType: record.contentType, baseUrl }), body.byteLength)
+      const entry = this.#entryFromRecord(key, record, this.#parse(key, { body, contentType: record.contentType, baseUrl }), body.byteLength)
       this.#memory.set(key, entry)
       return { entry, serial }
     } catch {

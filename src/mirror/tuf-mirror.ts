@@ -20,7 +20,7 @@ import type { DropLog } from './drops.js'
 import { NotFoundError, OfflineExpiredError, UnavailableError } from './errors.js'
 import type { FileResult, Files, FileTarget } from './files.js'
 import type { OfflineTrustView, TrustStatusView, TufFrontend } from './mirror.js'
-import type { PageSource } from './page-source.js'
+import { pourInto, type PageSource } from './page-source.js'
 import { resolveProjectFile } from './project-files.js'
 import type { SimplePages } from './simple-pages.js'
 import { evidenceHashes, type TufLayout } from './tuf-layout.js'
@@ -213,30 +213,36 @@ export class TufMirror implements TufFrontend {
     return found
   }
 
-  /** The page source for verifying mode: a page is the bytes of a verified target. */
+  /**
+   * The page source for verifying mode: a page is the bytes of a verified target. A target page
+   * is verified whole before any of it is used, so fetchInto hands it to the sink in one piece.
+   */
   pageSource(unverified: PageSource): PageSource {
+    const fetch: PageSource['fetch'] = async (url, previous) => {
+      const path = this.options.layout.pageTarget(url)
+      if (path === undefined) {
+        // Only the warehouse layout's project list is not a target; it carries no hashes.
+        return unverified.fetch(url, previous)
+      }
+      let lookup: TargetLookup
+      try {
+        lookup = await this.targetInfo(path)
+      } catch (error) {
+        if (error instanceof TrustError && error.code === 'unknown_target') throw new NotFoundError(error.message, { cause: error, code: 'unknown_target' })
+        throw error
+      }
+      const { info, validUntilMs, generation } = lookup
+      const etag = `"tuf-${Object.values(info.hashes)[0] ?? ''}-${info.length}"`
+      // Labelled with the generation the lookup used, not the one in force when the bytes arrive.
+      if (previous?.etag === etag) return { kind: 'not-modified', validUntilMs, trustGeneration: generation }
+      const body = await this.#targetBytes(info)
+      // The page is named by its URL, not by where the target bytes were downloaded from.
+      return { kind: 'page', url, body, contentType: 'text/html', validators: { etag }, serial: undefined, validUntilMs, trustGeneration: generation }
+    }
     return {
-      fetch: async (url, previous) => {
-        const path = this.options.layout.pageTarget(url)
-        if (path === undefined) {
-          // Only the warehouse layout's project list is not a target; it carries no hashes.
-          return unverified.fetch(url, previous)
-        }
-        let lookup: TargetLookup
-        try {
-          lookup = await this.targetInfo(path)
-        } catch (error) {
-          if (error instanceof TrustError && error.code === 'unknown_target') throw new NotFoundError(error.message, { cause: error, code: 'unknown_target' })
-          throw error
-        }
-        const { info, validUntilMs, generation } = lookup
-        const etag = `"tuf-${Object.values(info.hashes)[0] ?? ''}-${info.length}"`
-        // Labelled with the generation the lookup used, not the one in force when the bytes arrive.
-        if (previous?.etag === etag) return { kind: 'not-modified', validUntilMs, trustGeneration: generation }
-        const body = await this.#targetBytes(info)
-        // The page is named by its URL, not by where the target bytes were downloaded from.
-        return { kind: 'page', url, body, contentType: 'text/html', validators: { etag }, serial: undefined, validUntilMs, trustGeneration: generation }
-      },
+      fetch,
+      fetchInto: (url, previous, open) =>
+        this.options.layout.pageTarget(url) === undefined ? unverified.fetchInto(url, previous, open) : fetch(url, previous).then((fetched) => pourInto(fetched, open)),
     }
   }
 

@@ -71,14 +71,3 @@ export async function* boundedChunks(body: Readable, limits: BodyLimits, isAbort
     throw new UpstreamProtocolError(`upstream body for ${url} has ${receivedBytes} bytes, Content-Length said ${limits.contentLength}`)
   }
 }
-
-/** Reads a whole bounded body into one buffer (see boundedChunks for the errors). */
-export async function readBounded(body: Readable, limits: BodyLimits): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for await (const chunk of boundedChunks(body, limits, () => false)) {
-    chunks.push(chunk)
-    total += chunk.byteLength
-  }
-  return chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, total)
-}

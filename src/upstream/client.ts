@@ -10,7 +10,7 @@ import { Agent, Client, EnvHttpProxyAgent, Pool, request } from 'undici'
 import type { buildConnector, Dispatcher } from 'undici'
 import { maskUrl } from '../base/index.js'
 import { createHostAllowlist } from './allowlist.js'
-import { boundedChunks, readBounded } from './body.js'
+import { boundedChunks } from './body.js'
 import {
   isRetryableBeforeResponse,
   mapHeadError,
@@ -45,6 +45,15 @@ export interface UpstreamStream extends UpstreamHead {
   abort(): void
 }
 
+/** Receives a body chunk by chunk (UpstreamClient.getInto). */
+export interface BodySink {
+  /**
+   * Takes the next chunk; the next one is read only once the promise settles, so a slow sink
+   * slows the download instead of buffering it. A rejection ends the download with that error.
+   */
+  write(chunk: Uint8Array): Promise<void>
+}
+
 export interface UpstreamClient {
   /**
    * GETs a whole bounded body. Retries once when the connection is refused or reset before any
@@ -54,6 +63,13 @@ export interface UpstreamClient {
    *   the signal's reason when `signal` aborts.
    */
   getBytes(url: string, opts: GetOptions): Promise<UpstreamHead & { readonly body: Uint8Array }>
+  /**
+   * Like getBytes (the same bounds, deadline, retry and errors), but hands the body to the sink
+   * that `open` returns for a 200 as it arrives, instead of holding it whole; `open` is not
+   * called for a 304. Resolves once the sink has taken the last chunk.
+   * @throws as getBytes; and whatever `open` or the sink throws
+   */
+  getInto(url: string, opts: GetOptions, open: (head: UpstreamHead) => BodySink): Promise<UpstreamHead>
   /** Like getBytes, but resolves at the response head and streams the body; never retries. */
   getStream(url: string, opts: GetOptions): Promise<UpstreamStream>
   /** @throws {HostNotAllowedError} when the URL is not http(s) or its host is not allowed. */
@@ -298,19 +314,36 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
 
   const rateLimits = { minBytesPerSecond: settings.minBytesPerSecond, rateWindowMs: settings.rateWindowMs }
 
+  /** A whole bounded body under the deadline, each chunk handed to the sink as it arrives. */
+  const getWhole = (url: string, opts: GetOptions, openSink: (head: UpstreamHead) => BodySink): Promise<UpstreamHead> =>
+    withDeadline(url, opts, async (signal) => {
+      const bounded = { ...opts, signal }
+      const opened = await open(url, bounded, 1)
+      const { contentLength, ...rest } = await head(opened, bounded)
+      if (rest.status === 304) {
+        await discard(opened.response.body)
+        return rest
+      }
+      const sink = openSink(rest)
+      const limits = { url: rest.url, maxBytes: opts.maxBytes, contentLength, signal, ...rateLimits }
+      for await (const chunk of boundedChunks(opened.response.body as Readable, limits, () => false)) await sink.write(chunk)
+      return rest
+    })
+
   return {
-    getBytes: (url, opts) =>
-      withDeadline(url, opts, async (signal) => {
-        const bounded = { ...opts, signal }
-        const opened = await open(url, bounded, 1)
-        const { contentLength, ...rest } = await head(opened, bounded)
-        if (rest.status === 304) {
-          await discard(opened.response.body)
-          return { ...rest, body: new Uint8Array(0) }
-        }
-        const body = await readBounded(opened.response.body as Readable, { url: rest.url, maxBytes: opts.maxBytes, contentLength, signal, ...rateLimits })
-        return { ...rest, body }
-      }),
+    getBytes: async (url, opts) => {
+      const chunks: Uint8Array[] = []
+      let total = 0
+      const head = await getWhole(url, opts, () => ({
+        write: async (chunk) => {
+          chunks.push(chunk)
+          total += chunk.byteLength
+        },
+      }))
+      return { ...head, body: chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, total) }
+    },
+
+    getInto: getWhole,
 
     async getStream(url, opts) {
       // The deadline covers the head only: a file's total time cannot be bounded in advance, so

@@ -204,6 +204,7 @@ export function withHealthBreaker(client: UpstreamClient, health: UpstreamHealth
   }
   return {
     getBytes: (url, options) => guard(url, () => client.getBytes(url, options)),
+    getInto: (url, options, open) => guard(url, () => client.getInto(url, options, open)),
     getStream: (url, options) => guard(url, () => client.getStream(url, options)),
     assertAllowed: (url) => client.assertAllowed(url),
     close: () => client.close(),

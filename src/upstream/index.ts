@@ -15,6 +15,7 @@ export { createOfflineClient } from './offline.js'
 export { type UpstreamOptions, type UpstreamProxy } from './options.js'
 export {
   type UpstreamClient,
+  type BodySink,
   type UpstreamHead,
   type UpstreamStream,
   type GetOptions,

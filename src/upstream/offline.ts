@@ -10,6 +10,7 @@ import { HostNotAllowedError, NotInOfflineMirrorError } from './errors.js'
 export function createOfflineClient(): UpstreamClient {
   return {
     getBytes: (url) => Promise.reject(new NotInOfflineMirrorError(url)),
+    getInto: (url) => Promise.reject(new NotInOfflineMirrorError(url)),
     getStream: (url) => Promise.reject(new NotInOfflineMirrorError(url)),
     assertAllowed(url) {
       const protocol = URL.canParse(url) ? new URL(url).protocol : ''

@@ -14,7 +14,7 @@ export interface UpstreamOptions {
   /** Longest pause allowed between two body chunks (an idle timeout, not a total). */
   readonly bodyTimeoutMs: number
   /**
-   * The total time a whole-body request (getBytes: pages, TUF metadata) may take, redirects
+   * The total time a whole-body request (getBytes, getInto: pages, TUF metadata) may take, redirects
    * included; for a stream (getStream: files), the time until its response head. An idle timeout
    * alone never ends a slow drip.
    */

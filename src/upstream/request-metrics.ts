@@ -93,6 +93,22 @@ export function withRequestMetrics(client: UpstreamClient, deps: RequestMetricsD
       fetched(host, result.body.byteLength)
       return result
     },
+    async getInto(url, opts, open) {
+      let bytes = 0
+      const { result, host } = await measure(url, opts, () =>
+        client.getInto(url, opts, (head) => {
+          const sink = open(head)
+          return {
+            write: (chunk) => {
+              bytes += chunk.byteLength
+              return sink.write(chunk)
+            },
+          }
+        }),
+      )
+      fetched(host, bytes)
+      return result
+    },
     async getStream(url, opts) {
       const { result, host } = await measure(url, opts, () => client.getStream(url, opts))
       return countedStream(result, {

@@ -30,6 +30,10 @@ export class MemoryUpstream implements UpstreamClient {
     throw new Error('not used by downloads')
   }
 
+  async getInto(): Promise<never> {
+    throw new Error('not used by downloads')
+  }
+
   offline(isOffline = true): void {
     this.isOffline = isOffline
   }

@@ -25,6 +25,8 @@ const FIXED_SEEDS: ReadonlyArray<{ readonly seed: number; readonly mode: Mode; r
  */
 const REGRESSIONS: ReadonlyArray<{ readonly name: string; readonly kind: Combination['kind']; readonly transport: Transport; readonly fault: Fault; readonly seed: number; readonly concurrency: 1 | 16 }> = [
   ...FAULTS.map((fault) => ({ name: `every fault on a hashed file, 16 clients: ${fault}`, kind: 'file' as const, transport: 'keep-alive' as const, fault, seed: 9001, concurrency: 16 as const })),
+  // Issue 9: the project list is streamed to disk as it arrives; every fault still ends as when it was read whole.
+  ...FAULTS.map((fault) => ({ name: `every fault on the JSON project list, 16 clients: ${fault}`, kind: 'project-list' as const, transport: 'keep-alive' as const, fault, seed: 9003, concurrency: 16 as const })),
   { name: 'fuzz seed 202 #2: unasked gzip HTML page', kind: 'page', transport: 'keep-alive', fault: 'gzip', seed: 202, concurrency: 1 },
   { name: 'fuzz seed 202 #19: unasked gzip HTML project list', kind: 'project-list', transport: 'keep-alive', fault: 'gzip', seed: 202, concurrency: 16 },
   { name: 'fuzz seed 202 #8: unasked 304 for an unhashed file', kind: 'unhashed-file', transport: 'keep-alive', fault: 'unasked-304', seed: 202, concurrency: 16 },

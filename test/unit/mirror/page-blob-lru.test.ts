@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { fixedClock, Metrics, silentLogger, type Clock } from '../../../src/base/index.js'
-import { DropLog, Files, SimplePages, type FileResult, type PageSource } from '../../../src/mirror/index.js'
+import { DropLog, Files, pourInto, SimplePages, type FileResult, type PageHead, type PageSource } from '../../../src/mirror/index.js'
 import { resolveProjectFile } from '../../../src/mirror/project-files.js'
 import { openBlobStore, openRecordStore } from '../../../src/store/index.js'
-import { UpstreamOfflineError } from '../../../src/upstream/index.js'
+import { UpstreamOfflineError, type BodySink } from '../../../src/upstream/index.js'
 import { MemoryUpstream } from '../../helpers/memory-upstream.js'
 
 const KiB = 1024
@@ -48,6 +48,10 @@ class MemoryPages implements PageSource {
     const body = this.bodies.get(url)
     if (!body) throw new Error(`no page at ${url}`)
     return { kind: 'page' as const, url, body, contentType: 'application/vnd.pypi.simple.v1+json', validators: {}, serial: undefined }
+  }
+
+  async fetchInto(url: string, _previous: unknown, open: (head: PageHead) => BodySink) {
+    return pourInto(await this.fetch(url), open)
   }
 }
 

@@ -10,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fixedClock, Metrics, silentLogger, type Clock } from '../../../src/base/index.js'
-import { DropLog, SimplePages, type PageSource } from '../../../src/mirror/index.js'
+import { DropLog, pourInto, SimplePages, type PageHead, type PageSource } from '../../../src/mirror/index.js'
+import type { BodySink } from '../../../src/upstream/index.js'
 import { openBlobStore, openRecordStore, type RecordStore } from '../../../src/store/index.js'
 
 const SIMPLE = 'https://index.example/simple/'
@@ -21,6 +22,10 @@ class CountingPages implements PageSource {
   async fetch(url: string) {
     this.fetches += 1
     return { kind: 'page' as const, url, body: PAGE, contentType: 'application/vnd.pypi.simple.v1+json', validators: {}, serial: undefined }
+  }
+
+  async fetchInto(url: string, _previous: unknown, open: (head: PageHead) => BodySink) {
+    return pourInto(await this.fetch(url), open)
   }
 }
 

@@ -61,7 +61,7 @@ async function setup(deliver: (path: string, body: Uint8Array) => Promise<Uint8A
   )
   const pages = new SimplePages(
     { upstreamUrl: SIMPLE, indexTtlSeconds: 3600, isAllowedUrl: () => true, canServeStale: () => tuf.isUsable(), trustGeneration: () => tuf.trustGeneration(), recordNamespace: 'tuf-page' },
-    { source: tuf.pageSource({ fetch: () => Promise.reject(new Error('unused')) }), blobs, records, clock, logger: silentLogger, metrics, drops },
+    { source: tuf.pageSource({ fetch: () => Promise.reject(new Error('unused')), fetchInto: () => Promise.reject(new Error('unused')) }), blobs, records, clock, logger: silentLogger, metrics, drops },
   )
   await tuf.metadata('timestamp.json') // the first refresh: generation 1
   /** The repository publishes bar `version`, and the refresh that is then due adopts it. */

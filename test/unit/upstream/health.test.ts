@@ -106,6 +106,9 @@ describe('upstream health breakers (max_fails / fail_timeout per origin)', () =>
         if (failing && url.startsWith('http://u/')) throw new UpstreamOfflineError(`refused ${url}`)
         return { status: 200, url, headers: {}, body: new Uint8Array() }
       },
+      getInto: async () => {
+        throw new Error('not used')
+      },
       getStream: async () => {
         throw new Error('not used')
       },
@@ -183,6 +186,7 @@ describe('upstream health: the state an operator sees, and one warning per chang
     health.recordFailure(INDEX, refused)
     const never: UpstreamClient = {
       getBytes: () => assert.fail('not asked'),
+      getInto: () => assert.fail('not asked'),
       getStream: () => assert.fail('not asked'),
       assertAllowed: () => undefined,
       close: async () => undefined,

@@ -317,3 +317,89 @@ describe('upstream client: only the identity coding that was asked for (RFC 9110
     assert.equal(Buffer.from((await client.getBytes(`${server.origin}/identity`, { maxBytes: 100 })).body).toString(), 'plain')
   })
 })
+
+describe('upstream client: getInto ends as getBytes does, the body never whole in memory', () => {
+  /** A sink that counts what it took. */
+  function counting(): { received: number; open: () => { write: (chunk: Uint8Array) => Promise<void> } } {
+    const state = {
+      received: 0,
+      open: () => ({ write: async (chunk: Uint8Array) => void (state.received += chunk.byteLength) }),
+    }
+    return state
+  }
+
+  test('the sink has the first bytes while the upstream still holds the rest back', async () => {
+    const { server, client } = await setup()
+    let release: () => void = () => undefined
+    const released = new Promise<void>((resolve) => (release = resolve))
+    server.route('/list', (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '200', 'Content-Type': 'text/html', 'X-PyPI-Last-Serial': '7' })
+      res.write(Buffer.alloc(100, 1))
+      void released.then(() => res.end(Buffer.alloc(100, 2)))
+    })
+    const chunks: Buffer[] = []
+    let headers: Readonly<Record<string, string>> = {}
+    const head = await client.getInto(`${server.origin}/list`, { maxBytes: 1000 }, (answer) => {
+      headers = answer.headers
+      return {
+        async write(chunk) {
+          chunks.push(Buffer.from(chunk))
+          // Only a sink that gets bytes before the body ends lets the upstream finish it.
+          release()
+        },
+      }
+    })
+    assert.equal(head.status, 200)
+    assert.equal(headers['x-pypi-last-serial'], '7')
+    assert.deepEqual(Buffer.concat(chunks), Buffer.concat([Buffer.alloc(100, 1), Buffer.alloc(100, 2)]))
+  })
+
+  test('too large (by Content-Length and as it grows), truncated, slow: the errors of getBytes', async () => {
+    const { server, client } = await setup({ deadlineMs: 400, bodyTimeoutMs: 5000 })
+    server.route('/big', (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '1000' })
+      res.write(Buffer.alloc(10))
+    })
+    server.route('/grow', (req, res) => {
+      res.writeHead(200)
+      const timer = setInterval(() => res.write(Buffer.alloc(64, 1)), 5)
+      req.socket.on('close', () => clearInterval(timer))
+    })
+    server.route('/cut', (req, res) => {
+      res.writeHead(200, { 'Content-Length': '100' })
+      res.write(Buffer.alloc(50, 7), () => req.socket.destroy())
+    })
+    server.route('/drip', (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '100000' })
+      const timer = setInterval(() => res.write('x'), 50)
+      res.on('close', () => clearInterval(timer))
+    })
+    const big = counting()
+    await assert.rejects(client.getInto(`${server.origin}/big`, { maxBytes: 100 }, big.open), UpstreamTooLargeError)
+    assert.equal(big.received, 0, 'refused before the body is read')
+    const grow = counting()
+    await assert.rejects(client.getInto(`${server.origin}/grow`, { maxBytes: 100 }, grow.open), UpstreamTooLargeError)
+    assert.ok(grow.received <= 100, `the sink took ${grow.received} bytes, no more than maxBytes`)
+    await assert.rejects(client.getInto(`${server.origin}/cut`, { maxBytes: 1000 }, counting().open), UpstreamProtocolError)
+    await assert.rejects(client.getInto(`${server.origin}/drip`, { maxBytes: 1e6 }, counting().open), UpstreamSlowError)
+  })
+
+  test('a reset before any response byte is retried once, as for getBytes; a sink failure ends the download with its error', async () => {
+    const { server, client } = await setup()
+    let calls = 0
+    server.route('/flaky', (req, res) => {
+      calls++
+      if (calls % 2 === 1) req.socket.destroy()
+      else res.writeHead(200).end('ok')
+    })
+    const sink = counting()
+    await client.getInto(`${server.origin}/flaky`, { maxBytes: 10 }, sink.open)
+    assert.equal(sink.received, 2)
+    assert.equal(calls, 2)
+    const refusal = new Error('the sink refuses')
+    await assert.rejects(
+      client.getInto(`${server.origin}/flaky`, { maxBytes: 10 }, () => ({ write: () => Promise.reject(refusal) })),
+      (error: unknown) => error === refusal,
+    )
+  })
+})

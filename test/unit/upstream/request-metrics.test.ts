@@ -38,6 +38,16 @@ function fakeClient(answers: ReadonlyMap<string, Answer>, onRequest: () => void)
       if (answer.kind !== 'bytes') throw new Error('not a bytes answer')
       return { status: answer.status, url, headers: {}, body: answer.body }
     },
+    async getInto(url, _opts, open) {
+      const answer = answerFor(url)
+      if (answer.kind === 'error') throw answer.error
+      if (answer.kind !== 'stream') throw new Error('not a stream answer')
+      const head = { status: 200 as const, url, headers: {} }
+      const sink = open(head)
+      for (const chunk of answer.chunks) await sink.write(chunk)
+      if (answer.failAfter) throw answer.failAfter
+      return head
+    },
     async getStream(url): Promise<UpstreamStream> {
       const answer = answerFor(url)
       if (answer.kind === 'error') throw answer.error
@@ -116,6 +126,21 @@ describe('upstream request metrics', () => {
     const host = 'files.example:8443'
     assert.equal(sampleValue(families, 'tuf_proxy_fetched_bytes_total', { host }), 150)
     assert.equal(sampleValue(families, 'tuf_proxy_upstream_requests_total', { host, outcome: 'ok' }), 1, 'the head came: the request itself was ok')
+    assert.equal(sampleValue(families, 'tuf_proxy_upstream_errors_total', { host, cause: 'upstream_timeout' }), 1)
+  })
+
+  test('a body handed to a sink counts like a whole body: its bytes once it ended, a failure mid-body under its code', async () => {
+    const answers = new Map<string, Answer>([[INDEX, { kind: 'stream', chunks: [new Uint8Array(100), new Uint8Array(50)] }]])
+    const { client, scrape } = setup(answers)
+    const received: number[] = []
+    await client.getInto(INDEX, { maxBytes: 1e6 }, () => ({ write: async (chunk) => void received.push(chunk.byteLength) }))
+    assert.deepEqual(received, [100, 50])
+    answers.set(INDEX, { kind: 'stream', chunks: [new Uint8Array(10)], failAfter: new UpstreamTimeoutError('idle') })
+    await assert.rejects(client.getInto(INDEX, { maxBytes: 1e6 }, () => ({ write: async () => undefined })), UpstreamTimeoutError)
+    const families = await scrape()
+    const host = 'index.example'
+    assert.equal(sampleValue(families, 'tuf_proxy_fetched_bytes_total', { host }), 150)
+    assert.equal(sampleValue(families, 'tuf_proxy_upstream_requests_total', { host, outcome: 'ok' }), 1)
     assert.equal(sampleValue(families, 'tuf_proxy_upstream_errors_total', { host, cause: 'upstream_timeout' }), 1)
   })
 
