@@ -373,7 +373,8 @@ export class Download {
     for (const chunk of this.#pending) {
       const end = chunk.start + chunk.bytes.byteLength
       if (position >= chunk.start && position < end) {
-        return chunk.bytes.subarray(position - chunk.start, Math.min(end, limit) - chunk.start)
+        // A whole chunk as it is: no view allocated per chunk on the common path.
+        return position === chunk.start && limit >= end ? chunk.bytes : chunk.bytes.subarray(position - chunk.start, Math.min(end, limit) - chunk.start)
       }
     }
     return undefined
