@@ -196,62 +196,6 @@ function written(res: ServerResponse, chunk: Uint8Array, tally: { bytes: number 
 }
 
 /**
- * Writes to a response and tells when the socket has taken the writes so far, in order: one
- * 'close' listener for the whole body and a promise only when the caller has to wait, instead of
- * both per chunk (a cold file arrives in thousands of chunks of 16-64 KiB).
- */
-class ResponseWrites {
-  #written = 0
-  #taken = 0
-  #isClosed = false
-  #waiter: { readonly count: number; readonly resolve: (taken: boolean) => void } | undefined
-  readonly #onClose = () => {
-    this.#isClosed = true
-    this.#settle()
-  }
-
-  constructor(
-    private readonly res: ServerResponse,
-    private readonly tally: { bytes: number },
-  ) {
-    res.once('close', this.#onClose)
-  }
-
-  write(chunk: Uint8Array): void {
-    // Read now: the buffer behind `chunk` may be reused once the write settles.
-    const length = chunk.byteLength
-    this.#written += 1
-    this.res.write(chunk, (error) => {
-      if (error) this.#isClosed = true
-      else {
-        this.#taken += 1
-        this.tally.bytes += length
-      }
-      this.#settle()
-    })
-  }
-
-  /** True once the socket took all writes but the newest `pending`; false if the response closed first. */
-  taken(pending: number): boolean | Promise<boolean> {
-    const count = this.#written - pending
-    if (this.#taken >= count) return true
-    if (this.#isClosed || this.res.destroyed) return false
-    return new Promise<boolean>((resolve) => (this.#waiter = { count, resolve }))
-  }
-
-  dispose(): void {
-    this.res.off('close', this.#onClose)
-  }
-
-  #settle(): void {
-    const waiter = this.#waiter
-    if (!waiter || (this.#taken < waiter.count && !this.#isClosed)) return
-    this.#waiter = undefined
-    waiter.resolve(this.#taken >= waiter.count)
-  }
-}
-
-/**
  * Streams a download in progress. On a verification failure the response is destroyed short of
  * its end, so the client sees a broken transfer, never a complete corrupt file.
  */
@@ -267,24 +211,21 @@ async function sendDownload(res: ServerResponse, download: Download, headers: He
   const size = download.size
   res.writeHead(200, size === undefined ? headers : { ...headers, 'content-length': String(size) })
   const tally = { bytes: 0 }
-  const writes = new ResponseWrites(res, tally)
   try {
     // Chunk N's buffer may be reused for chunk N + 2 (see Download.chunks), so the next chunk is
     // asked for only once the socket has taken the one before the current.
+    let previous: Promise<boolean> = Promise.resolve(true)
     for await (const chunk of download.chunks()) {
       if (res.destroyed) return { bytes: tally.bytes, complete: false }
-      writes.write(chunk)
-      // Usually already taken: no await (and no promise) then.
-      const taken = writes.taken(1)
-      if (!(taken === true || (taken !== false && (await taken)))) return { bytes: tally.bytes, complete: false }
+      const sent = written(res, chunk, tally)
+      if (!(await previous)) return { bytes: tally.bytes, complete: false }
+      previous = sent
     }
-    if (!(await writes.taken(0))) return { bytes: tally.bytes, complete: false }
+    if (!(await previous)) return { bytes: tally.bytes, complete: false }
     res.end()
     return { bytes: tally.bytes, complete: true }
   } catch {
     res.destroy()
     return { bytes: tally.bytes, complete: false }
-  } finally {
-    writes.dispose()
   }
 }

@@ -373,8 +373,7 @@ export class Download {
     for (const chunk of this.#pending) {
       const end = chunk.start + chunk.bytes.byteLength
       if (position >= chunk.start && position < end) {
-        // A whole chunk as it is: no view allocated per chunk on the common path.
-        return position === chunk.start && limit >= end ? chunk.bytes : chunk.bytes.subarray(position - chunk.start, Math.min(end, limit) - chunk.start)
+        return chunk.bytes.subarray(position - chunk.start, Math.min(end, limit) - chunk.start)
       }
     }
     return undefined
