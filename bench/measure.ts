@@ -1,9 +1,10 @@
 /**
  * The measurements, each proxy figure beside the reference server's for the same bytes under
- * the same generator and concurrency (a cached page and a cached file also beside a minimal Node
- * server: the ceiling for Node): a cached project page, a cached file, a cold file, many different
- * cold files at once, and the proxy's peak RSS while 16 clients download one large file. Setup,
- * teardown and printing are run.ts's.
+ * the same generator and concurrency (the page and a cached file also beside a minimal Node
+ * server answering from RAM or disk, cold files beside a minimal Node relay: the ceilings for
+ * Node): a cached project page, a cached file, a cold file, many different cold files at once,
+ * and the proxy's peak RSS while 16 clients download one large file. Setup, teardown and
+ * printing are run.ts's.
  */
 import { join } from 'node:path'
 import { fetchEach, generateLoad, fetchOnce, type Generator, type LoadFigures } from './generators.js'
@@ -275,55 +276,118 @@ export async function measureCachedFile(context: BenchContext, proxies: ProxySet
 }
 
 /**
+ * A minimal Node relay of the same upstream (bench/relay-server.ts), labelled by what it does:
+ * the ceiling for a cold file through a Node process, with and without hashing.
+ */
+export interface Relay {
+  readonly label: string
+  readonly server: StaticServer
+}
+
+const relayNote = (relays: readonly Relay[], figure: (relay: Relay) => string) => relays.map((relay) => `${relay.label} ${figure(relay)}`).join(', ')
+
+/** The rows of one relay beside the direct download: its wall time (or time to the last byte) and CPU per MB. */
+function relayRows(what: string, relay: Relay, figures: { wallMs: number; directMs: number; cpuMsPerMb: number; bytes: number; timeLabel: string }): Row[] {
+  const { wallMs, directMs, cpuMsPerMb, bytes, timeLabel } = figures
+  return [
+    {
+      figure: `${what}, ${relay.label} (the Node ceiling): ${timeLabel}`,
+      proxy: `${ms(wallMs)} (${mbPerSecond((bytes / wallMs) * 1000)})`,
+      reference: `${ms(directMs)} direct`,
+      ratio: `${(wallMs / directMs).toFixed(2)}x`,
+      target: '—',
+      result: 'n/a',
+    },
+    { figure: `${what}, ${relay.label} (the Node ceiling): CPU per MB`, proxy: `${cpuMsPerMb.toFixed(2)} ms`, reference: '—', ratio: '—', target: '—', result: 'n/a' },
+  ]
+}
+
+/**
  * 3. A cold file (page and file both uncached; each round uses its own project and bytes), one
- * client, against a direct download of the same file from the upstream. Medians of the rounds.
- * `filesPath` `slow` lists the files under nginx's rate-limited alias: a fast real link rather
- * than loopback, where the figure is only the proxy's CPU cost per byte.
+ * client, against a direct download of the same file from the upstream and against the same file
+ * relayed by each of `relays` (nothing cached there, so the same file each round). Medians of the
+ * rounds. `filesPath` `slow` lists the files under nginx's rate-limited alias: a fast real link
+ * rather than loopback, where the figure is only the proxy's CPU cost per byte.
  */
 export async function measureColdFile(
   context: BenchContext,
   proxy: BenchProxy,
-  options: { label: string; files: readonly BenchFile[]; filesPath: 'files' | 'slow'; link: string; target: number },
+  options: { label: string; files: readonly BenchFile[]; filesPath: 'files' | 'slow'; link: string; target: number; relays: readonly Relay[] },
 ): Promise<Row[]> {
-  const { label, files, filesPath, link, target } = options
+  const { label, files, filesPath, link, target, relays } = options
   const direct: number[] = []
   const proxied: number[] = []
+  const relayed = relays.map(() => ({ wallMs: [] as number[], cpuSeconds: 0 }))
   let proxyCpuSeconds = 0
   let directCpuSeconds = 0
+  // 0: direct, 1: the proxy, 2 + i: relays[i]
+  const turns = 2 + relays.length
   for (const [round, file] of files.entries()) {
-    const urls = [`${context.upstream.origin}/${filesPath}/${file.filename}`, `${proxy.origin}/files/${file.project}/${file.filename}`]
-    // Alternate which goes first, so neither always meets a warmer page cache or CPU.
-    const order = round % 2 === 0 ? [0, 1] : [1, 0]
-    for (const which of order) {
-      const cpuBefore = cpuSeconds(proxy.pid)
-      const upstreamCpuBefore = cpuSeconds(context.upstream.pid)
-      // The warm-up GET (the direct file) readies the client process's read path, not the proxy.
+    const path = `/${filesPath}/${file.filename}`
+    const urls = [`${context.upstream.origin}${path}`, `${proxy.origin}/files/${file.project}/${file.filename}`, ...relays.map((relay) => `${relay.server.origin}${path}`)]
+    const pids = [context.upstream.pid, proxy.pid, ...relays.map((relay) => relay.server.pid)]
+    // Rotate which goes first, so none always meets a warmer page cache or CPU.
+    for (let turn = 0; turn < turns; turn += 1) {
+      const which = (round + turn) % turns
+      const pid = pids[which] ?? 0
+      const cpuBefore = cpuSeconds(pid)
+      // The warm-up GET (the direct file) readies the client process's read path, not the server.
       const result = await fetchOnce(urls[which] ?? '', 1, `${context.upstream.origin}/files/${file.filename}`)
       if (result.statuses[0] !== 200 || result.bytes[0] !== file.size) throw new Error(`cold download of ${urls[which]} failed: ${JSON.stringify(result)}`)
-      ;(which === 0 ? direct : proxied).push(result.wallMs[0] ?? Number.NaN)
-      if (which === 1) proxyCpuSeconds += cpuSeconds(proxy.pid) - cpuBefore
-      // The upstream's CPU for the direct GET and its warm-up GET of the same file: twice the bytes.
-      else directCpuSeconds += cpuSeconds(context.upstream.pid) - upstreamCpuBefore
+      const wallMs = result.wallMs[0] ?? Number.NaN
+      const cpu = cpuSeconds(pid) - cpuBefore
+      if (which === 0) {
+        direct.push(wallMs)
+        // The upstream's CPU for the direct GET and its warm-up GET of the same file: twice the bytes.
+        directCpuSeconds += cpu
+      } else if (which === 1) {
+        proxied.push(wallMs)
+        proxyCpuSeconds += cpu
+      } else {
+        const relay = relayed[which - 2]
+        relay?.wallMs.push(wallMs)
+        if (relay) relay.cpuSeconds += cpu
+      }
     }
   }
   const proxyMs = median(proxied)
   const directMs = median(direct)
   const size = files[0]?.size ?? 0
-  const cpuMsPerMb = (proxyCpuSeconds * 1000) / ((size * files.length) / 1e6)
-  const directCpuMsPerMb = (directCpuSeconds * 1000) / ((2 * size * files.length) / 1e6)
-  context.notes.push(`cold ${mb(size)} over ${link}: proxy ${proxied.map((value) => value.toFixed(0)).join('/')} ms, direct ${direct.map((value) => value.toFixed(0)).join('/')} ms; proxy CPU ${cpuMsPerMb.toFixed(2)} ms/MB`)
-  const what = `cold ${mb(size)} file (page + file uncached), upstream ${link}, 1 client, ${label}`
+  const perMb = (cpu: number) => (cpu * 1000) / ((size * files.length) / 1e6)
+  const cpuMsPerMb = perMb(proxyCpuSeconds)
+  const directCpuMsPerMb = perMb(directCpuSeconds) / 2
+  const relayFigures = relays.map((relay, i) => ({ relay, wallMs: median(relayed[i]?.wallMs ?? []), cpuMsPerMb: perMb(relayed[i]?.cpuSeconds ?? Number.NaN) }))
+  const joined = (values: readonly number[]) => values.map((value) => value.toFixed(0)).join('/')
+  context.notes.push(
+    `cold ${mb(size)} over ${link}: proxy ${joined(proxied)} ms, direct ${joined(direct)} ms${relays.length ? `, ${relayNote(relays, (relay) => `${joined(relayed[relays.indexOf(relay)]?.wallMs ?? [])} ms`)}` : ''}; ` +
+      `CPU per MB: proxy ${cpuMsPerMb.toFixed(2)} ms${relayFigures.map((figures) => `, ${figures.relay.label} ${figures.cpuMsPerMb.toFixed(2)} ms`).join('')}`,
+  )
+  const what = `cold ${mb(size)} file (page + file uncached), upstream ${link}, 1 client`
+  const ceiling = relayFigures[0]
   return [
+    ...relayFigures.flatMap((figures) => (hasReference(context) ? relayRows(what, figures.relay, { ...figures, directMs, bytes: size, timeLabel: 'wall time' }) : [])),
     {
-      figure: `${what}: wall time`,
+      figure: `${what}, ${label}: wall time`,
       proxy: `${ms(proxyMs)} (${mbPerSecond((size / proxyMs) * 1000)})`,
       reference: hasReference(context) ? `${ms(directMs)} (${mbPerSecond((size / directMs) * 1000)}) direct` : noReferenceWhy(context),
       ...judge({ ratio: hasReference(context) ? proxyMs / directMs : undefined, target, atLeast: false }),
     },
+    ...(ceiling
+      ? [
+          {
+            figure: `${what}, ${label}: wall time vs the Node ceiling`,
+            proxy: ms(proxyMs),
+            reference: `${ms(ceiling.wallMs)} ${ceiling.relay.label}`,
+            ratio: `${(proxyMs / ceiling.wallMs).toFixed(2)}x`,
+            target: '—',
+            result: 'n/a' as const,
+          },
+        ]
+      : []),
     {
-      figure: `${what}: proxy CPU per MB`,
+      figure: `${what}, ${label}: proxy CPU per MB`,
       proxy: `${cpuMsPerMb.toFixed(2)} ms`,
-      reference: `${context.upstream.kind} ${directCpuMsPerMb.toFixed(2)} ms direct`,
+      reference: `${context.upstream.kind} ${directCpuMsPerMb.toFixed(2)} ms direct${relayFigures.map((figures) => `; ${figures.relay.label} ${figures.cpuMsPerMb.toFixed(2)} ms`).join('')}`,
       ...judgeLimit({ value: cpuMsPerMb, limit: COLD_CPU_LIMIT_MS_PER_MB, unit: 'ms' }),
     },
   ]
@@ -331,13 +395,14 @@ export async function measureColdFile(
 
 /**
  * 3b. Many different cold files at once (one client each, every page and file uncached): the
- * time until the last one is complete, against the same files fetched directly at once, and the
- * proxy's CPU per MB. Memory is bounded by the shared write-behind budget, so the peak RSS is
- * shown too.
+ * time until the last one is complete, against the same files fetched directly at once and
+ * relayed at once by each of `relays`, and the proxy's CPU per MB. Memory is bounded by the
+ * shared write-behind budget, so the peak RSS is shown too.
  */
-export async function measureColdConcurrent(context: BenchContext, proxy: BenchProxy, options: { label: string; files: readonly BenchFile[] }): Promise<Row[]> {
-  const { label, files } = options
+export async function measureColdConcurrent(context: BenchContext, proxy: BenchProxy, options: { label: string; files: readonly BenchFile[]; relays: readonly Relay[] }): Promise<Row[]> {
+  const { label, files, relays } = options
   const size = files[0]?.size ?? 0
+  const totalBytes = size * files.length
   const directUrls = files.map((file) => `${context.upstream.origin}/files/${file.filename}`)
   const proxyUrls = files.map((file) => `${proxy.origin}/files/${file.project}/${file.filename}`)
   const check = (result: Awaited<ReturnType<typeof fetchEach>>, what: string) => {
@@ -347,29 +412,52 @@ export async function measureColdConcurrent(context: BenchContext, proxy: BenchP
   // Direct first, so the proxy's upstream reads meet the same warm page cache the direct ones leave.
   const direct = await fetchEach(directUrls, directUrls[0])
   check(direct, 'direct')
+  const relayFigures: Array<{ relay: Relay; wallMs: number; cpuMsPerMb: number }> = []
+  for (const relay of relays) {
+    const cpuBefore = cpuSeconds(relay.server.pid)
+    const relayed = await fetchEach(
+      files.map((file) => `${relay.server.origin}/files/${file.filename}`),
+      directUrls[0],
+    )
+    check(relayed, relay.label)
+    relayFigures.push({ relay, wallMs: relayed.totalMs, cpuMsPerMb: ((cpuSeconds(relay.server.pid) - cpuBefore) * 1000) / (totalBytes / 1e6) })
+  }
   if (!proxy.resetPeak()) context.notes.push('the kernel refused to reset VmHWM: the concurrent cold peak includes earlier work')
   const cpuBefore = cpuSeconds(proxy.pid)
   const proxied = await fetchEach(proxyUrls, directUrls[0])
   check(proxied, 'proxied')
-  const cpuMsPerMb = ((cpuSeconds(proxy.pid) - cpuBefore) * 1000) / ((size * files.length) / 1e6)
+  const cpuMsPerMb = ((cpuSeconds(proxy.pid) - cpuBefore) * 1000) / (totalBytes / 1e6)
   const peakMb = proxy.memory().peakRssBytes / 1e6
-  const totalBytes = size * files.length
-  const what = `${files.length} different cold ${mb(size)} files at once (page + file uncached), ${label}`
+  const what = `${files.length} different cold ${mb(size)} files at once (page + file uncached)`
+  const ceiling = relayFigures[0]
   return [
+    ...relayFigures.flatMap((figures) => (hasReference(context) ? relayRows(what, figures.relay, { ...figures, directMs: direct.totalMs, bytes: totalBytes, timeLabel: 'time to the last byte' }) : [])),
     {
-      figure: `${what}: time to the last byte`,
+      figure: `${what}, ${label}: time to the last byte`,
       proxy: `${ms(proxied.totalMs)} (${mbPerSecond((totalBytes / proxied.totalMs) * 1000)})`,
       reference: hasReference(context) ? `${ms(direct.totalMs)} (${mbPerSecond((totalBytes / direct.totalMs) * 1000)}) direct` : noReferenceWhy(context),
       ...judge({ ratio: hasReference(context) ? proxied.totalMs / direct.totalMs : undefined, target: COLD_LOOPBACK_TARGET, atLeast: false }),
     },
+    ...(ceiling
+      ? [
+          {
+            figure: `${what}, ${label}: time to the last byte vs the Node ceiling`,
+            proxy: ms(proxied.totalMs),
+            reference: `${ms(ceiling.wallMs)} ${ceiling.relay.label}`,
+            ratio: `${(proxied.totalMs / ceiling.wallMs).toFixed(2)}x`,
+            target: '—',
+            result: 'n/a' as const,
+          },
+        ]
+      : []),
     {
-      figure: `${what}: proxy CPU per MB`,
+      figure: `${what}, ${label}: proxy CPU per MB`,
       proxy: `${cpuMsPerMb.toFixed(2)} ms`,
-      reference: '—',
+      reference: relayFigures.length ? relayNote(relays, (relay) => `${relayFigures.find((figures) => figures.relay === relay)?.cpuMsPerMb.toFixed(2) ?? '?'} ms`) : '—',
       ...judgeLimit({ value: cpuMsPerMb, limit: COLD_CPU_LIMIT_MS_PER_MB, unit: 'ms' }),
     },
     {
-      figure: `${what}: peak RSS`,
+      figure: `${what}, ${label}: peak RSS`,
       proxy: `${peakMb.toFixed(0)} MB`,
       reference: '—',
       ...judgeLimit({ value: peakMb, limit: RSS_LIMIT_MB, unit: 'MB' }),

@@ -18,6 +18,11 @@ export function launchFlags(cliSource: string): string[] {
   return (shebang[1] ?? '').trim().split(/\s+/).filter((flag) => flag !== '')
 }
 
+/** The node flags the built proxy is launched with (its CLI's shebang line). */
+export function proxyLaunchFlags(): string[] {
+  return launchFlags(readFileSync(CLI_PATH, 'utf8'))
+}
+
 export type LogLevel = 'info' | 'warn'
 
 export interface ProxyOptions {
@@ -47,7 +52,7 @@ export class BenchProxy {
   static async start(options: ProxyOptions): Promise<BenchProxy> {
     const chosenPort = options.logLevel === 'info' ? 0 : await freePort()
     const args = [
-      ...launchFlags(readFileSync(CLI_PATH, 'utf8')),
+      ...proxyLaunchFlags(),
       ...(options.nodeFlags ?? []),
       CLI_PATH,
       'serve',

@@ -29,12 +29,13 @@ import {
   PAGE_CONNECTIONS,
   SWARM_CLIENTS,
   type BenchContext,
+  type Relay,
 } from './measure.js'
-import { BenchProxy, type LogLevel } from './proxy.js'
+import { BenchProxy, proxyLaunchFlags, type LogLevel } from './proxy.js'
 import { measureProjectList, writeProjectList } from './project-list.js'
 import { measureProxpi, proxpiMissing, startProxpi } from './proxpi.js'
 import { formatTable, type Row } from './report.js'
-import { freePort, SLOW_BYTES_PER_SECOND, startStaticServer } from './servers.js'
+import { freePort, SLOW_BYTES_PER_SECOND, startRelayServer, startStaticServer } from './servers.js'
 import { run as runTufEngine } from './tuf-engine.js'
 import { formatRows } from './tuf-rows.js'
 import { run as runVerifyingOverhead } from './verifying-overhead.js'
@@ -150,15 +151,24 @@ async function main(): Promise<void> {
       const infoProxy = proxies[0]?.proxy
       if (infoProxy) context.notes.push(`the log-info proxy wrote ${infoProxy.logCount('request')} request lines`)
     }
-    if (sections.has('cold')) {
-      const proxy = await startProxy('info')
-      rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: loopbackFiles, filesPath: 'files', link: `${upstream.kind} on loopback`, target: COLD_LOOPBACK_TARGET })))
-      if (upstream.kind === 'nginx') {
-        const link = `nginx at ${SLOW_BYTES_PER_SECOND / 1e6} MB/s`
-        rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: slowFiles, filesPath: 'slow', link, target: 1.1 })))
+    const relays: Relay[] = []
+    if (sections.has('cold') || sections.has('cold16')) {
+      // The Node ceilings for a cold file, under the proxy's own V8 flags.
+      for (const isHashing of [false, true]) {
+        const server = await startRelayServer({ upstreamOrigin: upstream.origin, isHashing, nodeFlags: proxyLaunchFlags() })
+        stops.unshift(() => server.stop())
+        relays.push({ label: isHashing ? 'node relay + SHA-256' : 'node relay', server })
       }
     }
-    if (sections.has('cold16')) rows.push(...(await measureColdConcurrent(context, await startProxy('info'), { label: 'log info', files: concurrentFiles })))
+    if (sections.has('cold')) {
+      const proxy = await startProxy('info')
+      rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: loopbackFiles, filesPath: 'files', link: `${upstream.kind} on loopback`, target: COLD_LOOPBACK_TARGET, relays })))
+      if (upstream.kind === 'nginx') {
+        const link = `nginx at ${SLOW_BYTES_PER_SECOND / 1e6} MB/s`
+        rows.push(...(await measureColdFile(context, proxy, { label: 'log info', files: slowFiles, filesPath: 'slow', link, target: 1.1, relays })))
+      }
+    }
+    if (sections.has('cold16')) rows.push(...(await measureColdConcurrent(context, await startProxy('info'), { label: 'log info', files: concurrentFiles, relays })))
     if (sections.has('simple')) {
       // Both proxies share one cache: the second is the first restarted.
       rows.push(...(await measureProjectList(context, { startProxy: () => startProxy('info', 'cache-list'), smallPage: 'bench-page', listBytes })))

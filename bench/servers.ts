@@ -184,6 +184,32 @@ async function startCeilingServer(script: string, args: readonly string[], descr
   }
 }
 
+/**
+ * bench/relay-server.js on a free port, relaying `upstreamOrigin` (with `sha256`, hashing what it
+ * relays): the Node ceiling the cold-file figures are compared with. `nodeFlags` are the proxy's
+ * launch flags, so the two run under the same V8 settings.
+ */
+export async function startRelayServer(options: { upstreamOrigin: string; isHashing: boolean; nodeFlags: readonly string[] }): Promise<StaticServer> {
+  const port = await freePort()
+  const args = [...options.nodeFlags, join(HERE, 'relay-server.js'), options.upstreamOrigin, String(port), ...(options.isHashing ? ['sha256'] : [])]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] })
+  const origin = `http://127.0.0.1:${port}`
+  await waitForHttp(`${origin}/health`, 10_000, () => child.exitCode === null).catch((error: unknown) => {
+    child.kill('SIGKILL')
+    throw error
+  })
+  return {
+    kind: 'node',
+    description: `minimal node relay${options.isHashing ? ' + SHA-256' : ''}`,
+    origin,
+    pid: child.pid ?? 0,
+    async stop() {
+      child.kill('SIGTERM')
+      await exited(child)
+    },
+  }
+}
+
 /** Starts nginx on `port` serving `wwwDir`, or the Node fallback when nginx is not installed. */
 export async function startStaticServer(options: { tempDir: string; wwwDir: string; port: number }): Promise<StaticServer> {
   const version = nginxVersion()

@@ -70,6 +70,23 @@ describe('access log', () => {
     assert.ok(typeof cut.bytes === 'number' && cut.bytes < large.bytes.byteLength, `bytes sent: ${String(cut.bytes)}`)
   })
 
+  test('a client that leaves a cold download mid-body: bytes is what was sent, less than the file, and complete is false', async (t) => {
+    const proxy = await ProxyProcess.start(['--upstream', upstream.simpleUrl])
+    t.after(() => proxy.dispose())
+    const path = `/files/large/${large.filename}`
+    await get(`${proxy.url}/simple/large/`)
+    const response = await request(`${proxy.url}${path}`)
+    assert.equal(response.headers['x-cache'], 'MISS')
+    for await (const chunk of response.body) {
+      assert.ok(chunk.byteLength > 0)
+      response.body.destroy()
+      break
+    }
+    const cut = await requestLine(proxy, path)
+    assert.deepEqual([cut.cache, cut.complete], ['MISS', false])
+    assert.ok(typeof cut.bytes === 'number' && cut.bytes < large.bytes.byteLength, `bytes sent: ${String(cut.bytes)}`)
+  })
+
   test('every line names the client address and User-Agent, on the hot path for cached pages too', async (t) => {
     const proxy = await ProxyProcess.start(['--upstream', upstream.simpleUrl])
     t.after(() => proxy.dispose())

@@ -21,7 +21,7 @@ import { parseExposition, sampleValue } from '../../helpers/exposition.js'
 const INDEX = 'https://index.example/simple/foo/'
 const FILES = 'https://files.example:8443/packages/foo-1.0.tar.gz'
 
-type Answer = { kind: 'bytes'; status: 200 | 304; body: Uint8Array } | { kind: 'stream'; chunks: Uint8Array[]; failAfter?: Error } | { kind: 'error'; error: Error }
+type Answer = { kind: 'bytes'; status: 200 | 304; body: Uint8Array } | { kind: 'stream'; chunks: Uint8Array[]; failAfter?: Error; onClose?: () => void } | { kind: 'error'; error: Error }
 
 /** A client that answers each URL as told; durations come from a clock the test moves. */
 function fakeClient(answers: ReadonlyMap<string, Answer>, onRequest: () => void): UpstreamClient {
@@ -53,8 +53,12 @@ function fakeClient(answers: ReadonlyMap<string, Answer>, onRequest: () => void)
       if (answer.kind === 'error') throw answer.error
       if (answer.kind !== 'stream') throw new Error('not a stream answer')
       async function* body(): AsyncGenerator<Uint8Array> {
-        for (const chunk of answer.kind === 'stream' ? answer.chunks : []) yield chunk
-        if (answer.kind === 'stream' && answer.failAfter) throw answer.failAfter
+        try {
+          for (const chunk of answer.kind === 'stream' ? answer.chunks : []) yield chunk
+          if (answer.kind === 'stream' && answer.failAfter) throw answer.failAfter
+        } finally {
+          if (answer.kind === 'stream') answer.onClose?.()
+        }
       }
       return { status: 200, url, headers: {}, contentLength: undefined, body: body(), abort: () => undefined }
     },
@@ -142,6 +146,21 @@ describe('upstream request metrics', () => {
     assert.equal(sampleValue(families, 'tuf_proxy_fetched_bytes_total', { host }), 150)
     assert.equal(sampleValue(families, 'tuf_proxy_upstream_requests_total', { host, outcome: 'ok' }), 1)
     assert.equal(sampleValue(families, 'tuf_proxy_upstream_errors_total', { host, cause: 'upstream_timeout' }), 1)
+  })
+
+  test('a reader that stops early lets the upstream body go, and what it read is counted', async () => {
+    let isClosed = false
+    const answers = new Map<string, Answer>([[FILES, { kind: 'stream', chunks: [new Uint8Array(100), new Uint8Array(50)], onClose: () => (isClosed = true) }]])
+    const { client, scrape } = setup(answers)
+    const stream = await client.getStream(FILES, { maxBytes: 1e6 })
+    for await (const chunk of stream.body) {
+      assert.equal(chunk.byteLength, 100)
+      break
+    }
+    assert.ok(isClosed, "the upstream body was closed (its connection is not left streaming)")
+    const families = await scrape()
+    assert.equal(sampleValue(families, 'tuf_proxy_fetched_bytes_total', { host: 'files.example:8443' }), 100)
+    assert.equal(sampleValue(families, 'tuf_proxy_upstream_errors_total', { host: 'files.example:8443' }), 0)
   })
 
   test('a body we abort ourselves is not the upstream\'s error', async () => {
