@@ -126,6 +126,16 @@ export class FileBlobReader implements BlobReader {
     }
   }
 
+  /** The file's length now. @throws {StoreError} */
+  async byteLength(): Promise<number> {
+    if (!this.#handle) throw new Error('BlobReader.byteLength after close')
+    try {
+      return (await this.#handle.stat()).size
+    } catch (error) {
+      throw toStoreError(error, `reading the length of ${this.path}`)
+    }
+  }
+
   readSync(buffer: Uint8Array, position: number, length: number): number {
     if (!this.#handle) throw new Error('BlobReader.readSync after close')
     try {

@@ -565,8 +565,22 @@ class DiskBlobStore implements BlobStore {
   async openBlob(ref: BlobRef): Promise<BlobReader | undefined> {
     checkDigest(ref.sha256)
     const reader = await FileBlobReader.open(this.#path(ref.sha256))
-    if (!reader && this.#index.peek(ref.sha256)?.size === ref.size) this.#index.delete(ref.sha256)
-    return reader
+    if (!reader) {
+      if (this.#index.peek(ref.sha256)?.size === ref.size) this.#index.delete(ref.sha256)
+      return undefined
+    }
+    const size = await reader.byteLength().catch(async (error: unknown) => {
+      await reader.close()
+      throw error
+    })
+    if (size === ref.size) return reader
+    // A committed blob never changes length (it is renamed into place whole): this one was cut or
+    // extended outside the proxy. Sent as it is, every client would get a broken transfer for as
+    // long as it stayed; removed, the next lookup misses and the file is fetched and verified again.
+    await reader.close()
+    this.#logger.warn('blob_damaged', { sha256: ref.sha256, expectedBytes: ref.size, bytes: size, effect: 'removed; the file is fetched again' })
+    await this.delete(ref.sha256)
+    return undefined
   }
 
   async delete(sha256: string): Promise<void> {

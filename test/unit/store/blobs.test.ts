@@ -1,6 +1,6 @@
 import { describe, test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
+import { appendFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fixedClock, Metrics, sha256Hex, type Logger } from '../../../src/base/index.js'
@@ -127,6 +127,28 @@ describe('blob store: disk full and damaged files', () => {
     await assert.rejects(store.readBytes(ref.sha256), CorruptBlobError)
     assert.equal(store.has(ref.sha256), false)
     await assert.rejects(stat(blobPath(dir, ref)), { code: 'ENOENT' })
+  })
+
+  test('a blob whose length changed on disk is not opened: it is removed, logged, and the next lookup misses', async () => {
+    const dir = await freshDir()
+    const lines: LogLine[] = []
+    const store = await openBlobStore({ dir, maxBytes: Infinity, logger: recordingLogger(lines) })
+    const cut = await store.putBytes(Buffer.alloc(1000, 7))
+    const grown = await store.putBytes(Buffer.alloc(1000, 8))
+    await truncate(blobPath(dir, cut), 400)
+    await appendFile(blobPath(dir, grown), 'x')
+    assert.equal(await store.openBlob(cut), undefined, 'a cut blob is not handed out')
+    assert.equal(await store.openBlob(grown), undefined, 'nor one that grew')
+    assert.equal(store.has(cut.sha256), false)
+    assert.equal(store.has(grown.sha256), false)
+    await assert.rejects(stat(blobPath(dir, cut)), { code: 'ENOENT' })
+    assert.deepEqual(
+      lines.map((line) => [line.event, line.fields['sha256'], line.fields['bytes']]),
+      [
+        ['blob_damaged', cut.sha256, 400],
+        ['blob_damaged', grown.sha256, 1001],
+      ],
+    )
   })
 
   test('a blob whose file vanished is a miss', async () => {
