@@ -20,6 +20,11 @@
  * pause. Every line that is not written is counted through `onLost`. Only a stdout that is gone
  * (EPIPE, EBADF) loses warnings and errors, and those are counted too.
  *
+ * Several processes on one stdout (`--workers`): each write is then whole lines of at most
+ * PIPE_BUF bytes, which POSIX makes atomic on a pipe (all of it or EAGAIN, never part), so another
+ * process's write cannot land inside a line. A line longer than PIPE_BUF is written on its own and
+ * may still be split by the kernel; access-log lines are a few hundred bytes.
+ *
  * It deliberately does not own a stream: `process.stdout.write` buffers without bound in memory
  * and is lost when the process dies, which is what `flushSync` is for.
  */
@@ -33,6 +38,8 @@ const FLUSH_DELAY_MS = 50
 const RETRY_DELAY_MS = 10
 /** The size of a chunk of queued bytes (a longer line gets a chunk of its own size). */
 const CHUNK_BYTES = FLUSH_BYTES
+/** POSIX PIPE_BUF on Linux: a pipe write of at most this many bytes is atomic. */
+const PIPE_BUF = 4096
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
 const MAX_UTF8_BYTES_PER_UNIT = 3
 
@@ -46,6 +53,8 @@ export interface LineWriterOptions {
   readonly routineMaxBytes?: number
   /** queued bytes past which a warning or error blocks the process until written; default 16 MiB */
   readonly priorityMaxBytes?: number
+  /** other processes write to the same fd: write whole lines, PIPE_BUF at a time (see above) */
+  readonly isShared?: boolean
 }
 
 export interface LineWriter {
@@ -72,6 +81,8 @@ interface Chunk {
   used: number
   written: number
   lines: number
+  /** lines wholly written: ends[writtenLines] is the end of the first line not yet written */
+  writtenLines: number
   ends: Uint32Array
   levels: Uint8Array
 }
@@ -89,6 +100,7 @@ const newChunk = (byteLength: number): Chunk => ({
   used: 0,
   written: 0,
   lines: 0,
+  writtenLines: 0,
   ends: new Uint32Array(CHUNK_LINES),
   levels: new Uint8Array(CHUNK_LINES),
 })
@@ -97,6 +109,7 @@ const emptied = (chunk: Chunk): Chunk => {
   chunk.used = 0
   chunk.written = 0
   chunk.lines = 0
+  chunk.writtenLines = 0
   return chunk
 }
 
@@ -114,8 +127,24 @@ const record = (chunk: Chunk, level: LogLevel): void => {
   chunk.lines += 1
 }
 
+/**
+ * How many of the chunk's unwritten bytes one write may take when the fd is shared: the whole
+ * lines that fit in PIPE_BUF, or the first line alone when it is longer.
+ */
+function sharedWriteLength(chunk: Chunk): number {
+  while (chunk.writtenLines < chunk.lines && (chunk.ends[chunk.writtenLines] ?? 0) <= chunk.written) chunk.writtenLines += 1
+  let end = chunk.ends[chunk.writtenLines] ?? chunk.used
+  for (let i = chunk.writtenLines + 1; i < chunk.lines; i++) {
+    const next = chunk.ends[i] ?? chunk.used
+    if (next - chunk.written > PIPE_BUF) break
+    end = next
+  }
+  return end - chunk.written
+}
+
 export function createLineWriter(options: LineWriterOptions): LineWriter {
   const { fd } = options
+  const isShared = options.isShared ?? false
   const onLost = options.onLost ?? (() => undefined)
   const routineMaxBytes = options.routineMaxBytes ?? 1024 * 1024
   const priorityMaxBytes = options.priorityMaxBytes ?? 16 * 1024 * 1024
@@ -179,7 +208,7 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
       }
       let written: number
       try {
-        written = writeSync(fd, head.bytes, head.written, head.used - head.written)
+        written = writeSync(fd, head.bytes, head.written, isShared ? sharedWriteLength(head) : head.used - head.written)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false

@@ -82,9 +82,12 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     node: process.version,
   })
   metrics.declareCounter(LOG_LOST_METRIC, LOG_LOST_HELP)
+  const workers = workerCount(settings.workers)
   const out = createLineWriter({
     fd: process.stdout.fd,
     onLost: (level, reason) => metrics.inc(LOG_LOST_METRIC, LOG_LOST_HELP, { level, reason }),
+    // The primary and every worker write to the one stdout they share.
+    isShared: workers > 1,
   })
   const logger = createJsonLogger({ write: out.write, level: settings.logLevel, unfiltered: LIFECYCLE_EVENTS })
   if (adminToken?.looseMode !== undefined) {
@@ -96,7 +99,6 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   }
   let inFlight: () => ReturnType<Listening['inFlight']> = () => []
   installLastWords({ logger, writer: out, inFlight: () => inFlight() })
-  const workers = workerCount(settings.workers)
   if (workers > 1 && !isWorker()) return runPrimary({ workers, logger, flush: out.flush })
   try {
     return await serve(settings, { logger, metrics, adminToken, flush: out.flush, onListening: (listening) => (inFlight = listening.inFlight) })

@@ -218,4 +218,54 @@ process.stdin.once('data', () => { out.flush(); say({ lost }); process.exit(0) }
     const report = JSON.parse(stderr.split('\n').find((line) => line.startsWith('{')) ?? '{}') as { lost: Record<string, number> }
     assert.deepEqual(report.lost, { 'warn:closed': 10 })
   })
+
+  test('several processes on one pipe (--workers): with isShared every line arrives whole, each process\'s in order', async () => {
+    // Four writers inherit the one stdout pipe, as cluster workers do, and queue lines of 300 to
+    // 1,000 bytes behind it while it is full (this test reads it only once all four have queued
+    // theirs); then they all write at once: without line-atomic writes their partial writes
+    // interleave inside lines.
+    const WRITERS = 4
+    const LINES = 1500
+    const writer = `
+import { createLineWriter } from ${moduleUrl('cli/line-writer.js')}
+const out = createLineWriter({ fd: process.stdout.fd, routineMaxBytes: 64 * 1024 * 1024, isShared: true })
+const id = Number(process.env.WRITER)
+for (let i = 0; i < ${LINES}; i++) out.write(JSON.stringify({ id, i, pad: 'x'.repeat(300 + ((i * 37) % 700)) }) + '\\n', 'info')
+process.stderr.write('queued\\n', () => out.flushSync(60_000))
+`
+    const parent = `
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+const children = []
+for (let id = 0; id < ${WRITERS}; id++) {
+  children.push(spawn(process.execPath, ['--input-type=module', '-e', ${JSON.stringify(writer)}], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRITER: String(id) } }))
+}
+await Promise.all(children.map((child) => once(child, 'exit')))
+`
+    const child = spawn(process.execPath, ['--input-type=module', '-e', parent], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let text = ''
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+      if (child.stdout.listenerCount('data') === 0 && stderr.split('queued').length - 1 === WRITERS) child.stdout.setEncoding('utf8').on('data', (data: string) => (text += data))
+    })
+    const [code] = (await once(child, 'exit')) as [number | null]
+    if (child.stdout.readable) await once(child.stdout, 'end')
+    assert.equal(code, 0, stderr)
+    const next = new Array<number>(WRITERS).fill(0)
+    const broken: string[] = []
+    for (const line of text.split('\n').filter((line) => line !== '')) {
+      let parsed: { id: number; i: number }
+      try {
+        parsed = JSON.parse(line) as { id: number; i: number }
+      } catch {
+        broken.push(line.slice(0, 80))
+        continue
+      }
+      assert.equal(parsed.i, next[parsed.id], `writer ${parsed.id}'s lines in order`)
+      next[parsed.id] = parsed.i + 1
+    }
+    assert.deepEqual(broken, [], 'no line was cut by another process\'s write')
+    assert.deepEqual(next, new Array<number>(WRITERS).fill(LINES), 'every line arrived')
+  })
 })
