@@ -19,7 +19,7 @@ import { parseProjectListHtml, parseProjectListJson, renderProjectListHtml, rend
 import { DropLog, httpPageSource, SimplePages, type StoredBody } from '../../../src/mirror/index.js'
 import { openBlobStore, openRecordStore, type BlobStore, type BlobWriter } from '../../../src/store/index.js'
 import { createUpstreamClient } from '../../../src/upstream/index.js'
-import { startServer, type TestServer } from '../upstream/test-server.js'
+import { startServer, testUpstreamOptions, type TestServer } from '../upstream/test-server.js'
 
 const JSON_TYPE = 'application/vnd.pypi.simple.v1+json'
 const TTL_SECONDS = 60
@@ -114,17 +114,7 @@ async function rig(options: { maxPageBytes?: number; onWrite?: () => void } = {}
   const dir = await mkdtemp(join(tmpdir(), 'tuf-proxy-list-intake-'))
   cleanups.push(() => rm(dir, { recursive: true, force: true }))
   const clock = fixedClock(Date.now())
-  const upstream = createUpstreamClient({
-    allowedHosts: [server.host],
-    connectTimeoutMs: 5000,
-    headersTimeoutMs: 5000,
-    bodyTimeoutMs: 5000,
-    deadlineMs: 20_000,
-    minBytesPerSecond: 0,
-    rateWindowMs: 1000,
-    maxRedirects: 3,
-    userAgent: 'tuf-proxy-test/1',
-  })
+  const upstream = createUpstreamClient(testUpstreamOptions(server, { connectTimeoutMs: 5000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, deadlineMs: 20_000 }))
   cleanups.push(() => upstream.close())
   const metrics = new Metrics()
   const drops = new DropLog({ logger: silentLogger, metrics, nowMs: clock.nowMs })

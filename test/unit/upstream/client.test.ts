@@ -8,7 +8,7 @@ import {
   type UpstreamClient,
   type UpstreamOptions,
 } from '../../../src/upstream/index.js'
-import { startServer, type TestServer } from './test-server.js'
+import { startServer, testUpstreamOptions, type TestServer } from './test-server.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -21,18 +21,7 @@ async function setup(
   const server = await startServer()
   cleanups.push(() => server.close())
   if (typeof overrides === 'function') overrides = overrides(server)
-  const client = createUpstreamClient({
-    allowedHosts: [server.host],
-    connectTimeoutMs: 2000,
-    headersTimeoutMs: 2000,
-    bodyTimeoutMs: 2000,
-    deadlineMs: 10_000,
-    minBytesPerSecond: 0,
-    rateWindowMs: 1000,
-    maxRedirects: 3,
-    userAgent: 'tuf-proxy-test/1',
-    ...overrides,
-  })
+  const client = createUpstreamClient(testUpstreamOptions(server, overrides))
   cleanups.push(() => client.close())
   return { server, client }
 }

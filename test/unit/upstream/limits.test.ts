@@ -12,28 +12,28 @@ import {
   type UpstreamClient,
   type UpstreamOptions,
 } from '../../../src/upstream/index.js'
-import { startServer, type TestServer } from './test-server.js'
+import { startServer, testUpstreamOptions, type TestServer } from './test-server.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
+/** A route that resets the connection on every odd request, before any response byte, and answers `ok` on every even one. */
+function flakyRoute(server: TestServer, path: string): { readonly calls: number } {
+  const state = { calls: 0 }
+  server.route(path, (req, res) => {
+    state.calls++
+    if (state.calls % 2 === 1) req.socket.destroy()
+    else res.writeHead(200).end('ok')
+  })
+  return state
+}
+
 async function setup(overrides: Partial<UpstreamOptions> = {}): Promise<{ server: TestServer; client: UpstreamClient }> {
   const server = await startServer()
   cleanups.push(() => server.close())
-  const client = createUpstreamClient({
-    allowedHosts: [server.host],
-    connectTimeoutMs: 2000,
-    headersTimeoutMs: 2000,
-    bodyTimeoutMs: 2000,
-    deadlineMs: 10_000,
-    minBytesPerSecond: 0,
-    rateWindowMs: 1000,
-    maxRedirects: 3,
-    userAgent: 'tuf-proxy-test/1',
-    ...overrides,
-  })
+  const client = createUpstreamClient(testUpstreamOptions(server, overrides))
   cleanups.push(() => client.close())
   return { server, client }
 }
@@ -147,17 +147,12 @@ describe('upstream client: timeouts and unreachable upstreams', () => {
 
   test('getBytes retries once after a reset before any response byte; getStream does not', async () => {
     const { server, client } = await setup()
-    let calls = 0
-    server.route('/flaky', (req, res) => {
-      calls++
-      if (calls % 2 === 1) req.socket.destroy()
-      else res.writeHead(200).end('ok')
-    })
+    const flaky = flakyRoute(server, '/flaky')
     const result = await client.getBytes(`${server.origin}/flaky`, { maxBytes: 10 })
     assert.equal(Buffer.from(result.body).toString(), 'ok')
-    assert.equal(calls, 2)
+    assert.equal(flaky.calls, 2)
     await assert.rejects(client.getStream(`${server.origin}/flaky`, { maxBytes: 10 }), UpstreamOfflineError)
-    assert.equal(calls, 3)
+    assert.equal(flaky.calls, 3)
   })
 })
 
@@ -386,16 +381,11 @@ describe('upstream client: getInto ends as getBytes does, the body never whole i
 
   test('a reset before any response byte is retried once, as for getBytes; a sink failure ends the download with its error', async () => {
     const { server, client } = await setup()
-    let calls = 0
-    server.route('/flaky', (req, res) => {
-      calls++
-      if (calls % 2 === 1) req.socket.destroy()
-      else res.writeHead(200).end('ok')
-    })
+    const flaky = flakyRoute(server, '/flaky')
     const sink = counting()
     await client.getInto(`${server.origin}/flaky`, { maxBytes: 10 }, sink.open)
     assert.equal(sink.received, 2)
-    assert.equal(calls, 2)
+    assert.equal(flaky.calls, 2)
     const refusal = new Error('the sink refuses')
     await assert.rejects(
       client.getInto(`${server.origin}/flaky`, { maxBytes: 10 }, () => ({ write: () => Promise.reject(refusal) })),

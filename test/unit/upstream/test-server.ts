@@ -5,6 +5,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { once } from 'node:events'
+import type { UpstreamOptions } from '../../../src/upstream/index.js'
+
+/** Upstream client options for talking to `server`: short timeouts, no rate floor, test user agent. */
+export function testUpstreamOptions(server: TestServer, overrides: Partial<UpstreamOptions> = {}): UpstreamOptions {
+  return {
+    allowedHosts: [server.host],
+    connectTimeoutMs: 2000,
+    headersTimeoutMs: 2000,
+    bodyTimeoutMs: 2000,
+    deadlineMs: 10_000,
+    minBytesPerSecond: 0,
+    rateWindowMs: 1000,
+    maxRedirects: 3,
+    userAgent: 'tuf-proxy-test/1',
+    ...overrides,
+  }
+}
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
