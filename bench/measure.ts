@@ -11,7 +11,7 @@ import { fetchEach, generateLoad, fetchOnce, type Generator, type LoadFigures } 
 import type { BenchFile } from './fixtures.js'
 import { addReference } from './fixtures.js'
 import type { BenchProxy, LogLevel as BenchLogLevel } from './proxy.js'
-import { judge, judgeLimit, mb, mbPerSecond, median, ms, rps, type Row } from './report.js'
+import { info, judge, judgeLimit, mb, mbPerSecond, median, ms, rps, times, type Row } from './report.js'
 import { cpuSeconds, startDiskFileServer, startRamPageServer, type StaticServer } from './servers.js'
 
 /** What pip sends (pip >= 22.2). */
@@ -113,6 +113,52 @@ const PAGE_TARGETS: Readonly<Record<BenchLogLevel, number>> = { info: 0.75, warn
 /** Connection-level headers each server sets itself; the rest are the proxy's answer, copied. */
 const HOP_HEADERS: ReadonlySet<string> = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding'])
 
+/** How a section reads and prints its rate and its CPU cost (a page: per request; a file: per MB). */
+interface Measure {
+  readonly rate: (rates: Rates) => number
+  readonly formatRate: (value: number) => string
+  readonly cpu: (rates: Rates) => number
+  readonly formatCpu: (value: number) => string
+  /** the CPU row's figure name */
+  readonly cpuFigure: string
+}
+
+const PAGE_MEASURE: Measure = {
+  rate: (rates) => rates.requestsPerSecond,
+  formatRate: rps,
+  cpu: (rates) => rates.cpuUsPerRequest,
+  formatCpu: (value) => `${value.toFixed(0)} µs`,
+  cpuFigure: 'server CPU per request',
+}
+
+const FILE_MEASURE: Measure = {
+  rate: (rates) => rates.bytesPerSecond,
+  formatRate: mbPerSecond,
+  cpu: (rates) => rates.cpuMsPerMb,
+  formatCpu: (value) => `${value.toFixed(2)} ms`,
+  cpuFigure: 'server CPU per MB',
+}
+
+/** A Node ceiling server's own rows: its rate and its CPU beside the reference's. */
+function ceilingRows(context: BenchContext, figure: string, measure: Measure, ceiling: Rates, reference: Rates | undefined): Row[] {
+  const { rate, formatRate, cpu, formatCpu } = measure
+  return [
+    info(`${figure} (the Node ceiling): throughput`, formatRate(rate(ceiling)), reference ? formatRate(rate(reference)) : noReferenceWhy(context), reference ? times(rate(ceiling), rate(reference)) : '—'),
+    info(`${figure} (the Node ceiling): ${measure.cpuFigure}`, formatCpu(cpu(ceiling)), reference ? formatCpu(cpu(reference)) : '—', reference ? times(cpu(ceiling), cpu(reference)) : '—'),
+  ]
+}
+
+/** A proxy's rate as a share of the Node ceiling's. */
+function vsCeilingRow(figure: string, measure: Measure, figures: Rates, ceiling: { label: string; rates: Rates }): Row {
+  const { rate, formatRate } = measure
+  return info(`${figure}: throughput vs the Node ceiling`, formatRate(rate(figures)), `${formatRate(rate(ceiling.rates))} ${ceiling.label}`, times(rate(figures), rate(ceiling.rates)))
+}
+
+/** The reference column of a proxy's CPU row: the reference's CPU, and the ceiling's beside it. */
+function cpuReference(measure: Measure, reference: Rates | undefined, ceiling: { label: string; rates: Rates } | undefined): string {
+  return `${reference ? measure.formatCpu(measure.cpu(reference)) : '—'}${ceiling ? ` (${ceiling.label} ${measure.formatCpu(measure.cpu(ceiling.rates))})` : ''}`
+}
+
 /**
  * 1. A cached project page under pip's Accept header, beside nginx serving the proxy's bytes and
  * a minimal Node server answering them (with the proxy's headers) from RAM: the ceiling for Node.
@@ -144,24 +190,8 @@ export async function measurePage(context: BenchContext, proxies: ProxySet, proj
   const ceiling = rates.get(CEILING)
   const rows: Row[] = []
   const what = (label: string) => `cached page (${(pageBytes.byteLength / 1024).toFixed(1)} KiB JSON), ${PAGE_CONNECTIONS} conns, ${label}`
-  if (ceiling) {
-    rows.push({
-      figure: `${what(CEILING)} (the Node ceiling): throughput`,
-      proxy: rps(ceiling.requestsPerSecond),
-      reference: reference ? rps(reference.requestsPerSecond) : noReferenceWhy(context),
-      ratio: reference ? `${(ceiling.requestsPerSecond / reference.requestsPerSecond).toFixed(2)}x` : '—',
-      target: '—',
-      result: 'n/a',
-    })
-    rows.push({
-      figure: `${what(CEILING)} (the Node ceiling): server CPU per request`,
-      proxy: `${ceiling.cpuUsPerRequest.toFixed(0)} µs`,
-      reference: reference ? `${reference.cpuUsPerRequest.toFixed(0)} µs` : '—',
-      ratio: reference ? `${(ceiling.cpuUsPerRequest / reference.cpuUsPerRequest).toFixed(2)}x` : '—',
-      target: '—',
-      result: 'n/a',
-    })
-  }
+  const ceilingOf = ceiling && { label: CEILING, rates: ceiling }
+  if (ceiling) rows.push(...ceilingRows(context, what(CEILING), PAGE_MEASURE, ceiling, reference))
   for (const { label, logLevel } of proxies) {
     const figures = rates.get(label)
     if (!figures) continue
@@ -171,32 +201,16 @@ export async function measurePage(context: BenchContext, proxies: ProxySet, proj
       reference: reference ? rps(reference.requestsPerSecond) : noReferenceWhy(context),
       ...judge({ ratio: reference ? figures.requestsPerSecond / reference.requestsPerSecond : undefined, target: PAGE_TARGETS[logLevel], atLeast: true }),
     })
-    if (ceiling) {
-      rows.push({
-        figure: `${what(label)}: throughput vs the Node ceiling`,
-        proxy: rps(figures.requestsPerSecond),
-        reference: `${rps(ceiling.requestsPerSecond)} ${CEILING}`,
-        ratio: `${(figures.requestsPerSecond / ceiling.requestsPerSecond).toFixed(2)}x`,
-        target: '—',
-        result: 'n/a',
-      })
-    }
-    rows.push({
-      figure: `${what(label)}: p99 latency`,
-      proxy: ms(figures.p99Ms),
-      reference: reference ? ms(reference.p99Ms) : '—',
-      ratio: reference ? `${(figures.p99Ms / reference.p99Ms).toFixed(2)}x` : '—',
-      target: '—',
-      result: 'n/a',
-    })
-    rows.push({
-      figure: `${what(label)}: server CPU per request`,
-      proxy: `${figures.cpuUsPerRequest.toFixed(0)} µs`,
-      reference: `${reference ? `${reference.cpuUsPerRequest.toFixed(0)} µs` : '—'}${ceiling ? ` (${CEILING} ${ceiling.cpuUsPerRequest.toFixed(0)} µs)` : ''}`,
-      ratio: reference ? `${(figures.cpuUsPerRequest / reference.cpuUsPerRequest).toFixed(2)}x` : '—',
-      target: '—',
-      result: 'n/a',
-    })
+    if (ceilingOf) rows.push(vsCeilingRow(what(label), PAGE_MEASURE, figures, ceilingOf))
+    rows.push(info(`${what(label)}: p99 latency`, ms(figures.p99Ms), reference ? ms(reference.p99Ms) : '—', reference ? times(figures.p99Ms, reference.p99Ms) : '—'))
+    rows.push(
+      info(
+        `${what(label)}: ${PAGE_MEASURE.cpuFigure}`,
+        PAGE_MEASURE.formatCpu(figures.cpuUsPerRequest),
+        cpuReference(PAGE_MEASURE, reference, ceilingOf),
+        reference ? times(figures.cpuUsPerRequest, reference.cpuUsPerRequest) : '—',
+      ),
+    )
   }
   return rows
 }
@@ -228,24 +242,8 @@ export async function measureCachedFile(context: BenchContext, proxies: ProxySet
   const ceiling = rates.get(FILE_CEILING)
   const rows: Row[] = []
   const what = (label: string) => `cached ${mb(file.size)} file, ${FILE_CONNECTIONS} conns, ${label}`
-  if (ceiling) {
-    rows.push({
-      figure: `${what(FILE_CEILING)} (the Node ceiling): throughput`,
-      proxy: mbPerSecond(ceiling.bytesPerSecond),
-      reference: reference ? mbPerSecond(reference.bytesPerSecond) : noReferenceWhy(context),
-      ratio: reference ? `${(ceiling.bytesPerSecond / reference.bytesPerSecond).toFixed(2)}x` : '—',
-      target: '—',
-      result: 'n/a',
-    })
-    rows.push({
-      figure: `${what(FILE_CEILING)} (the Node ceiling): server CPU per MB`,
-      proxy: `${ceiling.cpuMsPerMb.toFixed(2)} ms`,
-      reference: reference ? `${reference.cpuMsPerMb.toFixed(2)} ms` : '—',
-      ratio: reference ? `${(ceiling.cpuMsPerMb / reference.cpuMsPerMb).toFixed(2)}x` : '—',
-      target: '—',
-      result: 'n/a',
-    })
-  }
+  const ceilingOf = ceiling && { label: FILE_CEILING, rates: ceiling }
+  if (ceiling) rows.push(...ceilingRows(context, what(FILE_CEILING), FILE_MEASURE, ceiling, reference))
   for (const { label } of proxies) {
     const figures = rates.get(label)
     if (!figures) continue
@@ -255,20 +253,11 @@ export async function measureCachedFile(context: BenchContext, proxies: ProxySet
       reference: reference ? mbPerSecond(reference.bytesPerSecond) : noReferenceWhy(context),
       ...judge({ ratio: reference ? figures.bytesPerSecond / reference.bytesPerSecond : undefined, target: FILE_THROUGHPUT_TARGET, atLeast: true }),
     })
-    if (ceiling) {
-      rows.push({
-        figure: `${what(label)}: throughput vs the Node ceiling`,
-        proxy: mbPerSecond(figures.bytesPerSecond),
-        reference: `${mbPerSecond(ceiling.bytesPerSecond)} ${FILE_CEILING}`,
-        ratio: `${(figures.bytesPerSecond / ceiling.bytesPerSecond).toFixed(2)}x`,
-        target: '—',
-        result: 'n/a',
-      })
-    }
+    if (ceilingOf) rows.push(vsCeilingRow(what(label), FILE_MEASURE, figures, ceilingOf))
     rows.push({
-      figure: `${what(label)}: server CPU per MB`,
-      proxy: `${figures.cpuMsPerMb.toFixed(2)} ms`,
-      reference: `${reference ? `${reference.cpuMsPerMb.toFixed(2)} ms` : '—'}${ceiling ? ` (${FILE_CEILING} ${ceiling.cpuMsPerMb.toFixed(2)} ms)` : ''}`,
+      figure: `${what(label)}: ${FILE_MEASURE.cpuFigure}`,
+      proxy: FILE_MEASURE.formatCpu(figures.cpuMsPerMb),
+      reference: cpuReference(FILE_MEASURE, reference, ceilingOf),
       ...judgeLimit({ value: figures.cpuMsPerMb, limit: FILE_CPU_LIMIT_MS_PER_MB, unit: 'ms' }),
     })
   }
@@ -290,15 +279,8 @@ const relayNote = (relays: readonly Relay[], figure: (relay: Relay) => string) =
 function relayRows(what: string, relay: Relay, figures: { wallMs: number; directMs: number; cpuMsPerMb: number; bytes: number; timeLabel: string }): Row[] {
   const { wallMs, directMs, cpuMsPerMb, bytes, timeLabel } = figures
   return [
-    {
-      figure: `${what}, ${relay.label} (the Node ceiling): ${timeLabel}`,
-      proxy: `${ms(wallMs)} (${mbPerSecond((bytes / wallMs) * 1000)})`,
-      reference: `${ms(directMs)} direct`,
-      ratio: `${(wallMs / directMs).toFixed(2)}x`,
-      target: '—',
-      result: 'n/a',
-    },
-    { figure: `${what}, ${relay.label} (the Node ceiling): CPU per MB`, proxy: `${cpuMsPerMb.toFixed(2)} ms`, reference: '—', ratio: '—', target: '—', result: 'n/a' },
+    info(`${what}, ${relay.label} (the Node ceiling): ${timeLabel}`, `${ms(wallMs)} (${mbPerSecond((bytes / wallMs) * 1000)})`, `${ms(directMs)} direct`, times(wallMs, directMs)),
+    info(`${what}, ${relay.label} (the Node ceiling): CPU per MB`, `${cpuMsPerMb.toFixed(2)} ms`, '—'),
   ]
 }
 
@@ -372,18 +354,7 @@ export async function measureColdFile(
       reference: hasReference(context) ? `${ms(directMs)} (${mbPerSecond((size / directMs) * 1000)}) direct` : noReferenceWhy(context),
       ...judge({ ratio: hasReference(context) ? proxyMs / directMs : undefined, target, atLeast: false }),
     },
-    ...(ceiling
-      ? [
-          {
-            figure: `${what}, ${label}: wall time vs the Node ceiling`,
-            proxy: ms(proxyMs),
-            reference: `${ms(ceiling.wallMs)} ${ceiling.relay.label}`,
-            ratio: `${(proxyMs / ceiling.wallMs).toFixed(2)}x`,
-            target: '—',
-            result: 'n/a' as const,
-          },
-        ]
-      : []),
+    ...(ceiling ? [info(`${what}, ${label}: wall time vs the Node ceiling`, ms(proxyMs), `${ms(ceiling.wallMs)} ${ceiling.relay.label}`, times(proxyMs, ceiling.wallMs))] : []),
     {
       figure: `${what}, ${label}: proxy CPU per MB`,
       proxy: `${cpuMsPerMb.toFixed(2)} ms`,
@@ -438,18 +409,7 @@ export async function measureColdConcurrent(context: BenchContext, proxy: BenchP
       reference: hasReference(context) ? `${ms(direct.totalMs)} (${mbPerSecond((totalBytes / direct.totalMs) * 1000)}) direct` : noReferenceWhy(context),
       ...judge({ ratio: hasReference(context) ? proxied.totalMs / direct.totalMs : undefined, target: COLD_LOOPBACK_TARGET, atLeast: false }),
     },
-    ...(ceiling
-      ? [
-          {
-            figure: `${what}, ${label}: time to the last byte vs the Node ceiling`,
-            proxy: ms(proxied.totalMs),
-            reference: `${ms(ceiling.wallMs)} ${ceiling.relay.label}`,
-            ratio: `${(proxied.totalMs / ceiling.wallMs).toFixed(2)}x`,
-            target: '—',
-            result: 'n/a' as const,
-          },
-        ]
-      : []),
+    ...(ceiling ? [info(`${what}, ${label}: time to the last byte vs the Node ceiling`, ms(proxied.totalMs), `${ms(ceiling.wallMs)} ${ceiling.relay.label}`, times(proxied.totalMs, ceiling.wallMs))] : []),
     {
       figure: `${what}, ${label}: proxy CPU per MB`,
       proxy: `${cpuMsPerMb.toFixed(2)} ms`,

@@ -26,6 +26,14 @@ export function judgeLimit(options: { value: number; limit: number; unit: string
   return { ratio: '—', target: `<= ${options.limit} ${options.unit}`, result: options.value <= options.limit ? 'pass' : 'FAIL' }
 }
 
+/** A row that informs, with no target. */
+export function info(figure: string, proxy: string, reference: string, ratio = '—'): Row {
+  return { figure, proxy, reference, ratio, target: '—', result: 'n/a' }
+}
+
+/** `value` as a multiple of `base`, as the ratio column prints it. */
+export const times = (value: number, base: number): string => `${(value / base).toFixed(2)}x`
+
 export function formatTable(rows: readonly Row[]): string {
   const header: Row = { figure: 'figure', proxy: 'proxy', reference: 'reference', ratio: 'ratio', target: 'target', result: 'n/a' }
   const cells = [header, ...rows].map((row, i) => [row.figure, row.proxy, row.reference, row.ratio, row.target, i === 0 ? 'result' : row.result])
